@@ -1,0 +1,74 @@
+# supermachine — one entry point: build, guest assets, test, bench, demo.
+#   make            build/sm and the guest (kernel once per machine, init, initramfs)
+#   make test       every suite; ends with "N passed, N failed"
+#   make asan-test  the C unit tests and specs under ASan/UBSan
+#   make bench      benchmarks, with ratios against peers measured in the same run
+#   make demo       the main job (see README)
+#   make deps       install build/test dependencies (Debian 12, apt-get with retries)
+
+CC      ?= gcc
+BUILD   ?= build
+# Libraries the core links, by pkg-config name.
+PKGS    := lua5.4
+# (OCI) libraries used by src/oci/:
+PKGS    += 
+OPT     ?= -O2
+CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+
+SRCS    := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all sm guest kernel test unit spec asan-test bench demo deps clean fuzz
+all: sm guest
+
+sm: $(BUILD)/sm
+$(BUILD)/sm: $(BUILD)/src/main.o $(BUILD)/libsm.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/libsm.a: $(filter-out $(BUILD)/src/main.o,$(OBJS))
+	rm -f $@; ar rcs $@ $^
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+-include $(OBJS:.o=.d)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libsm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsm.a $(LDLIBS)
+
+# ---- guest: kernel (cached per machine), init, uncompressed initramfs ----
+guest: kernel $(BUILD)/guest/initramfs.cpio
+kernel:
+	@mkdir -p $(BUILD)/guest
+	@guest/kernel/build.sh $(BUILD)/guest/vmlinux >/dev/null
+$(BUILD)/guest/init: $(wildcard guest/init/*.c guest/init/*.h)
+	@mkdir -p $(dir $@)
+	musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $(filter %.c,$^)
+$(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/init guest/mkinitramfs.sh
+	guest/mkinitramfs.sh $(BUILD)/guest/init $@
+
+# ---- tests ----
+test: all $(TESTS)
+	@tests/run-all.sh
+unit: $(TESTS)
+	@SM_SUITES=unit tests/run-all.sh
+spec: sm
+	@SM_SUITES=spec tests/run-all.sh
+asan-test:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	        LDLIBS="-fsanitize=address,undefined" sm $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+	@SM_BUILD=build-asan SM_SUITES="unit spec" tests/run-all.sh
+
+bench: all
+	@bench/run.sh
+
+demo: all
+	@scripts/demo.sh
+
+deps:
+	@scripts/deps.sh
+
+clean:
+	rm -rf $(BUILD) build-asan

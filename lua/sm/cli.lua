@@ -1,0 +1,61 @@
+-- sm.cli: command dispatch.  Every command is a module sm.cmd.<name>
+-- returning { summary = "...", usage = "...", run = function(args) -> exit code }.
+local errors = require "sm.errors"
+
+local M = {}
+
+M.version = "0.1.0"
+
+-- Commands listed by `sm --help`, in this order.
+M.commands = { "boot", "pull", "images", "rmi", "version", "help" }
+
+local function load_cmd(name)
+  if not name:match("^[%w][%w%-]*$") then return nil end
+  local ok, mod = pcall(require, "sm.cmd." .. name:gsub("%-", "_"))
+  if ok then return mod end
+  if not tostring(mod):find("module 'sm.cmd.", 1, true) then error(mod, 0) end
+  return nil
+end
+M.load_cmd = load_cmd
+
+function M.help_text()
+  local lines = {
+    "sm — run OCI images as hardware-isolated microVMs on Linux KVM",
+    "",
+    "usage: sm <command> [options] [-- args...]",
+    "",
+    "commands:",
+  }
+  for _, name in ipairs(M.commands) do
+    local cmd = load_cmd(name)
+    if cmd then lines[#lines + 1] = string.format("  %-10s %s", name, cmd.summary or "") end
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "`sm <command> --help` describes a command; docs/ has the rest."
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- Runs a command; returns the process exit code.
+function M.main(argv)
+  local name = argv[1]
+  if name == nil or name == "help" or name == "--help" or name == "-h" then
+    local topic = name == "help" and argv[2]
+    local cmd = topic and load_cmd(topic)
+    io.stdout:write(cmd and cmd.usage or M.help_text())
+    if topic and not cmd then return errors.usage("help", "unknown command '" .. topic .. "'") end
+    return 0
+  end
+  if name == "--version" or name == "-V" then name = "version" end
+  local cmd = load_cmd(name)
+  if not cmd then
+    return errors.usage(nil, "unknown command '" .. name .. "' — see `sm --help`")
+  end
+  local args = table.move(argv, 2, #argv, 1, {})
+  for _, a in ipairs(args) do
+    if a == "--" then break end
+    if a == "--help" or a == "-h" then io.stdout:write(cmd.usage); return 0 end
+  end
+  return errors.protect(name, cmd.run, args)
+end
+
+return M

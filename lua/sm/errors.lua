@@ -1,0 +1,40 @@
+-- sm.errors: how a command fails.  A usage error prints one line and exits 2;
+-- any other error raised as sm.errors.fail(...) prints one line and exits 1.
+-- Anything else escaping a command is a bug and shows a traceback.
+local M = {}
+
+local Failure = {}
+Failure.__index = Failure
+Failure.__tostring = function(e) return e.msg end
+
+local function prefix(cmd) return cmd and ("sm " .. cmd .. ": ") or "sm: " end
+
+function M.usage(cmd, msg)
+  io.stderr:write(prefix(cmd), msg, "\n")
+  return 2
+end
+
+-- Raise a failure the user can act on: M.fail("what failed — how to fix it").
+function M.fail(msg, code)
+  error(setmetatable({ msg = msg, code = code or 1 }, Failure), 0)
+end
+
+function M.usage_error(msg) M.fail(msg, 2) end
+
+function M.is_failure(e) return getmetatable(e) == Failure end
+
+function M.protect(cmd, fn, ...)
+  local ok, res = xpcall(fn, function(e)
+    if M.is_failure(e) then return e end
+    return debug.traceback(tostring(e), 2)
+  end, ...)
+  if ok then return res or 0 end
+  if M.is_failure(res) then
+    io.stderr:write(prefix(cmd), res.msg, "\n")
+    return res.code
+  end
+  io.stderr:write(prefix(cmd), "internal error: ", res, "\n")
+  return 70
+end
+
+return M

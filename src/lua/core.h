@@ -1,0 +1,10 @@
+#ifndef SM_LUA_CORE_H
+#define SM_LUA_CORE_H
+#include <lua.h>
+/* sm.core: the raw C layer.  Each subsystem adds its functions to the table
+ * on top of the stack with its l_<subsys>__register. */
+int luaopen_sm_core(lua_State *L);
+void l_sys__register(lua_State *L);
+void l_vm__register(lua_State *L);
+void l_oci__register(lua_State *L);
+#endif

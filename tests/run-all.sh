@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every test suite, counts TAP "ok"/"not ok" lines across all of them,
+# and ends with one line "N passed, N failed".  Exit status is non-zero on
+# any failure (including a suite that crashed without reporting).
+#   SM_SUITES="unit spec integration"  which suites (default: all)
+#   SM_BUILD=build                      build directory
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${SM_BUILD:-build}
+suites=${SM_SUITES:-unit spec integration}
+export SM_BIN=$PWD/$build/sm SM_ROOT=$PWD
+log=$(mktemp -d "${TMPDIR:-/tmp}/sm-test.XXXXXX")
+trap 'rm -rf "$log"' EXIT
+pass=0 fail=0
+
+count() {   # count NAME: tallies $log/NAME.tap
+	local name=$1 out=$log/$1.tap p f
+	p=$(grep -cE '^ok [0-9]+' "$out")
+	f=$(grep -cE '^not ok [0-9]+' "$out")
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then
+		echo "# suite $name reported no tests"; f=1
+	fi
+	echo "# $name: $p passed, $f failed"
+	pass=$((pass + p)) fail=$((fail + f))
+}
+
+run_unit() {
+	for t in "$build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		echo "# $t"
+		timeout 120 "$t" || echo "not ok 0 - $t exited with $?"
+	done
+}
+
+run_busted() {   # DIR
+	local files
+	files=$(find "$1" -maxdepth 1 -name '*_spec.lua' | sort)
+	[ -n "$files" ] || return 0
+	# busted exits non-zero on failure; the TAP lines carry the counts
+	busted --output=TAP --lpath="$PWD/lua/?.lua;$PWD/lua/?/init.lua;$PWD/spec/?.lua" $files 2>&1
+	return 0
+}
+
+for s in $suites; do
+	case $s in
+	unit)        run_unit 2>&1 | tee "$log/unit.tap" ;;
+	spec)        run_busted spec | tee "$log/spec.tap" ;;
+	integration) run_busted spec/integration | tee "$log/integration.tap" ;;
+	*)           echo "unknown suite $s"; continue ;;
+	esac
+	count "$s"
+done
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
