@@ -11,7 +11,7 @@ BUILD   ?= build
 # Libraries the core links, by pkg-config name.
 PKGS    := lua5.4
 # (OCI) libraries used by src/oci/:
-PKGS    += 
+PKGS    += libcurl libarchive libsquashfs1 jansson libcrypto
 OPT     ?= -O2
 CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc \
            $(shell pkg-config --cflags $(PKGS))
@@ -45,7 +45,7 @@ kernel:
 	@guest/kernel/build.sh $(BUILD)/guest/vmlinux >/dev/null
 $(BUILD)/guest/init: $(wildcard guest/init/*.c guest/init/*.h)
 	@mkdir -p $(dir $@)
-	musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $(filter %.c,$^)
+	musl-gcc -static -O2 -Wall -Wextra -Werror -Iguest/init -o $@ $(filter %.c,$^)
 $(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/init guest/mkinitramfs.sh
 	guest/mkinitramfs.sh $(BUILD)/guest/init $@
 

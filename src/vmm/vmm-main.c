@@ -1,8 +1,304 @@
+/*
+ * `sm vmm`: one VM in this process (docs/vmm.md).  Sets up KVM, devices
+ * and the kernel, runs the vCPUs and reports how the VM ended on the
+ * status fd as one "key=value ..." line (the Lua side reads it).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/i8042.h"
+#include "devices/serial.h"
+#include "devices/virtio-blk.h"
+#include "devices/virtio-rng.h"
+#include "vmm/boot.h"
+#include "vmm/console.h"
+#include "vmm/initchan.h"
+#include "vmm/kvm.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
 #include "vmm/vmm-main.h"
+#include "vmm/vmm-opts.h"
+
+#define CMDLINE_MAX 2048
+/* Kernel switches for kvm_pvm hosts: docs/emulating-hosts.md explains each. */
+#define EMULATING_HOST_CMDLINE " noxsave clearcpuid=151,297,308,580 sm_pfsyscall"
+
+struct vmm {
+	struct vm vm;
+	struct vmm_opts o;
+	struct console console;
+	struct initchan chan;
+	int status_fd;
+	uint64_t t0_ns, first_run_ns, ready_ns;
+	char cmdline[CMDLINE_MAX + 256];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;			/* reader gone: the output is dropped */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void status_printf(struct vmm *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void status_printf(struct vmm *m, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	if (m->status_fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	write_all(m->status_fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* ---- the init channel (second UART) ---- */
+
+static void chan_hello(void *ctx, int version)
+{
+	struct vmm *m = ctx;
+
+	(void)version;
+	m->ready_ns = now_ns();
+	status_printf(m, "ready ready_us=%" PRIu64 "\n", (m->ready_ns - m->t0_ns) / 1000);
+}
+
+static void chan_output(void *ctx, int stream, const uint8_t *buf, uint32_t len)
+{
+	(void)ctx;
+	write_all(stream, buf, len);
+}
+
+static void chan_exit(void *ctx, bool signaled, int value)
+{
+	struct vmm *m = ctx;
+
+	vm__end(&m->vm, signaled ? VM_END_SIGNAL : VM_END_EXIT, value,
+		signaled ? "workload killed by signal %d" : "workload exited with %d", value);
+}
+
+static void chan_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	log_info("guest init: %s", line);
+}
+
+static void chan_error(void *ctx, const char *why)
+{
+	(void)ctx;
+	log_warn("init channel: %s — ignoring the rest of it", why);
+}
+
+static const struct initchan_ops chan_ops = {
+	chan_hello, chan_output, chan_exit, chan_log, chan_error,
+};
+
+static void chan_byte(void *ctx, uint8_t b)
+{
+	initchan__byte(&((struct vmm *)ctx)->chan, b);
+}
+
+static void console_byte(void *ctx, uint8_t b)
+{
+	console__byte(&((struct vmm *)ctx)->console, b);
+}
+
+/* ---- set-up ---- */
+
+static int setup_devices(struct vmm *m, char *msg, size_t msglen)
+{
+	struct vm *vm = &m->vm;
+
+	if (!serial__new(vm, 0x3f8, 4, console_byte, m) || !serial__new(vm, 0x2f8, 3, chan_byte, m) ||
+	    i8042__init(vm) < 0 || virtio_rng__init(vm, m->cmdline, sizeof(m->cmdline)) < 0) {
+		snprintf(msg, msglen, "device set-up failed");
+		return -1;
+	}
+	for (int i = 0; i < m->o.nr_disks; i++)
+		if (!virtio_blk__new(vm, m->o.disks[i].path, m->o.disks[i].ro, m->cmdline,
+				     sizeof(m->cmdline), msg, msglen))
+			return -1;
+	return 0;
+}
+
+static int setup(struct vmm *m, char *msg, size_t msglen)
+{
+	struct vm *vm = &m->vm;
+	struct boot_info bi = { 0 };
+	int r;
+
+	vm->kvm_fd = kvm__open(m->o.kvm_path, msg, msglen);
+	if (vm->kvm_fd < 0)
+		return -1;
+	vm->emulating_host = kvm__emulating_host();
+	vm->nr_vcpus = m->o.vcpus;
+	if (kvm__create_vm(vm, m->o.memory_mib, msg, msglen) < 0)
+		return -1;
+	for (int i = 0; i < m->o.vcpus; i++)
+		if (vcpu__create(vm, i, msg, msglen) < 0)
+			return -1;
+	snprintf(m->cmdline, sizeof(m->cmdline), "%s%s", m->o.cmdline,
+		 vm->emulating_host ? EMULATING_HOST_CMDLINE : "");
+	if (setup_devices(m, msg, msglen) < 0)
+		return -1;
+	if (boot__load(vm, m->o.kernel, m->o.initrd, m->cmdline, &bi, msg, msglen) < 0)
+		return -1;
+	r = vcpu__setup_boot(vm->vcpus[0], &bi);
+	if (r < 0) {
+		snprintf(msg, msglen, "boot vCPU registers: %s", strerror(-r));
+		return -1;
+	}
+	log_info("cmdline: %s", m->cmdline);
+	return 0;
+}
+
+/* ---- running ---- */
+
+static const char *end_name(enum vm_end e)
+{
+	static const char *names[] = { "running", "exit", "signal", "poweroff", "reboot", "panic",
+				       "crash", "killed" };
+
+	return e < sizeof(names) / sizeof(names[0]) ? names[e] : "unknown";
+}
+
+/* Waits for the VM to end or for SIGTERM/SIGINT/SIGHUP (which end it as killed). */
+static void wait_end(struct vmm *m, int sig_fd)
+{
+	struct vm *vm = &m->vm;
+
+	pthread_mutex_lock(&vm->end_lock);
+	while (vm->end == VM_RUNNING) {
+		struct timespec ts;
+		struct signalfd_siginfo si;
+
+		pthread_mutex_unlock(&vm->end_lock);
+		if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+			vm__end(vm, VM_END_KILLED, (int)si.ssi_signo, "stopped by signal %u", si.ssi_signo);
+		pthread_mutex_lock(&vm->end_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (vm->end == VM_RUNNING)
+			pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &ts);
+	}
+	pthread_mutex_unlock(&vm->end_lock);
+}
+
+static int run(struct vmm *m)
+{
+	struct vm *vm = &m->vm;
+	sigset_t set;
+	int sig_fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);		/* inherited by the vCPU threads */
+	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	m->first_run_ns = now_ns();
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		int r = vcpu__start(vm->vcpus[i]);
+
+		if (r < 0) {
+			vm__end(vm, VM_END_CRASH, 0, "vCPU thread: %s", strerror(-r));
+			break;
+		}
+	}
+	wait_end(m, sig_fd);
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i]->thread)
+			vcpu__kick(vm->vcpus[i]);
+	if (vm->end == VM_END_REBOOT && console__panicked(&m->console)) {
+		vm->end = VM_END_PANIC;
+		snprintf(vm->end_msg, sizeof(vm->end_msg), "%s", console__panic_line(&m->console));
+	}
+	return 0;
+}
+
+static int report(struct vmm *m)
+{
+	struct vm *vm = &m->vm;
+	uint64_t ready = m->ready_ns ? (m->ready_ns - m->t0_ns) / 1000 : 0;
+
+	status_printf(m, "end=%s value=%d setup_us=%" PRIu64 " ready_us=%" PRIu64
+		      " emul_exits=%" PRIu64 " msg=%s\n", end_name(vm->end), vm->end_value,
+		      (m->first_run_ns - m->t0_ns) / 1000, ready,
+		      __atomic_load_n(&vm->emul_exits, __ATOMIC_RELAXED), vm->end_msg);
+	if (vm->end == VM_END_PANIC || vm->end == VM_END_CRASH) {
+		if (!log_verbose)
+			console__dump_tail(&m->console, 2);
+		if (m->status_fd < 0)
+			log_warn("%s", vm->end_msg);
+	}
+	switch (vm->end) {
+	case VM_END_EXIT: return vm->end_value & 0xff;
+	case VM_END_SIGNAL: return 128 + (vm->end_value & 0x7f);
+	default: return 1;
+	}
+}
+
 int vmm__main(int argc, char **argv)
 {
-	(void)argc; (void)argv;
-	fprintf(stderr, "sm vmm: not built yet\n");
-	return 1;
+	struct vmm *m = calloc(1, sizeof(*m));
+	char msg[512] = "";
+	const char *t0 = getenv("SM_T0_NS");
+	int code;
+
+	if (!m)
+		return 1;
+	m->t0_ns = t0 ? strtoull(t0, NULL, 10) : now_ns();
+	m->vm.vm_fd = -1;
+	if (vmm_opts__parse(&m->o, argc, argv, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "sm vmm: %s\n", msg);
+		return 2;
+	}
+	m->status_fd = m->o.status_fd;
+	log_verbose = m->o.verbose;
+	console__init(&m->console, m->o.verbose ? 2 : -1);
+	initchan__init(&m->chan, &chan_ops, m);
+	if (setup(m, msg, sizeof(msg)) < 0) {
+		status_printf(m, "end=error value=0 msg=%s\n", msg);
+		if (m->status_fd < 0)
+			fprintf(stderr, "sm vmm: %s\n", msg);
+		return 1;
+	}
+	run(m);
+	code = report(m);
+	fflush(NULL);
+	return code;
 }

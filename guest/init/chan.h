@@ -1,0 +1,16 @@
+#ifndef SM_GUEST_CHAN_H
+#define SM_GUEST_CHAN_H
+/* Guest side of the init channel (docs/init-channel.md). */
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CHAN_VERSION	1
+#define CHAN_MAX_PAYLOAD 4096
+enum { CHAN_HELLO = 1, CHAN_STDOUT = 2, CHAN_STDERR = 3, CHAN_EXIT = 4, CHAN_LOG = 5 };
+
+int chan_open(const char *tty);
+void chan_send(int type, const void *buf, size_t len);
+void chan_hello(void);
+void chan_log(const char *msg);
+void chan_exit(int signaled, int value);
+#endif

@@ -1,0 +1,238 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/virtio-mmio.h"
+#include "vmm/bus.h"
+#include "vmm/log.h"
+
+/* virtio 1.1 §4.2.2: register offsets */
+enum {
+	REG_MAGIC = 0x000, REG_VERSION = 0x004, REG_DEVICE_ID = 0x008, REG_VENDOR_ID = 0x00c,
+	REG_DEV_FEATURES = 0x010, REG_DEV_FEATURES_SEL = 0x014,
+	REG_DRV_FEATURES = 0x020, REG_DRV_FEATURES_SEL = 0x024,
+	REG_QUEUE_SEL = 0x030, REG_QUEUE_NUM_MAX = 0x034, REG_QUEUE_NUM = 0x038,
+	REG_QUEUE_READY = 0x044, REG_QUEUE_NOTIFY = 0x050,
+	REG_INTERRUPT_STATUS = 0x060, REG_INTERRUPT_ACK = 0x064, REG_STATUS = 0x070,
+	REG_QUEUE_DESC_LOW = 0x080, REG_QUEUE_DESC_HIGH = 0x084,
+	REG_QUEUE_DRIVER_LOW = 0x090, REG_QUEUE_DRIVER_HIGH = 0x094,
+	REG_QUEUE_DEVICE_LOW = 0x0a0, REG_QUEUE_DEVICE_HIGH = 0x0a4,
+	REG_CONFIG_GENERATION = 0x0fc, REG_CONFIG = 0x100,
+};
+#define VIRTIO_MMIO_MAGIC	0x74726976	/* "virt" */
+#define VIRTIO_VENDOR_SM	0x4d53		/* "SM" */
+#define STATUS_FEATURES_OK	8
+#define STATUS_NEEDS_RESET	64
+#define ISR_USED_BUFFER		1
+#define MMIO_SLOT_SIZE		0x1000
+#define FIRST_IRQ		5
+#define MAX_SLOTS		16
+
+static int nr_slots;
+
+static struct virtq *cur_queue(struct virtio_mmio *t)
+{
+	return t->queue_sel < (uint32_t)t->ops->nr_queues ? &t->vq[t->queue_sel] : NULL;
+}
+
+static void reset(struct virtio_mmio *t)
+{
+	t->status = t->isr = t->dev_feat_sel = t->drv_feat_sel = t->queue_sel = 0;
+	t->driver_features = 0;
+	t->failed = false;
+	for (int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		virtq__reset(&t->vq[i]);
+	if (t->ops->reset)
+		t->ops->reset(t->dev);
+}
+
+static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
+{
+	struct virtq *q = cur_queue(t);
+	uint64_t f;
+
+	switch (off) {
+	case REG_MAGIC: return VIRTIO_MMIO_MAGIC;
+	case REG_VERSION: return 2;
+	case REG_DEVICE_ID: return t->ops->device_id;
+	case REG_VENDOR_ID: return VIRTIO_VENDOR_SM;
+	case REG_DEV_FEATURES:
+		f = t->ops->features(t->dev) | VIRTIO_F_VERSION_1;
+		return t->dev_feat_sel == 0 ? (uint32_t)f : t->dev_feat_sel == 1 ? (uint32_t)(f >> 32) : 0;
+	case REG_QUEUE_NUM_MAX: return q ? t->ops->queue_max : 0;
+	case REG_QUEUE_READY: return q ? q->ready : 0;
+	case REG_INTERRUPT_STATUS: return t->isr;
+	case REG_STATUS: return t->status | (t->failed ? STATUS_NEEDS_RESET : 0);
+	case REG_CONFIG_GENERATION: return t->config_gen;
+	}
+	return 0;
+}
+
+static void set_half(uint64_t *v, bool high, uint32_t val)
+{
+	*v = high ? ((*v & 0xffffffffULL) | (uint64_t)val << 32) : ((*v & ~0xffffffffULL) | val);
+}
+
+static void write_status(struct virtio_mmio *t, uint32_t v)
+{
+	uint64_t offered = t->ops->features(t->dev) | VIRTIO_F_VERSION_1;
+
+	if (v == 0) {
+		reset(t);
+		return;
+	}
+	/* FEATURES_OK only sticks if the driver asked for nothing we lack (§3.1.1) */
+	if ((v & STATUS_FEATURES_OK) && (t->driver_features & ~offered))
+		v &= ~STATUS_FEATURES_OK;
+	t->status = v & 0xff;
+}
+
+static void queue_ready(struct virtio_mmio *t, struct virtq *q, uint32_t v)
+{
+	if (!v) {
+		q->ready = false;
+		return;
+	}
+	if (virtq__enable(q) < 0)
+		log_warn("%s: queue %u: rings outside guest RAM or bad size %u — queue left disabled",
+			 t->ops->name, t->queue_sel, q->num);
+}
+
+static void write_queue_reg(struct virtio_mmio *t, struct virtq *q, uint64_t off, uint32_t v)
+{
+	if (q->ready && off != REG_QUEUE_READY)	/* §4.2.2.3: only while not ready */
+		return;
+	switch (off) {
+	case REG_QUEUE_NUM: q->num = v <= t->ops->queue_max ? (uint16_t)v : 0; break;
+	case REG_QUEUE_READY: queue_ready(t, q, v); break;
+	case REG_QUEUE_DESC_LOW: case REG_QUEUE_DESC_HIGH:
+		set_half(&q->desc_gpa, off == REG_QUEUE_DESC_HIGH, v); break;
+	case REG_QUEUE_DRIVER_LOW: case REG_QUEUE_DRIVER_HIGH:
+		set_half(&q->avail_gpa, off == REG_QUEUE_DRIVER_HIGH, v); break;
+	case REG_QUEUE_DEVICE_LOW: case REG_QUEUE_DEVICE_HIGH:
+		set_half(&q->used_gpa, off == REG_QUEUE_DEVICE_HIGH, v); break;
+	}
+}
+
+static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
+{
+	struct virtq *q = cur_queue(t);
+
+	switch (off) {
+	case REG_DEV_FEATURES_SEL: t->dev_feat_sel = v; break;
+	case REG_DRV_FEATURES_SEL: t->drv_feat_sel = v; break;
+	case REG_DRV_FEATURES:
+		if (t->drv_feat_sel < 2)
+			set_half(&t->driver_features, t->drv_feat_sel == 1, v);
+		break;
+	case REG_QUEUE_SEL: t->queue_sel = v; break;
+	case REG_QUEUE_NOTIFY:
+		if (v < (uint32_t)t->ops->nr_queues && t->vq[v].ready && !t->failed)
+			t->ops->notify(t->dev, t, (int)v);
+		break;
+	case REG_INTERRUPT_ACK: t->isr &= ~v; break;
+	case REG_STATUS: write_status(t, v); break;
+	default:
+		if (q)
+			write_queue_reg(t, q, off, v);
+	}
+}
+
+static void config_access(struct virtio_mmio *t, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	if (is_write)			/* no device has writable config yet */
+		return;
+	if (off > t->ops->config_size || len > t->ops->config_size - off) {
+		memset(data, 0, len);
+		return;
+	}
+	t->ops->config_read(t->dev, (uint32_t)off, data, len);
+}
+
+void virtio_mmio__io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_mmio *t = dev;
+	uint32_t v = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (off >= REG_CONFIG) {
+		config_access(t, off - REG_CONFIG, data, len, is_write);
+	} else if (len != 4 || (off & 3)) {
+		if (!is_write)			/* §4.2.2.2: registers are 32-bit only */
+			memset(data, 0, len);
+	} else if (is_write) {
+		memcpy(&v, data, 4);
+		write_reg(t, off, v);
+	} else {
+		v = read_reg(t, off);
+		memcpy(data, &v, 4);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio__signal_used(struct virtio_mmio *t, int q)
+{
+	if (!virtq__should_notify(&t->vq[q]))
+		return;
+	t->isr |= ISR_USED_BUFFER;
+	vm__irq_pulse(t->vm, t->irq);
+}
+
+void virtio_mmio__drain(struct virtio_mmio *t, int qi, virtq_handler fn, void *dev)
+{
+	struct virtq *q = &t->vq[qi];
+	struct virtq_chain c;
+	char why[160];
+	bool pushed = false;
+	int r;
+
+	while ((r = virtq__pop(q, &c, why, sizeof(why))) != 0) {
+		if (r == -EIO) {
+			virtio_mmio__fail(t, why);
+			break;
+		}
+		if (r < 0)
+			log_warn("%s: bad request: %s — request failed", t->ops->name, why);
+		virtq__push(q, c.head, r < 0 ? 0 : fn(dev, &c));
+		pushed = true;
+	}
+	if (pushed)
+		virtio_mmio__signal_used(t, qi);
+}
+
+void virtio_mmio__fail(struct virtio_mmio *t, const char *why)
+{
+	log_warn("%s: %s — device stopped until the guest resets it", t->ops->name, why);
+	t->failed = true;
+}
+
+struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops *ops, void *dev,
+				     char *cmdline, size_t cmdlen)
+{
+	struct virtio_mmio *t;
+	size_t used = strlen(cmdline);
+
+	if (nr_slots == MAX_SLOTS || ops->nr_queues > VIRTIO_MMIO_MAX_QUEUES)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->vm = vm;
+	t->ops = ops;
+	t->dev = dev;
+	t->gpa = GPA_VIRTIO_BASE + (uint64_t)nr_slots * MMIO_SLOT_SIZE;
+	t->irq = FIRST_IRQ + nr_slots;
+	pthread_mutex_init(&t->lock, NULL);
+	for (int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		t->vq[i].vm = vm;
+	if (vm && bus__register(vm->mmio, t->gpa, MMIO_SLOT_SIZE, virtio_mmio__io, t) < 0) {
+		free(t);
+		return NULL;
+	}
+	nr_slots++;
+	if (cmdline)
+		snprintf(cmdline + used, cmdlen - used, " virtio_mmio.device=4K@%#llx:%d",
+			 (unsigned long long)t->gpa, t->irq);
+	return t;
+}

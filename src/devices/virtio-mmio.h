@@ -1,0 +1,63 @@
+#ifndef SM_DEVICES_VIRTIO_MMIO_H
+#define SM_DEVICES_VIRTIO_MMIO_H
+/*
+ * virtio-mmio transport (virtio 1.1 §4.2, version 2 registers).  A device
+ * is an ops table plus its state; the transport owns the registers, the
+ * queues and the interrupt.  Devices are declared to the guest on the
+ * kernel command line (virtio_mmio.device=4K@ADDR:IRQ).
+ */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "devices/virtqueue.h"
+#include "vmm/vm.h"
+
+#define VIRTIO_MMIO_MAX_QUEUES	4
+#define VIRTIO_F_VERSION_1	(1ULL << 32)
+
+enum { VIRTIO_ID_NET = 1, VIRTIO_ID_BLOCK = 2, VIRTIO_ID_RNG = 4, VIRTIO_ID_VSOCK = 19 };
+
+struct virtio_mmio;
+
+struct virtio_dev_ops {
+	const char *name;
+	uint32_t device_id;
+	int nr_queues;
+	uint16_t queue_max;
+	uint64_t (*features)(void *dev);
+	/* config space: off/len already bounds-checked against config_size */
+	size_t config_size;
+	void (*config_read)(void *dev, uint32_t off, uint8_t *data, uint32_t len);
+	/* the driver put buffers on queue q (called with the transport locked) */
+	void (*notify)(void *dev, struct virtio_mmio *t, int q);
+	void (*reset)(void *dev);
+};
+
+struct virtio_mmio {
+	struct vm *vm;
+	const struct virtio_dev_ops *ops;
+	void *dev;
+	uint64_t gpa;
+	int irq;
+	pthread_mutex_t lock;
+	uint32_t status, isr, dev_feat_sel, drv_feat_sel, queue_sel, config_gen;
+	uint64_t driver_features;
+	bool failed;			/* DEVICE_NEEDS_RESET: guest broke a queue */
+	struct virtq vq[VIRTIO_MMIO_MAX_QUEUES];
+};
+
+/* Claims the next MMIO slot and IRQ; appends its declaration to cmdline. */
+struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops *ops, void *dev,
+				     char *cmdline, size_t cmdlen);
+/* For devices: pushed buffers on a queue, interrupt the guest if it wants. */
+void virtio_mmio__signal_used(struct virtio_mmio *t, int q);
+/* For devices: run fn on every available chain of queue q, complete each
+ * with the length fn returns (a malformed chain is logged and completed
+ * empty), then interrupt the guest once. */
+typedef uint32_t (*virtq_handler)(void *dev, struct virtq_chain *c);
+void virtio_mmio__drain(struct virtio_mmio *t, int q, virtq_handler fn, void *dev);
+/* For devices: the guest broke the queue; stop the device until reset. */
+void virtio_mmio__fail(struct virtio_mmio *t, const char *why);
+/* Register access, exported for unit tests. */
+void virtio_mmio__io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+#endif

@@ -1,0 +1,84 @@
+#include <string.h>
+
+#include "vmm/emulate.h"
+
+#define RFLAGS_CF (1u << 0)
+#define RFLAGS_PF (1u << 2)
+#define RFLAGS_AF (1u << 4)
+#define RFLAGS_ZF (1u << 6)
+#define RFLAGS_SF (1u << 7)
+#define RFLAGS_OF (1u << 11)
+#define RFLAGS_AC (1u << 18)
+
+static int decode_popcnt(const uint8_t *p, int n, struct emul_insn *out)
+{
+	int i = 1, rex = 0, modrm;
+
+	if (i < n && (p[i] & 0xf0) == 0x40)
+		rex = p[i++];
+	if (i + 3 > n || p[i] != 0x0f || p[i + 1] != 0xb8)
+		return -1;
+	modrm = p[i + 2];
+	if ((modrm >> 6) != 3)		/* memory operands: not needed, not decoded */
+		return -1;
+	out->op = EMUL_POPCNT;
+	out->len = i + 3;
+	out->dst = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
+	out->src = (modrm & 7) | ((rex & 1) ? 8 : 0);
+	out->width = (rex & 8) ? 64 : 32;
+	return 0;
+}
+
+int emulate__decode(const uint8_t *p, int n, struct emul_insn *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (n <= 0)
+		return -1;
+	if (p[0] == 0xcc)
+		*out = (struct emul_insn){ .op = EMUL_INT3, .len = 1 };
+	else if (p[0] == 0x9b)
+		*out = (struct emul_insn){ .op = EMUL_SKIP, .len = 1 };
+	else if (n >= 3 && p[0] == 0x0f && p[1] == 0x01 && (p[2] == 0xca || p[2] == 0xcb))
+		*out = (struct emul_insn){ .op = p[2] == 0xca ? EMUL_CLAC : EMUL_STAC, .len = 3 };
+	else if (p[0] == 0xf3 && decode_popcnt(p, n, out) == 0)
+		return 0;
+	else
+		out->op = EMUL_UNKNOWN;
+	return out->op == EMUL_UNKNOWN ? -1 : 0;
+}
+
+/* x86 register number -> field of struct kvm_regs */
+static __u64 *reg(struct kvm_regs *r, int n)
+{
+	__u64 *map[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi, &r->rdi,
+			      &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15 };
+
+	return map[n & 15];
+}
+
+void emulate__apply(const struct emul_insn *in, struct kvm_regs *regs)
+{
+	uint64_t v;
+
+	switch (in->op) {
+	case EMUL_CLAC:
+		regs->rflags &= ~(uint64_t)RFLAGS_AC;
+		break;
+	case EMUL_STAC:
+		regs->rflags |= RFLAGS_AC;
+		break;
+	case EMUL_POPCNT:
+		v = *reg(regs, in->src);
+		if (in->width == 32)
+			v &= 0xffffffffu;
+		regs->rflags &= ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF |
+					    RFLAGS_SF | RFLAGS_OF);
+		if (v == 0)
+			regs->rflags |= RFLAGS_ZF;
+		*reg(regs, in->dst) = (uint64_t)__builtin_popcountll(v);
+		break;
+	default:
+		break;
+	}
+	regs->rip += in->len;
+}

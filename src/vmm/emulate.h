@@ -1,0 +1,32 @@
+#ifndef SM_VMM_EMULATE_H
+#define SM_VMM_EMULATE_H
+/*
+ * The few instructions KVM fails to emulate in guest kernel mode on kvm_pvm
+ * hosts (docs/emulating-hosts.md).  KVM hands us their bytes in an
+ * emulation-failure exit; we finish them here.  Pure functions: unit tested.
+ */
+#include <linux/kvm.h>
+#include <stdint.h>
+
+enum emul_op {
+	EMUL_UNKNOWN = 0,
+	EMUL_INT3,	/* cc: step over, then inject #BP (a trap: RIP after it) */
+	EMUL_SKIP,	/* 9b fwait: nothing to wait for */
+	EMUL_CLAC,	/* 0f 01 ca */
+	EMUL_STAC,	/* 0f 01 cb */
+	EMUL_POPCNT,	/* f3 [rex] 0f b8 /r, register operands only */
+};
+
+struct emul_insn {
+	enum emul_op op;
+	int len;
+	int dst, src;	/* x86 register numbers 0..15 (popcnt) */
+	int width;	/* operand bits (popcnt) */
+};
+
+/* Decode insn[0..n); returns 0 or -1 (op EMUL_UNKNOWN) for anything else. */
+int emulate__decode(const uint8_t *insn, int n, struct emul_insn *out);
+/* Apply to the registers (advances RIP).  EMUL_INT3 additionally needs the
+ * caller to inject #BP. */
+void emulate__apply(const struct emul_insn *in, struct kvm_regs *regs);
+#endif

@@ -1,0 +1,41 @@
+#ifndef SM_VMM_INITCHAN_H
+#define SM_VMM_INITCHAN_H
+/*
+ * The init channel: guest init (PID 1) talks to the VMM over the second
+ * UART in frames (docs/init-channel.md): hello, workload stdout/stderr,
+ * the workload's exit.  Everything in it is guest-controlled.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#define INITCHAN_VERSION	1
+#define INITCHAN_MAX_PAYLOAD	4096
+
+enum initchan_type {
+	IC_HELLO = 1,		/* payload: u8 version */
+	IC_STDOUT = 2,		/* payload: bytes */
+	IC_STDERR = 3,		/* payload: bytes */
+	IC_EXIT = 4,		/* payload: u8 kind (0 exited, 1 signaled), u8 pad[3], s32 value */
+	IC_LOG = 5,		/* payload: a line from init itself */
+};
+
+struct initchan_ops {
+	void (*hello)(void *ctx, int version);
+	void (*output)(void *ctx, int stream, const uint8_t *buf, uint32_t len);	/* 1 or 2 */
+	void (*exit)(void *ctx, bool signaled, int value);
+	void (*log)(void *ctx, const char *line);
+	void (*error)(void *ctx, const char *why);	/* stream unusable from here on */
+};
+
+struct initchan {
+	const struct initchan_ops *ops;
+	void *ctx;
+	bool broken;
+	uint32_t have;			/* bytes of the current frame so far */
+	uint8_t hdr[4];
+	uint8_t payload[INITCHAN_MAX_PAYLOAD + 1];
+};
+
+void initchan__init(struct initchan *c, const struct initchan_ops *ops, void *ctx);
+void initchan__byte(struct initchan *c, uint8_t b);
+#endif

@@ -1,0 +1,193 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/bus.h"
+#include "vmm/kvm.h"
+#include "vmm/log.h"
+
+/* Where KVM keeps the TSS and identity map it needs on Intel (below the LAPIC). */
+#define KVM_TSS_ADDR		0xfffbd000
+#define KVM_IDENTITY_MAP_ADDR	0xfffbc000
+
+int kvm__open(const char *path, char *msg, size_t msglen)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int err = errno, version;
+
+	if (fd < 0) {
+		if (err == ENOENT)
+			snprintf(msg, msglen, "%s: no such device — this host has no KVM "
+				 "(enable virtualization, load kvm_intel/kvm_amd or kvm_pvm)", path);
+		else if (err == EACCES || err == EPERM)
+			snprintf(msg, msglen, "%s: permission denied — add yourself to the kvm group "
+				 "(sudo usermod -aG kvm $USER, then log in again)", path);
+		else
+			snprintf(msg, msglen, "%s: %s", path, strerror(err));
+		return -err;
+	}
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		snprintf(msg, msglen, "%s: KVM API version %d, need %d", path, version, KVM_API_VERSION);
+		close(fd);
+		return -ENOTSUP;
+	}
+	return fd;
+}
+
+static bool cpuinfo_has_vmx_or_svm(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5) == 0)
+			found = strstr(line, " vmx") || strstr(line, " svm");
+	}
+	fclose(f);
+	return found;
+}
+
+bool kvm__emulating_host(void)
+{
+	const char *kind = getenv("SM_HOST_KIND");
+
+	if (kind && strcmp(kind, "pvm") == 0)
+		return true;
+	if (kind && strcmp(kind, "hw") == 0)
+		return false;
+	return access("/sys/module/kvm_pvm", F_OK) == 0 && !cpuinfo_has_vmx_or_svm();
+}
+
+static int add_region(struct vm *vm, uint64_t gpa, uint64_t size)
+{
+	int slot = vm->nr_regions;
+	struct kvm_userspace_memory_region r;
+	void *hva;
+
+	/* NORESERVE: guest RAM is only backed where the guest touches it */
+	hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (hva == MAP_FAILED)
+		return -errno;
+	madvise(hva, size, MADV_MERGEABLE);
+	r = (struct kvm_userspace_memory_region){
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+		int err = errno;
+
+		munmap(hva, size);
+		return -err;
+	}
+	vm->regions[slot] = (struct mem_region){ gpa, size, hva };
+	vm->nr_regions++;
+	return 0;
+}
+
+static int setup_memory(struct vm *vm, uint64_t mem_mib)
+{
+	uint64_t size = mem_mib << 20, low = size < GPA_LOW_END ? size : GPA_LOW_END;
+	int r;
+
+	vm->mem_size = size;
+	r = add_region(vm, 0, low);
+	if (r == 0 && size > low)
+		r = add_region(vm, GPA_HIGH_START, size - low);
+	return r;
+}
+
+int kvm__create_vm(struct vm *vm, uint64_t mem_mib, char *msg, size_t msglen)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
+	const char *what;
+	int r;
+
+	pthread_mutex_init(&vm->end_lock, NULL);
+	pthread_cond_init(&vm->end_cond, NULL);
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	what = "KVM_CREATE_VM";
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->run_size <= 0 || vm->vm_fd < 0)
+		goto fail;
+	what = "KVM_SET_TSS_ADDR";
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
+		goto fail;
+	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);	/* Intel only; optional */
+	what = "KVM_CREATE_IRQCHIP";
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		goto fail;
+	what = "KVM_CREATE_PIT2";
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		goto fail;
+	r = setup_memory(vm, mem_mib);
+	if (r < 0) {
+		snprintf(msg, msglen, "guest memory (%llu MiB): %s — try a smaller --memory",
+			 (unsigned long long)mem_mib, strerror(-r));
+		return r;
+	}
+	vm->pio = bus__new();
+	vm->mmio = bus__new();
+	return vm->pio && vm->mmio ? 0 : -ENOMEM;
+fail:
+	r = -errno;
+	snprintf(msg, msglen, "%s: %s", what, strerror(errno));
+	return r;
+}
+
+void kvm__destroy_vm(struct vm *vm)
+{
+	for (int i = 0; i < vm->nr_regions; i++)
+		munmap(vm->regions[i].hva, vm->regions[i].size);
+	bus__free(vm->pio);
+	bus__free(vm->mmio);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+}
+
+void vm__irq_line(struct vm *vm, int irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		log_warn("KVM_IRQ_LINE %d: %s", irq, strerror(errno));
+}
+
+void vm__irq_pulse(struct vm *vm, int irq)
+{
+	vm__irq_line(vm, irq, 1);
+	vm__irq_line(vm, irq, 0);
+}
+
+void vm__end(struct vm *vm, enum vm_end how, int value, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&vm->end_lock);
+	if (vm->end == VM_RUNNING) {
+		vm->end = how;
+		vm->end_value = value;
+		va_start(ap, fmt);
+		vsnprintf(vm->end_msg, sizeof(vm->end_msg), fmt, ap);
+		va_end(ap);
+		pthread_cond_broadcast(&vm->end_cond);
+	}
+	pthread_mutex_unlock(&vm->end_lock);
+}
+
+bool vm__ended(struct vm *vm)
+{
+	return __atomic_load_n(&vm->end, __ATOMIC_ACQUIRE) != VM_RUNNING;
+}

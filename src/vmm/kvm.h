@@ -1,0 +1,14 @@
+#ifndef SM_VMM_KVM_H
+#define SM_VMM_KVM_H
+/* Opening /dev/kvm and creating the VM: RAM, in-kernel irqchip and PIT. */
+#include <stddef.h>
+#include "vmm/vm.h"
+
+/* Fills msg (one line, says how to fix it) and returns -errno on failure. */
+int kvm__open(const char *path, char *msg, size_t msglen);
+/* kvm_pvm (no VMX/SVM, guest kernel mode emulated): docs/emulating-hosts.md.
+ * SM_HOST_KIND=pvm|hw overrides the detection. */
+bool kvm__emulating_host(void);
+int kvm__create_vm(struct vm *vm, uint64_t mem_mib, char *msg, size_t msglen);
+void kvm__destroy_vm(struct vm *vm);
+#endif

@@ -1,0 +1,23 @@
+#ifndef SM_VMM_VCPU_H
+#define SM_VMM_VCPU_H
+/* A vCPU: its KVM fd, its kvm_run page and the thread that runs it. */
+#include <linux/kvm.h>
+#include <pthread.h>
+#include "vmm/boot.h"
+#include "vmm/vm.h"
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+};
+
+int vcpu__create(struct vm *vm, int id, char *msg, size_t msglen);
+/* Registers for the 64-bit boot entry (BSP only; APs wait for SIPI). */
+int vcpu__setup_boot(struct vcpu *v, const struct boot_info *bi);
+int vcpu__start(struct vcpu *v);
+/* Make a vCPU leave KVM_RUN soon (after vm__end). */
+void vcpu__kick(struct vcpu *v);
+#endif

@@ -1,0 +1,79 @@
+#ifndef SM_VMM_VM_H
+#define SM_VMM_VM_H
+/* One virtual machine: KVM handles, guest RAM, vCPUs and the device buses. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define VM_MAX_VCPUS	16
+#define VM_MIN_MEM_MIB	64
+#define VM_MAX_MEM_MIB	16384
+
+/* Guest physical layout (docs/vmm.md). */
+#define GPA_LOW_END	0xc0000000ULL	/* RAM below, MMIO hole above */
+#define GPA_HIGH_START	0x100000000ULL	/* RAM past the hole continues here */
+#define GPA_VIRTIO_BASE	0xd0000000ULL	/* virtio-mmio slots, 4 KiB apart */
+#define GPA_IOAPIC	0xfec00000ULL
+#define GPA_LAPIC	0xfee00000ULL
+
+/* How a VM ended, reported by `sm vmm` on its status fd. */
+enum vm_end {
+	VM_RUNNING = 0,
+	VM_END_EXIT,		/* workload exited: value = status */
+	VM_END_SIGNAL,		/* workload killed by signal: value = signo */
+	VM_END_POWEROFF,	/* guest powered off without reporting */
+	VM_END_REBOOT,		/* guest asked for a reset */
+	VM_END_PANIC,		/* guest kernel panicked */
+	VM_END_CRASH,		/* triple fault / unhandled exit */
+	VM_END_KILLED,		/* host asked us to stop */
+};
+
+struct vcpu;
+struct bus;
+
+struct mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int run_size;			/* mmap size of struct kvm_run */
+	bool emulating_host;		/* kvm_pvm: see docs/emulating-hosts.md */
+
+	uint64_t mem_size;
+	struct mem_region regions[2];
+	int nr_regions;
+
+	int nr_vcpus;
+	struct vcpu *vcpus[VM_MAX_VCPUS];
+
+	struct bus *pio;
+	struct bus *mmio;
+
+	/* The end of the VM: set once by whoever ends it, then everyone stops. */
+	pthread_mutex_t end_lock;
+	pthread_cond_t end_cond;
+	enum vm_end end;
+	int end_value;
+	char end_msg[256];
+
+	uint64_t emul_exits;		/* emulation failures handled (atomic) */
+};
+
+/* Guest RAM: a host pointer for [gpa, gpa+len) if it lies wholly in RAM, else NULL. */
+void *vm__gpa(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* End the VM (first caller wins) and wake vmm__main. */
+void vm__end(struct vm *vm, enum vm_end how, int value, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+bool vm__ended(struct vm *vm);
+
+/* Raise (level 1) or lower a GSI on the in-kernel irqchip; pulse = edge. */
+void vm__irq_line(struct vm *vm, int irq, int level);
+void vm__irq_pulse(struct vm *vm, int irq);
+
+#endif

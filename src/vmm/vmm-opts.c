@@ -1,0 +1,108 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/vm.h"
+#include "vmm/vmm-opts.h"
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* PATH or PATH:ro or PATH:rw */
+static int parse_disk(struct vmm_opts *o, const char *arg, char *msg, size_t msglen)
+{
+	char *path = o->disk_paths[o->nr_disks];
+	size_t n = strlen(arg);
+	bool ro = false;
+
+	if (o->nr_disks == VMM_MAX_DISKS) {
+		snprintf(msg, msglen, "at most %d disks", VMM_MAX_DISKS);
+		return -1;
+	}
+	if (n > 3 && (!strcmp(arg + n - 3, ":ro") || !strcmp(arg + n - 3, ":rw"))) {
+		ro = arg[n - 2] == 'r' && arg[n - 1] == 'o';
+		n -= 3;
+	}
+	if (n == 0 || n >= sizeof(o->disk_paths[0])) {
+		snprintf(msg, msglen, "bad --disk '%s'", arg);
+		return -1;
+	}
+	memcpy(path, arg, n);
+	path[n] = '\0';
+	o->disks[o->nr_disks++] = (struct vmm_disk){ path, ro };
+	return 0;
+}
+
+static int parse_one(struct vmm_opts *o, const char *opt, const char *val, char *msg, size_t msglen)
+{
+	if (!strcmp(opt, "--kernel"))
+		o->kernel = val;
+	else if (!strcmp(opt, "--initrd"))
+		o->initrd = val;
+	else if (!strcmp(opt, "--cmdline"))
+		o->cmdline = val;
+	else if (!strcmp(opt, "--kvm"))
+		o->kvm_path = val;
+	else if (!strcmp(opt, "--disk"))
+		return parse_disk(o, val, msg, msglen);
+	else if (!strcmp(opt, "--memory")) {
+		if (parse_int(val, VM_MIN_MEM_MIB, VM_MAX_MEM_MIB, &o->memory_mib) < 0) {
+			snprintf(msg, msglen, "--memory %s: must be %d..%d MiB", val, VM_MIN_MEM_MIB,
+				 VM_MAX_MEM_MIB);
+			return -1;
+		}
+	} else if (!strcmp(opt, "--vcpus")) {
+		if (parse_int(val, 1, VM_MAX_VCPUS, &o->vcpus) < 0) {
+			snprintf(msg, msglen, "--vcpus %s: must be 1..%d", val, VM_MAX_VCPUS);
+			return -1;
+		}
+	} else if (!strcmp(opt, "--status-fd")) {
+		if (parse_int(val, 0, 1 << 20, &o->status_fd) < 0) {
+			snprintf(msg, msglen, "bad --status-fd %s", val);
+			return -1;
+		}
+	} else {
+		snprintf(msg, msglen, "unknown option %s", opt);
+		return -1;
+	}
+	return 0;
+}
+
+int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t msglen)
+{
+	memset(o, 0, sizeof(*o));
+	o->kvm_path = getenv("SM_KVM_DEVICE") ? getenv("SM_KVM_DEVICE") : "/dev/kvm";
+	o->cmdline = "console=ttyS0";
+	o->memory_mib = 128;
+	o->vcpus = 1;
+	o->status_fd = -1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--verbose")) {
+			o->verbose = true;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			snprintf(msg, msglen, "%s needs a value", argv[i]);
+			return -1;
+		}
+		if (parse_one(o, argv[i], argv[i + 1], msg, msglen) < 0)
+			return -1;
+		i++;
+	}
+	if (!o->kernel) {
+		snprintf(msg, msglen, "--kernel is required");
+		return -1;
+	}
+	return 0;
+}
