@@ -6,7 +6,7 @@ int luaopen_sm_core(lua_State *L)
 {
 	lua_newtable(L);
 	l_sys__register(L);
-	l_vm__register(L);
+	l_proc__register(L);
 	l_oci__register(L);
 	return 1;
 }

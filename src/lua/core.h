@@ -5,6 +5,6 @@
  * on top of the stack with its l_<subsys>__register. */
 int luaopen_sm_core(lua_State *L);
 void l_sys__register(lua_State *L);
-void l_vm__register(lua_State *L);
+void l_proc__register(lua_State *L);
 void l_oci__register(lua_State *L);
 #endif

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "vmm/emulate.h"
@@ -81,4 +82,17 @@ void emulate__apply(const struct emul_insn *in, struct kvm_regs *regs)
 		break;
 	}
 	regs->rip += in->len;
+}
+
+void emulate__describe_failure(char *buf, size_t len, int vcpu, uint64_t rip,
+			       const uint8_t *insn, int n)
+{
+	char hex[15 * 3 + 1] = "unknown";
+	size_t used = 0;
+
+	for (int i = 0; i < n && i < 15; i++)
+		used += snprintf(hex + used, sizeof(hex) - used, "%s%02x", i ? " " : "", insn[i]);
+	snprintf(buf, len, "vCPU %d: unhandled emulation failure at rip %#llx, instruction bytes [%s] "
+		 "— the guest kernel uses an instruction this host cannot run; report it with these bytes",
+		 vcpu, (unsigned long long)rip, hex);
 }

@@ -6,6 +6,7 @@
  * emulation-failure exit; we finish them here.  Pure functions: unit tested.
  */
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum emul_op {
@@ -29,4 +30,7 @@ int emulate__decode(const uint8_t *insn, int n, struct emul_insn *out);
 /* Apply to the registers (advances RIP).  EMUL_INT3 additionally needs the
  * caller to inject #BP. */
 void emulate__apply(const struct emul_insn *in, struct kvm_regs *regs);
+/* The one-line message for an instruction we cannot finish. */
+void emulate__describe_failure(char *buf, size_t len, int vcpu, uint64_t rip,
+			       const uint8_t *insn, int n);
 #endif

@@ -166,15 +166,6 @@ static void inject_bp(struct vcpu *v)
 	ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev);
 }
 
-static void format_bytes(char *out, size_t outlen, const uint8_t *b, int n)
-{
-	size_t used = 0;
-
-	out[0] = '\0';
-	for (int i = 0; i < n && used + 4 < outlen; i++)
-		used += snprintf(out + used, outlen - used, "%s%02x", i ? " " : "", b[i]);
-}
-
 /* KVM could not emulate an instruction: finish it here or end the VM. */
 static void handle_emulation_failure(struct vcpu *v)
 {
@@ -183,7 +174,7 @@ static void handle_emulation_failure(struct vcpu *v)
 	struct kvm_regs regs;
 	const uint8_t *bytes = run->emulation_failure.insn_bytes;
 	int n = 0;
-	char hex[64];
+	char why[256];
 
 	if (run->emulation_failure.ndata >= 3 &&
 	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
@@ -193,9 +184,8 @@ static void handle_emulation_failure(struct vcpu *v)
 		return;
 	}
 	if (emulate__decode(bytes, n, &in) < 0) {
-		format_bytes(hex, sizeof(hex), bytes, n);
-		vm__end(v->vm, VM_END_CRASH, 0, "vCPU %d: unhandled emulation failure at rip %#llx, "
-			"instruction bytes [%s]", v->id, (unsigned long long)regs.rip, n ? hex : "unknown");
+		emulate__describe_failure(why, sizeof(why), v->id, regs.rip, bytes, n);
+		vm__end(v->vm, VM_END_CRASH, 0, "%s", why);
 		return;
 	}
 	emulate__apply(&in, &regs);

@@ -1,0 +1,311 @@
+/*
+ * sm.core child processes: spawn with pipes, wait with a timeout, kill.
+ * `sm vmm` runs through this (one VM per process), and so will the daemon's
+ * workers.  Pipes are drained while waiting so a chatty child never blocks.
+ *
+ *   p = core.spawn(argv, { stdout = "pipe"|"inherit"|"null", stderr = ...,
+ *                          status = true, env = { K = "v" } })
+ *   res = p:wait(timeout_s)   -- { code=, signal=, stdout=, stderr=, status= } | nil, "timeout"
+ *   p:kill(signo); p:pid()
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "lua/core.h"
+
+#define PROC_MT "sm.proc"
+#define STATUS_FD 3		/* the child's status pipe, see docs/vmm.md */
+
+enum { P_OUT, P_ERR, P_STATUS, P_N };
+
+struct proc {
+	pid_t pid;
+	int fd[P_N];			/* our read ends, -1 when closed or not piped */
+	char *buf[P_N];
+	size_t len[P_N];
+	int wstatus;
+	int reaped;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static const char *opt_mode(lua_State *L, int t, const char *key, const char *def)
+{
+	const char *v;
+
+	lua_getfield(L, t, key);
+	v = luaL_optstring(L, -1, def);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* In the child: point fd at a pipe's write end, /dev/null, or leave it. */
+static void child_stdio(int target, const char *mode, int pipe_w)
+{
+	if (!strcmp(mode, "pipe"))
+		dup2(pipe_w, target);
+	else if (!strcmp(mode, "null"))
+		dup2(open("/dev/null", O_RDWR), target);
+}
+
+static void child_env(lua_State *L, int t)
+{
+	char t0[32];
+
+	snprintf(t0, sizeof(t0), "%llu", (unsigned long long)now_ns());
+	setenv("SM_T0_NS", t0, 1);		/* the VMM measures its set-up from here */
+	lua_getfield(L, t, "env");
+	if (lua_istable(L, -1)) {
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING)
+				setenv(lua_tostring(L, -2), lua_tostring(L, -1), 1);
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+}
+
+static void exec_child(lua_State *L, int opts, char **argv, int pipes[P_N][2], int want_status)
+{
+	child_stdio(1, opt_mode(L, opts, "stdout", "inherit"), pipes[P_OUT][1]);
+	child_stdio(2, opt_mode(L, opts, "stderr", "inherit"), pipes[P_ERR][1]);
+	child_stdio(0, opt_mode(L, opts, "stdin", "inherit"), -1);
+	if (want_status)
+		dup2(pipes[P_STATUS][1], STATUS_FD);
+	child_env(L, opts);
+	execv(argv[0], argv);
+	dprintf(2, "sm: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static char **build_argv(lua_State *L, int t)
+{
+	int n = (int)luaL_len(L, t);
+	char **argv = lua_newuserdatauv(L, sizeof(char *) * (n + 1), 0);	/* freed by GC */
+
+	for (int i = 0; i < n; i++) {
+		lua_geti(L, t, i + 1);
+		argv[i] = (char *)luaL_checkstring(L, -1);
+		lua_pop(L, 1);		/* still referenced from the argv table */
+	}
+	argv[n] = NULL;
+	return argv;
+}
+
+static int l_spawn(lua_State *L)
+{
+	int pipes[P_N][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	const char *modes[2];
+	char **argv;
+	struct proc *p;
+	int want_status;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (lua_isnoneornil(L, 2))
+		lua_newtable(L);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 2);
+	argv = build_argv(L, 1);
+	if (!argv[0])
+		return luaL_error(L, "spawn: empty argv");
+	modes[P_OUT] = opt_mode(L, 2, "stdout", "inherit");
+	modes[P_ERR] = opt_mode(L, 2, "stderr", "inherit");
+	lua_getfield(L, 2, "status");
+	want_status = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	p = lua_newuserdatauv(L, sizeof(*p), 0);
+	memset(p, 0, sizeof(*p));
+	for (int i = 0; i < P_N; i++)
+		p->fd[i] = -1;
+	luaL_setmetatable(L, PROC_MT);
+	for (int i = 0; i < P_N; i++) {
+		if ((i < P_STATUS && strcmp(modes[i], "pipe")) || (i == P_STATUS && !want_status))
+			continue;
+		if (pipe2(pipes[i], O_CLOEXEC) < 0)
+			return luaL_error(L, "spawn: pipe: %s", strerror(errno));
+		p->fd[i] = pipes[i][0];
+	}
+	fflush(NULL);
+	p->pid = fork();
+	if (p->pid == 0)
+		exec_child(L, 2, argv, pipes, want_status);
+	for (int i = 0; i < P_N; i++)
+		if (pipes[i][1] >= 0)
+			close(pipes[i][1]);
+	if (p->pid < 0)
+		return luaL_error(L, "spawn: fork: %s", strerror(errno));
+	return 1;
+}
+
+static void drain(struct proc *p, int i)
+{
+	char chunk[65536];
+	ssize_t n = read(p->fd[i], chunk, sizeof(chunk));
+	char *nb;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(p->fd[i]);
+		p->fd[i] = -1;
+		return;
+	}
+	nb = realloc(p->buf[i], p->len[i] + (size_t)n);
+	if (!nb)
+		return;
+	memcpy(nb + p->len[i], chunk, (size_t)n);
+	p->buf[i] = nb;
+	p->len[i] += (size_t)n;
+}
+
+/* Reads the pipes until all close (or the deadline); false on timeout. */
+static bool pump(struct proc *p, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd pf[P_N];
+		int n = 0, map[P_N], r;
+		uint64_t now = now_ms();
+
+		for (int i = 0; i < P_N; i++)
+			if (p->fd[i] >= 0) {
+				pf[n] = (struct pollfd){ p->fd[i], POLLIN, 0 };
+				map[n++] = i;
+			}
+		if (n == 0)
+			return true;
+		if (now >= deadline)
+			return false;
+		r = poll(pf, n, (int)(deadline - now > 1000 ? 1000 : deadline - now));
+		for (int k = 0; r > 0 && k < n; k++)
+			if (pf[k].revents)
+				drain(p, map[k]);
+	}
+}
+
+static bool reap(struct proc *p, uint64_t deadline)
+{
+	while (!p->reaped) {
+		pid_t r = waitpid(p->pid, &p->wstatus, WNOHANG);
+
+		if (r == p->pid || (r < 0 && errno == ECHILD)) {
+			p->reaped = 1;
+			break;
+		}
+		if (now_ms() >= deadline)
+			return false;
+		usleep(2000);
+	}
+	return true;
+}
+
+static void push_buf(lua_State *L, struct proc *p, int i, const char *key)
+{
+	if (!p->buf[i] && i != P_STATUS)
+		return;
+	lua_pushlstring(L, p->buf[i] ? p->buf[i] : "", p->len[i]);
+	lua_setfield(L, -2, key);
+}
+
+static int l_wait(lua_State *L)
+{
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+	double timeout = luaL_optnumber(L, 2, 1e9);
+	uint64_t deadline = now_ms() + (uint64_t)(timeout * 1000);
+
+	if (!pump(p, deadline) || !reap(p, deadline)) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "timeout");
+		return 2;
+	}
+	lua_createtable(L, 0, 5);
+	if (WIFEXITED(p->wstatus)) {
+		lua_pushinteger(L, WEXITSTATUS(p->wstatus));
+		lua_setfield(L, -2, "code");
+	} else if (WIFSIGNALED(p->wstatus)) {
+		lua_pushinteger(L, WTERMSIG(p->wstatus));
+		lua_setfield(L, -2, "signal");
+	}
+	push_buf(L, p, P_OUT, "stdout");
+	push_buf(L, p, P_ERR, "stderr");
+	push_buf(L, p, P_STATUS, "status");
+	return 1;
+}
+
+static int l_kill(lua_State *L)
+{
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+	int sig = (int)luaL_optinteger(L, 2, SIGTERM);
+
+	if (!p->reaped && kill(p->pid, sig) < 0 && errno != ESRCH) {
+		lua_pushnil(L);
+		lua_pushstring(L, strerror(errno));
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_pid(lua_State *L)
+{
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+
+	lua_pushinteger(L, p->pid);
+	return 1;
+}
+
+static int l_gc(lua_State *L)
+{
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+
+	for (int i = 0; i < P_N; i++) {
+		if (p->fd[i] >= 0)
+			close(p->fd[i]);
+		free(p->buf[i]);
+		p->fd[i] = -1;
+		p->buf[i] = NULL;
+	}
+	return 0;
+}
+
+static const luaL_Reg proc_methods[] = {
+	{ "wait", l_wait }, { "kill", l_kill }, { "pid", l_pid }, { NULL, NULL },
+};
+
+void l_proc__register(lua_State *L)
+{
+	luaL_newmetatable(L, PROC_MT);
+	luaL_newlib(L, proc_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+	lua_pushcfunction(L, l_spawn);
+	lua_setfield(L, -2, "spawn");
+}
