@@ -21,7 +21,7 @@ SRCS    := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all sm guest kernel test unit spec asan-test bench demo deps clean fuzz
+.PHONY: all sm guest kernel test unit unit-build spec asan-test bench demo deps clean fuzz
 all: sm guest
 
 sm: $(BUILD)/sm
@@ -50,21 +50,44 @@ $(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/init guest/mkinitramfs.sh
 	guest/mkinitramfs.sh $(BUILD)/guest/init $@
 
 # ---- tests ----
-test: all $(TESTS)
+# `make test` is the whole job on a fresh Debian 12: deps, build, every suite.
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all unit-build
 	@tests/run-all.sh
+unit-build: $(TESTS)
 unit: $(TESTS)
 	@SM_SUITES=unit tests/run-all.sh
 spec: sm
 	@SM_SUITES=spec tests/run-all.sh
 asan-test:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
-	        LDLIBS="-fsanitize=address,undefined" sm $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+	        sm $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
 	@SM_BUILD=build-asan SM_SUITES="unit spec" tests/run-all.sh
+
+# ---- fuzz: libFuzzer harnesses over src/oci, FUZZ_SECONDS each ----
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS    := $(wildcard src/oci/*.c)
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
+                $(shell pkg-config --cflags $(PKGS))
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(shell pkg-config --libs $(PKGS)) -lpthread
+fuzz: $(BUILD)/fuzz/fuzz_manifest $(BUILD)/fuzz/fuzz_layer
+	@mkdir -p $(BUILD)/fuzz/corpus-manifest $(BUILD)/fuzz/corpus-layer
+	@cp tests/fuzz/seeds/* $(BUILD)/fuzz/corpus-manifest/
+	@tar -C tests/fuzz -cf $(BUILD)/fuzz/corpus-layer/seed.tar seeds
+	@tar -C tests/fuzz -czf $(BUILD)/fuzz/corpus-layer/seed.tar.gz seeds
+	$(BUILD)/fuzz/fuzz_manifest -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus-manifest
+	LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp \
+	$(BUILD)/fuzz/fuzz_layer -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=4096 $(BUILD)/fuzz/corpus-layer
 
 bench: all
 	@bench/run.sh
 
-demo: all
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
 deps:

@@ -40,7 +40,7 @@ done < "$here/sm.config"
 start=$(date +%s)
 make -C "$build" -j"$(nproc)" vmlinux 2>&1 | awk -v t0="$start" '
     / CC | LD | AR / { n++ }
-    { if (systime() - last >= 30) { last = systime(); printf "guest kernel: %d objects, %ds\n", n, last - t0 > "/dev/stderr" } }
+    { if (systime() - last >= 30) { last = systime(); printf "guest kernel: %d objects, %ds\n", n, last - t0 > "/dev/stderr"; fflush("/dev/stderr") } }
     /error:|Error [0-9]/ { print > "/dev/stderr" }'
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "guest kernel: build failed in $build" >&2; exit 1; }
 mkdir -p "$cache/$key"

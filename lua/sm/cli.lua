@@ -7,7 +7,7 @@ local M = {}
 M.version = "0.1.0"
 
 -- Commands listed by `sm --help`, in this order.
-M.commands = { "boot", "pull", "images", "rmi", "version", "help" }
+M.commands = { "boot", "pull", "images", "rmi", "lua", "version", "help" }
 
 local function load_cmd(name)
   if not name:match("^[%w][%w%-]*$") then return nil end

@@ -89,7 +89,7 @@ end
 function M.parse_status(line)
   local t = {}
   local head, msg = line:match("^(.-)%s*msg=(.*)$")
-  for k, v in (head or line):gmatch("(%w+)=(%S+)") do t[k] = math.tointeger(tonumber(v)) or v end
+  for k, v in (head or line):gmatch("([%w_]+)=(%S+)") do t[k] = math.tointeger(tonumber(v)) or v end
   t.msg = msg
   return t
 end

@@ -6,6 +6,7 @@
  *   p = core.spawn(argv, { stdout = "pipe"|"inherit"|"null", stderr = ...,
  *                          status = true, env = { K = "v" } })
  *   res = p:wait(timeout_s)   -- { code=, signal=, stdout=, stderr=, status= } | nil, "timeout"
+ *   t = p:expect(needle, timeout_s) -- seconds from spawn until stdout held needle
  *   p:kill(signo); p:pid()
  */
 #include <errno.h>
@@ -37,6 +38,7 @@ struct proc {
 	size_t len[P_N];
 	int wstatus;
 	int reaped;
+	uint64_t spawned_ns;
 };
 
 static uint64_t now_ms(void)
@@ -153,6 +155,7 @@ static int l_spawn(lua_State *L)
 		p->fd[i] = pipes[i][0];
 	}
 	fflush(NULL);
+	p->spawned_ns = now_ns();
 	p->pid = fork();
 	if (p->pid == 0)
 		exec_child(L, 2, argv, pipes, want_status);
@@ -185,28 +188,38 @@ static void drain(struct proc *p, int i)
 	p->len[i] += (size_t)n;
 }
 
+/* One round: wait up to the deadline for output and read it.  Returns the
+ * number of pipes still open, or -1 if the deadline has passed. */
+static int pump_once(struct proc *p, uint64_t deadline)
+{
+	struct pollfd pf[P_N];
+	int n = 0, map[P_N], r;
+	uint64_t now = now_ms();
+
+	for (int i = 0; i < P_N; i++)
+		if (p->fd[i] >= 0) {
+			pf[n] = (struct pollfd){ p->fd[i], POLLIN, 0 };
+			map[n++] = i;
+		}
+	if (n == 0)
+		return 0;
+	if (now >= deadline)
+		return -1;
+	r = poll(pf, n, (int)(deadline - now > 1000 ? 1000 : deadline - now));
+	for (int k = 0; r > 0 && k < n; k++)
+		if (pf[k].revents)
+			drain(p, map[k]);
+	return n;
+}
+
 /* Reads the pipes until all close (or the deadline); false on timeout. */
 static bool pump(struct proc *p, uint64_t deadline)
 {
-	for (;;) {
-		struct pollfd pf[P_N];
-		int n = 0, map[P_N], r;
-		uint64_t now = now_ms();
+	int r;
 
-		for (int i = 0; i < P_N; i++)
-			if (p->fd[i] >= 0) {
-				pf[n] = (struct pollfd){ p->fd[i], POLLIN, 0 };
-				map[n++] = i;
-			}
-		if (n == 0)
-			return true;
-		if (now >= deadline)
-			return false;
-		r = poll(pf, n, (int)(deadline - now > 1000 ? 1000 : deadline - now));
-		for (int k = 0; r > 0 && k < n; k++)
-			if (pf[k].revents)
-				drain(p, map[k]);
-	}
+	while ((r = pump_once(p, deadline)) > 0)
+		;
+	return r == 0;
 }
 
 static bool reap(struct proc *p, uint64_t deadline)
@@ -258,6 +271,31 @@ static int l_wait(lua_State *L)
 	return 1;
 }
 
+static int l_expect(lua_State *L)
+{
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+	size_t nlen;
+	const char *needle = luaL_checklstring(L, 2, &nlen);
+	uint64_t deadline = now_ms() + (uint64_t)(luaL_optnumber(L, 3, 1e9) * 1000);
+
+	for (;;) {
+		int r;
+
+		if (p->buf[P_OUT] && memmem(p->buf[P_OUT], p->len[P_OUT], needle, nlen)) {
+			lua_pushnumber(L, (double)(now_ns() - p->spawned_ns) / 1e9);
+			return 1;
+		}
+		r = pump_once(p, deadline);
+		if (r <= 0 || p->fd[P_OUT] < 0) {
+			if (p->buf[P_OUT] && memmem(p->buf[P_OUT], p->len[P_OUT], needle, nlen))
+				continue;
+			lua_pushnil(L);
+			lua_pushstring(L, r < 0 ? "timeout" : "eof");
+			return 2;
+		}
+	}
+}
+
 static int l_kill(lua_State *L)
 {
 	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
@@ -295,7 +333,7 @@ static int l_gc(lua_State *L)
 }
 
 static const luaL_Reg proc_methods[] = {
-	{ "wait", l_wait }, { "kill", l_kill }, { "pid", l_pid }, { NULL, NULL },
+	{ "wait", l_wait }, { "expect", l_expect }, { "kill", l_kill }, { "pid", l_pid }, { NULL, NULL },
 };
 
 void l_proc__register(lua_State *L)

@@ -14,7 +14,7 @@ static int tap_n, tap_failed;
 #define is_str(a, b, ...) tap_is_str((a), (b), __FILE__, __LINE__, __VA_ARGS__)
 
 __attribute__((format(printf, 4, 5)))
-static int tap_ok(int pass, const char *file, int line, const char *fmt, ...)
+static inline int tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -32,7 +32,7 @@ static int tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 }
 
 
-static int tap_is(long long got, long long want, const char *file, int line, const char *name)
+static inline int tap_is(long long got, long long want, const char *file, int line, const char *name)
 {
 	int pass = got == want;
 
@@ -42,7 +42,7 @@ static int tap_is(long long got, long long want, const char *file, int line, con
 	return pass;
 }
 
-static int tap_is_str(const char *got, const char *want, const char *file, int line, const char *name)
+static inline int tap_is_str(const char *got, const char *want, const char *file, int line, const char *name)
 {
 	int pass = got && want && strcmp(got, want) == 0;
 
@@ -52,7 +52,7 @@ static int tap_is_str(const char *got, const char *want, const char *file, int l
 	return pass;
 }
 
-static int done_testing(void)
+static inline int done_testing(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;

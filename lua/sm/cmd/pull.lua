@@ -1,0 +1,93 @@
+-- sm pull IMAGE: fetch an image and build its layer images.
+local args = require "sm.args"
+local errors = require "sm.errors"
+local oci = require "sm.oci"
+local core = require "sm.core"
+
+local usage = [[
+usage: sm pull [--insecure] [--quiet] IMAGE
+
+Fetches IMAGE and converts each layer to a read-only squashfs image in the
+layer cache.  IMAGE is a registry reference (nginx, nginx:1.27,
+localhost:5000/app@sha256:...) or a local source:
+  oci-layout:DIR[:TAG]   oci-archive:FILE[:TAG]   docker-archive:FILE
+
+options:
+  --insecure   plain HTTP to the registry (always allowed for localhost,
+               127.0.0.1 and [::1])
+  --quiet, -q  print only the image digest
+
+Cache: $SM_CACHE_DIR or $XDG_CACHE_HOME/sm.  Images: $XDG_DATA_HOME/sm/images.
+See docs/images.md.
+]]
+
+local function human(n)
+  if n >= 1 << 20 then return string.format("%.1f MB", n / (1 << 20)) end
+  if n >= 1 << 10 then return string.format("%.1f kB", n / (1 << 10)) end
+  return tostring(n) .. " B"
+end
+
+-- How to act on an error that does not already say.
+local function hint(err)
+  if err:find("—", 1, true) then return "" end
+  if err:find("tar entry", 1, true) or err:find("mismatch", 1, true) or err:find("larger than", 1, true)
+      or err:find("malformed", 1, true) then
+    return " — the image is unsafe or corrupt; sm will not use it"
+  end
+  if err:find("^GET ") then return " — check the registry address and the network" end
+  if err:find("^invalid image reference") then return " — e.g. nginx, nginx:1.27, localhost:5000/app:1" end
+  if err:find("not found", 1, true) then return " — check the image name and tag" end
+  return ""
+end
+
+-- A TTY gets one redrawn bar per blob; anything else one line per finished blob.
+local function progress_printer(tty)
+  local order, state = {}, {}
+  local function draw()
+    if #order > 0 then io.stdout:write(string.format("\27[%dA", #order)) end
+    for _, d in ipairs(order) do
+      local s = state[d]
+      local frac = s.total > 0 and s.done / s.total or 1
+      local bar = string.rep("=", math.floor(frac * 30)) .. string.rep(" ", 30 - math.floor(frac * 30))
+      io.stdout:write(string.format("\27[2K%s [%s] %s/%s\n", d:sub(8, 19), bar, human(s.done), human(s.total)))
+    end
+    io.stdout:flush()
+  end
+  return function(digest, done, total)
+    if not state[digest] then
+      state[digest] = { done = 0, total = total }
+      order[#order + 1] = digest
+      if tty then io.stdout:write("\n") end
+    end
+    local s = state[digest]
+    s.done, s.total = done, total
+    if tty then
+      draw()
+    elseif done == total and not s.printed then
+      s.printed = true
+      io.stdout:write(string.format("%s: downloaded %s\n", digest:sub(8, 19), human(total)))
+    end
+  end
+end
+
+return {
+  summary = "fetch an image and build its layer images",
+  usage = usage,
+  run = function(argv)
+    local opts, _, pos = args.parse(argv, { { "insecure" }, { "quiet", short = "q" } })
+    if #pos ~= 1 then errors.usage_error("needs exactly one IMAGE — see `sm pull --help`") end
+    local t0 = core.monotime()
+    local img, err = oci.pull(pos[1], {
+      insecure = opts.insecure,
+      progress = not opts.quiet and progress_printer(core.isatty(1)) or nil,
+    })
+    if not img then errors.fail(err .. hint(err)) end
+    if opts.quiet then
+      io.stdout:write(img.digest, "\n")
+    else
+      io.stdout:write(string.format("%s: %d layers, %s, digest %s (%.1fs)\n", img.name, #img.layers,
+        human(img.size), img.digest, core.monotime() - t0))
+    end
+    return 0
+  end,
+}

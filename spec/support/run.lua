@@ -1,0 +1,43 @@
+-- Test support: run a shell command or `sm`, capture stdout, stderr and the exit code.
+local M = {}
+
+M.root = os.getenv("SM_ROOT") or "."
+M.bin = os.getenv("SM_BIN") or (M.root .. "/build/sm")
+
+function M.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  os.remove(path)
+  return s
+end
+
+-- sh(cmd) -> code, stdout, stderr    (cmd is a shell string)
+function M.sh(cmd)
+  local out, err = os.tmpname(), os.tmpname()
+  local ok, how, code = os.execute(cmd .. " >" .. out .. " 2>" .. err)
+  if how == "signal" then code = 128 + code end
+  return code, slurp(out), slurp(err)
+end
+
+-- sm({args...}, {ENV = "v"}, prefix) -> code, stdout, stderr
+function M.sm(args, env, prefix)
+  local parts = {}
+  for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. M.quote(v) end
+  parts[#parts + 1] = prefix or ""
+  parts[#parts + 1] = M.quote(M.bin)
+  for _, a in ipairs(args) do parts[#parts + 1] = M.quote(a) end
+  return M.sh("env " .. table.concat(parts, " "))
+end
+
+-- one line, no newline inside, ends with \n
+function M.one_line(s)
+  return s:match("^[^\n]+\n$") ~= nil
+end
+
+return M

@@ -1,0 +1,35 @@
+-- sm.vm without booting: command line policy, argv encoding, status parsing.
+package.loaded["sm.core"] = package.loaded["sm.core"] or { paths = function() return { guest = "/g", exe = "/sm" } end }
+local vm = require "sm.vm"
+
+describe("sm.vm", function()
+  it("keeps the guest console quiet and reboots on panic", function()
+    local c = vm.cmdline({ "/bin/true" })
+    assert.matches("console=ttyS0", c, 1, true)
+    assert.matches(" quiet", c, 1, true)
+    assert.matches("panic=-1", c, 1, true)
+    assert.matches("8250.nr_uarts=2", c, 1, true)
+  end)
+
+  it("encodes argv as hex of NUL-terminated strings (guest/init/init.c)", function()
+    local c = vm.cmdline({ "/bin/sh", "-c", "exit 7" })
+    local hex = c:match("sm%.argv=(%x+)")
+    local decoded = hex:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
+    assert.equal("/bin/sh\0-c\0exit 7\0", decoded)
+  end)
+
+  it("parses the VMM's status line", function()
+    local t = vm.parse_status("end=exit value=7 setup_us=1234 ready_us=50000000 emul_exits=3 msg=workload exited with 7")
+    assert.equal("exit", t["end"])
+    assert.equal(7, t.value)
+    assert.equal(1234, t.setup_us)
+    assert.equal(3, t.emul_exits)
+    assert.equal("workload exited with 7", t.msg)
+  end)
+
+  it("keeps spaces and = in the message", function()
+    local t = vm.parse_status("end=error value=0 msg=kernel /x y: not a vmlinux (a=b)")
+    assert.equal("error", t["end"])
+    assert.equal("kernel /x y: not a vmlinux (a=b)", t.msg)
+  end)
+end)

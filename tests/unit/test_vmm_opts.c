@@ -1,0 +1,37 @@
+/* `sm vmm` option parsing and its one-line errors. */
+#include <string.h>
+
+#include "tap.h"
+#include "vmm/vmm-opts.h"
+
+static int parse(struct vmm_opts *o, char *msg, int argc, char **argv)
+{
+	msg[0] = '\0';
+	return vmm_opts__parse(o, argc, argv, msg, 256);
+}
+
+int main(void)
+{
+	struct vmm_opts o;
+	char msg[256];
+	char *good[] = { "vmm", "--kernel", "k", "--memory", "512", "--vcpus", "4", "--disk", "a.img",
+			 "--disk", "b.img:ro", "--verbose", "--status-fd", "3" };
+	char *v0[] = { "vmm", "--kernel", "k", "--vcpus", "0" };
+	char *v17[] = { "vmm", "--kernel", "k", "--vcpus", "17" };
+	char *m32[] = { "vmm", "--kernel", "k", "--memory", "32" };
+	char *nok[] = { "vmm", "--memory", "128" };
+	char *junk[] = { "vmm", "--kernel", "k", "--vcpus", "4x" };
+	char *novalue[] = { "vmm", "--kernel" };
+
+	ok(parse(&o, msg, 14, good) == 0, "full option set parses");
+	ok(o.memory_mib == 512 && o.vcpus == 4 && o.verbose && o.status_fd == 3, "values kept");
+	ok(o.nr_disks == 2 && !strcmp(o.disks[0].path, "a.img") && !o.disks[0].ro &&
+	   !strcmp(o.disks[1].path, "b.img") && o.disks[1].ro, "disks and :ro parsed");
+	ok(parse(&o, msg, 5, v0) < 0 && strstr(msg, "--vcpus 0: must be 1..16"), "--vcpus 0: %s", msg);
+	ok(parse(&o, msg, 5, v17) < 0 && strstr(msg, "--vcpus 17: must be 1..16"), "--vcpus 17: %s", msg);
+	ok(parse(&o, msg, 5, m32) < 0 && strstr(msg, "--memory 32: must be 64"), "--memory 32: %s", msg);
+	ok(parse(&o, msg, 3, nok) < 0 && strstr(msg, "--kernel is required"), "no kernel: %s", msg);
+	ok(parse(&o, msg, 5, junk) < 0, "--vcpus 4x refused");
+	ok(parse(&o, msg, 2, novalue) < 0 && strstr(msg, "needs a value"), "missing value: %s", msg);
+	return done_testing();
+}
