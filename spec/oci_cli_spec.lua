@@ -2,13 +2,7 @@
 -- any server (the registry paths are in spec/integration/oci_pull_spec.lua).
 local SM = os.getenv("SM_BIN") or "build/sm"
 
-local function sh(cmd)
-  local p = io.popen("(" .. cmd .. ") 2>&1; echo \"__rc=$?\"")
-  local out = p:read("a")
-  p:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
-  return out:gsub("__rc=%d+%s*$", ""), rc
-end
+local sh = require("support.run").combined
 
 local tmp, env
 setup(function()

@@ -7,13 +7,7 @@ local ROOT = os.getenv("SM_ROOT") or "."
 local SM = os.getenv("SM_BIN") or (ROOT .. "/build/sm")
 local OCI = ROOT .. "/tests/oci"
 
-local function sh(cmd)
-  local p = io.popen("(" .. cmd .. ") 2>&1; echo \"__rc=$?\"")
-  local out = p:read("a")
-  p:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
-  return out:gsub("__rc=%d+%s*$", ""), rc
-end
+local sh = require("support.run").combined
 
 local function must(cmd)
   local out, rc = sh(cmd)

@@ -25,6 +25,15 @@ function M.sh(cmd)
   return code, slurp(out), slurp(err)
 end
 
+-- combined(cmd) -> stdout+stderr together, code
+function M.combined(cmd)
+  local p = io.popen("(" .. cmd .. ") 2>&1; echo \"__rc=$?\"")
+  local out = p:read("a")
+  p:close()
+  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
+  return (out:gsub("__rc=%d+%s*$", "")), rc
+end
+
 -- sm({args...}, {ENV = "v"}, prefix) -> code, stdout, stderr
 function M.sm(args, env, prefix)
   local parts = {}

@@ -272,9 +272,12 @@ static int report(struct vmm *m)
 	}
 }
 
+/* The VM lives as long as the process: kept reachable here, freed by exit. */
+static struct vmm *the_vmm;
+
 int vmm__main(int argc, char **argv)
 {
-	struct vmm *m = calloc(1, sizeof(*m));
+	struct vmm *m = the_vmm = calloc(1, sizeof(*m));
 	char msg[512] = "";
 	const char *t0 = getenv("SM_T0_NS");
 	int code;
