@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 build=${SM_BUILD:-build}
 suites=${SM_SUITES:-unit spec integration}
 export SM_BIN=$PWD/$build/sm SM_ROOT=$PWD
+# sanitizer builds share the guest assets of the normal build
+[ -d "$build/guest" ] || export SM_GUEST_DIR=$PWD/build/guest
 log=$(mktemp -d "${TMPDIR:-/tmp}/sm-test.XXXXXX")
 trap 'rm -rf "$log"' EXIT
 pass=0 fail=0

@@ -273,7 +273,7 @@ static int report(struct vmm *m)
 }
 
 /* The VM lives as long as the process: kept reachable here, freed by exit. */
-static struct vmm *the_vmm;
+static struct vmm *volatile the_vmm;
 
 int vmm__main(int argc, char **argv)
 {
