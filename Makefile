@@ -21,7 +21,7 @@ SRCS    := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all sm guest kernel test unit unit-build spec asan-test bench demo deps clean fuzz
+.PHONY: all sm guest kernel test unit unit-build spec asan-test bench demo deps install clean fuzz
 all: sm guest
 
 sm: $(BUILD)/sm
@@ -92,6 +92,14 @@ demo:
 
 deps:
 	@scripts/deps.sh
+
+# Installed layout: PREFIX/bin/sm, PREFIX/share/sm/{lua,guest} (src/util/paths.c).
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sm/guest
+	install -m 0755 $(BUILD)/sm $(DESTDIR)$(PREFIX)/bin/sm
+	cp -r lua $(DESTDIR)$(PREFIX)/share/sm/
+	install -m 0644 $(BUILD)/guest/vmlinux $(BUILD)/guest/initramfs.cpio $(DESTDIR)$(PREFIX)/share/sm/guest/
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -12,6 +12,9 @@ M.commands = { "boot", "pull", "images", "rmi", "lua", "version", "help" }
 local function load_cmd(name)
   if not name:match("^[%w][%w%-]*$") then return nil end
   local ok, mod = pcall(require, "sm.cmd." .. name:gsub("%-", "_"))
+  if ok and (type(mod) ~= "table" or type(mod.run) ~= "function") then
+    error("module sm.cmd." .. name .. " does not return a command table with a run function", 0)
+  end
   if ok then return mod end
   if not tostring(mod):find("module 'sm.cmd.", 1, true) then error(mod, 0) end
   return nil
