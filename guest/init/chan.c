@@ -68,3 +68,32 @@ void chan_exit(int signaled, int value)
 	chan_send(CHAN_EXIT, p, sizeof(p));
 	tcdrain(chan_fd);
 }
+
+static int read_full(uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = read(chan_fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int chan_recv(void *buf, size_t *len)
+{
+	uint8_t h[4];
+	size_t n;
+
+	if (read_full(h, 4) < 0)
+		return -1;
+	n = h[2] | (size_t)h[3] << 8;
+	if (h[1] != 0 || n > CHAN_MAX_PAYLOAD || read_full(buf, n) < 0)
+		return -1;
+	*len = n;
+	return h[0];
+}

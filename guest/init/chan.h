@@ -6,11 +6,13 @@
 
 #define CHAN_VERSION	1
 #define CHAN_MAX_PAYLOAD 4096
-enum { CHAN_HELLO = 1, CHAN_STDOUT = 2, CHAN_STDERR = 3, CHAN_EXIT = 4, CHAN_LOG = 5 };
+enum { CHAN_HELLO = 1, CHAN_STDOUT = 2, CHAN_STDERR = 3, CHAN_EXIT = 4, CHAN_LOG = 5, CHAN_CONFIG = 6 };
 
 int chan_open(const char *tty);
 void chan_send(int type, const void *buf, size_t len);
 void chan_hello(void);
 void chan_log(const char *msg);
 void chan_exit(int signaled, int value);
+/* Blocks for the next host frame; returns its type and fills buf/len, or -1. */
+int chan_recv(void *buf, size_t *len);
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -22,8 +23,11 @@
 
 #include "chan.h"
 
+#ifndef BLKROSET
+#define BLKROSET _IO(0x12, 93)	/* linux/fs.h: musl has no kernel headers */
+#endif
+
 #define MAX_ARGS	256
-#define CMDLINE_MAX	4096
 #define DRAIN_MS	200	/* after the workload exits, wait this long for its output */
 
 static void mount_basics(void)
@@ -53,37 +57,42 @@ static void open_console(void)
 		close(fd);
 }
 
-static int hexval(char c)
+/* Mark a disk read-only in the guest too (the VMM refuses its writes anyway). */
+static void set_readonly(const char *name)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	char path[64];
+	int fd, one = 1;
+
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BLKROSET, &one) < 0)
+		dprintf(2, "sm init: %s: cannot mark read-only: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
-/* sm.argv=HEX: the arguments, each NUL-terminated, hex encoded.  Returns argc. */
-static int parse_argv(char *buf, size_t buflen, char **argv)
+/* The CONFIG frame (docs/init-channel.md): entries of kind byte + string.
+ * Returns argc; argv points into buf. */
+static int read_config(char *buf, char **argv)
 {
-	char cmdline[CMDLINE_MAX] = "";
-	const char *p;
-	size_t n = 0;
-	int argc = 0, fd = open("/proc/cmdline", O_RDONLY);
+	size_t len = 0, i = 0;
+	int argc = 0, type;
 
-	if (fd >= 0) {
-		ssize_t r = read(fd, cmdline, sizeof(cmdline) - 1);
+	while ((type = chan_recv(buf, &len)) != CHAN_CONFIG)
+		if (type < 0)
+			return 0;
+	buf[len] = '\0';
+	while (i + 1 < len) {
+		char kind = buf[i++], *str = buf + i;
 
-		cmdline[r > 0 ? r : 0] = '\0';
-		close(fd);
+		i += strnlen(str, len - i) + 1;
+		if (kind == 'a' && argc < MAX_ARGS)
+			argv[argc++] = str;
+		else if (kind == 'e' && strchr(str, '='))
+			putenv(str);
+		else if (kind == 'r')
+			set_readonly(str);
 	}
-	p = strstr(cmdline, "sm.argv=");
-	if (!p)
-		return 0;
-	for (p += 8; hexval(p[0]) >= 0 && hexval(p[1]) >= 0 && n < buflen - 1; p += 2)
-		buf[n++] = (char)(hexval(p[0]) << 4 | hexval(p[1]));
-	buf[n] = '\0';
-	for (size_t i = 0; i < n && argc < MAX_ARGS; i += strlen(buf + i) + 1)
-		argv[argc++] = buf + i;
 	argv[argc] = NULL;
 	return argc;
 }
@@ -168,7 +177,7 @@ static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd)
 
 int main(void)
 {
-	static char argbuf[CMDLINE_MAX];
+	static char argbuf[CHAN_MAX_PAYLOAD + 1];
 	char *argv[MAX_ARGS + 1];
 	int out[2], err[2], status, sig_fd;
 	sigset_t set;
@@ -187,8 +196,8 @@ int main(void)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (parse_argv(argbuf, sizeof(argbuf), argv) == 0) {
-		chan_log("no workload given (sm.argv)");
+	if (read_config(argbuf, argv) == 0) {
+		chan_log("no workload given");
 		chan_exit(0, 0);
 		for (;;)
 			pause();

@@ -38,6 +38,7 @@ struct blk_req_hdr {
 };
 
 struct virtio_blk {
+	struct virtio_mmio *t;
 	int fd;
 	bool ro;
 	char id[VIRTIO_BLK_ID_BYTES];
@@ -153,38 +154,55 @@ static const struct virtio_dev_ops blk_ops = {
 	.notify = blk_notify,
 };
 
-struct virtio_blk *virtio_blk__new(struct vm *vm, const char *path, bool ro,
-				   char *cmdline, size_t cmdlen, char *msg, size_t msglen)
+struct virtio_blk *virtio_blk__new(struct vm *vm, char *cmdline, size_t cmdlen)
 {
 	struct virtio_blk *b = calloc(1, sizeof(*b));
-	const char *base = strrchr(path, '/');
-	struct stat st;
 
 	if (!b)
 		return NULL;
-	b->ro = ro;
-	b->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
-		snprintf(msg, msglen, "disk %s: %s%s", path, strerror(errno),
-			 errno == EACCES && !ro ? " — add :ro to attach it read-only" : "");
-		goto fail;
+	b->fd = -1;
+	b->config.seg_max = CHAIN_MAX_SEGS - 2;		/* minus header and status */
+	b->t = virtio_mmio__new(vm, &blk_ops, b, cmdline, cmdlen);
+	if (!b->t) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *msg, size_t msglen)
+{
+	const char *base = strrchr(path, '/');
+	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC), err;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = errno;
+		snprintf(msg, msglen, "disk %s: %s%s", path, strerror(err),
+			 err == EACCES && !ro ? " — add :ro to attach it read-only" : "");
+		if (fd >= 0)
+			close(fd);
+		return -err;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		snprintf(msg, msglen, "disk %s: not a regular file or block device", path);
-		goto fail;
+		close(fd);
+		return -EINVAL;
 	}
-	b->config.capacity = (uint64_t)st.st_size >> SECTOR_SHIFT;
-	b->config.seg_max = CHAIN_MAX_SEGS - 2;		/* minus header and status */
-	base = base ? base + 1 : path;
-	memcpy(b->id, base, strnlen(base, sizeof(b->id)));	/* §5.2.6: not NUL-terminated */
-	if (!virtio_mmio__new(vm, &blk_ops, b, cmdline, cmdlen)) {
-		snprintf(msg, msglen, "disk %s: no free virtio-mmio slot", path);
-		goto fail;
-	}
-	return b;
-fail:
+	pthread_mutex_lock(&b->t->lock);
 	if (b->fd >= 0)
 		close(b->fd);
-	free(b);
-	return NULL;
+	b->fd = fd;
+	b->ro = ro;
+	b->config.capacity = (uint64_t)st.st_size >> SECTOR_SHIFT;
+	base = base ? base + 1 : path;
+	memset(b->id, 0, sizeof(b->id));
+	memcpy(b->id, base, strnlen(base, sizeof(b->id)));	/* §5.2.6: not NUL-terminated */
+	pthread_mutex_unlock(&b->t->lock);
+	return 0;
+}
+
+void virtio_blk__announce(struct virtio_blk *b)
+{
+	virtio_mmio__config_changed(b->t);
 }

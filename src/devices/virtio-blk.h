@@ -7,7 +7,12 @@
 
 struct virtio_blk;
 
-/* NULL with msg set (one line) on failure. */
-struct virtio_blk *virtio_blk__new(struct vm *vm, const char *path, bool ro,
-				   char *cmdline, size_t cmdlen, char *msg, size_t msglen);
+/* An empty slot (capacity 0) declared on cmdline; NULL if no slot is free.
+ * VMs always have the same slots, so a boot snapshot can get its disks
+ * attached at restore time (docs/snapshot-format.md). */
+struct virtio_blk *virtio_blk__new(struct vm *vm, char *cmdline, size_t cmdlen);
+/* Back the slot with a raw image: 0, or -errno with msg (one line). */
+int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *msg, size_t msglen);
+/* Tell a running guest the capacity changed (after attaching on restore). */
+void virtio_blk__announce(struct virtio_blk *b);
 #endif

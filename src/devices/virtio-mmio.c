@@ -25,11 +25,9 @@ enum {
 #define STATUS_FEATURES_OK	8
 #define STATUS_NEEDS_RESET	64
 #define ISR_USED_BUFFER		1
+#define ISR_CONFIG_CHANGE	2
 #define MMIO_SLOT_SIZE		0x1000
 #define FIRST_IRQ		5
-#define MAX_SLOTS		16
-
-static int nr_slots;
 
 static struct virtq *cur_queue(struct virtio_mmio *t)
 {
@@ -213,7 +211,7 @@ struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops 
 	struct virtio_mmio *t;
 	size_t used = strlen(cmdline);
 
-	if (nr_slots == MAX_SLOTS || ops->nr_queues > VIRTIO_MMIO_MAX_QUEUES)
+	if (vm->nr_virtio == VM_MAX_VIRTIO || ops->nr_queues > VIRTIO_MMIO_MAX_QUEUES)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -221,18 +219,80 @@ struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops 
 	t->vm = vm;
 	t->ops = ops;
 	t->dev = dev;
-	t->gpa = GPA_VIRTIO_BASE + (uint64_t)nr_slots * MMIO_SLOT_SIZE;
-	t->irq = FIRST_IRQ + nr_slots;
+	t->gpa = GPA_VIRTIO_BASE + (uint64_t)vm->nr_virtio * MMIO_SLOT_SIZE;
+	t->irq = FIRST_IRQ + vm->nr_virtio;
 	pthread_mutex_init(&t->lock, NULL);
 	for (int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
 		t->vq[i].vm = vm;
-	if (vm && bus__register(vm->mmio, t->gpa, MMIO_SLOT_SIZE, virtio_mmio__io, t) < 0) {
+	if (bus__register(vm->mmio, t->gpa, MMIO_SLOT_SIZE, virtio_mmio__io, t) < 0) {
 		free(t);
 		return NULL;
 	}
-	nr_slots++;
+	vm->virtio[vm->nr_virtio++] = t;
 	if (cmdline)
 		snprintf(cmdline + used, cmdlen - used, " virtio_mmio.device=4K@%#llx:%d",
 			 (unsigned long long)t->gpa, t->irq);
 	return t;
+}
+
+void virtio_mmio__save(struct virtio_mmio *t, struct virtio_mmio_state *o)
+{
+	pthread_mutex_lock(&t->lock);
+	memset(o, 0, sizeof(*o));
+	*o = (struct virtio_mmio_state){ t->status, t->isr, t->dev_feat_sel, t->drv_feat_sel, t->queue_sel,
+					 t->config_gen, t->driver_features, t->failed,
+					 (uint32_t)t->ops->nr_queues, { { 0 } } };
+	for (int i = 0; i < t->ops->nr_queues; i++) {
+		struct virtq *q = &t->vq[i];
+
+		o->q[i].num = q->num;
+		o->q[i].ready = q->ready;
+		o->q[i].desc = q->desc_gpa;
+		o->q[i].avail = q->avail_gpa;
+		o->q[i].used = q->used_gpa;
+		o->q[i].last_avail = q->last_avail;
+		o->q[i].used_idx = q->used_idx;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int virtio_mmio__restore(struct virtio_mmio *t, const struct virtio_mmio_state *in)
+{
+	int r = 0;
+
+	if (in->nr_queues != (uint32_t)t->ops->nr_queues)
+		return -EINVAL;
+	pthread_mutex_lock(&t->lock);
+	t->status = in->status;
+	t->isr = in->isr;
+	t->dev_feat_sel = in->dev_feat_sel;
+	t->drv_feat_sel = in->drv_feat_sel;
+	t->queue_sel = in->queue_sel;
+	t->config_gen = in->config_gen;
+	t->driver_features = in->driver_features;
+	t->failed = in->failed;
+	for (int i = 0; i < t->ops->nr_queues && r == 0; i++) {
+		struct virtq *q = &t->vq[i];
+
+		virtq__reset(q);
+		q->num = in->q[i].num > t->ops->queue_max ? 0 : (uint16_t)in->q[i].num;
+		q->desc_gpa = in->q[i].desc;
+		q->avail_gpa = in->q[i].avail;
+		q->used_gpa = in->q[i].used;
+		q->last_avail = in->q[i].last_avail;
+		q->used_idx = in->q[i].used_idx;
+		if (in->q[i].ready)
+			r = virtq__enable(q);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+void virtio_mmio__config_changed(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->config_gen++;
+	t->isr |= ISR_CONFIG_CHANGE;
+	pthread_mutex_unlock(&t->lock);
+	vm__irq_pulse(t->vm, t->irq);
 }

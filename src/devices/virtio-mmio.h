@@ -58,6 +58,23 @@ typedef uint32_t (*virtq_handler)(void *dev, struct virtq_chain *c);
 void virtio_mmio__drain(struct virtio_mmio *t, int q, virtq_handler fn, void *dev);
 /* For devices: the guest broke the queue; stop the device until reset. */
 void virtio_mmio__fail(struct virtio_mmio *t, const char *why);
+/* Transport state in snapshots (docs/snapshot-format.md). */
+struct virtio_mmio_state {
+	uint32_t status, isr, dev_feat_sel, drv_feat_sel, queue_sel, config_gen;
+	uint64_t driver_features;
+	uint32_t failed, nr_queues;
+	struct {
+		uint32_t num, ready;
+		uint64_t desc, avail, used;
+		uint16_t last_avail, used_idx;
+		uint32_t pad;
+	} q[VIRTIO_MMIO_MAX_QUEUES];
+};
+void virtio_mmio__save(struct virtio_mmio *t, struct virtio_mmio_state *out);
+/* Queues are revalidated against guest RAM: 0 or -EINVAL. */
+int virtio_mmio__restore(struct virtio_mmio *t, const struct virtio_mmio_state *in);
+/* The device's config space changed (e.g. a disk was attached): tell the guest. */
+void virtio_mmio__config_changed(struct virtio_mmio *t);
 /* Register access, exported for unit tests. */
 void virtio_mmio__io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
 #endif

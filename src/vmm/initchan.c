@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,4 +78,24 @@ void initchan__byte(struct initchan *c, uint8_t b)
 		dispatch(c);
 		c->have = 0;
 	}
+}
+
+int initchan__encode_config(uint8_t *out, const char *kinds, const char *const *strs, int n)
+{
+	uint32_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		size_t sl = strlen(strs[i]) + 1;
+
+		if (sl + 1 > INITCHAN_MAX_PAYLOAD - len)
+			return -E2BIG;
+		out[4 + len++] = (uint8_t)kinds[i];
+		memcpy(out + 4 + len, strs[i], sl);
+		len += (uint32_t)sl;
+	}
+	out[0] = IC_CONFIG;
+	out[1] = 0;
+	out[2] = (uint8_t)len;
+	out[3] = (uint8_t)(len >> 8);
+	return (int)(4 + len);
 }

@@ -17,7 +17,13 @@ enum initchan_type {
 	IC_STDERR = 3,		/* payload: bytes */
 	IC_EXIT = 4,		/* payload: u8 kind (0 exited, 1 signaled), u8 pad[3], s32 value */
 	IC_LOG = 5,		/* payload: a line from init itself */
+	IC_CONFIG = 6,		/* host -> guest: entries of u8 kind + NUL-terminated string */
 };
+
+/* CONFIG entry kinds */
+#define IC_CFG_ARG	'a'	/* next argv element of the workload */
+#define IC_CFG_ENV	'e'	/* "KEY=value" */
+#define IC_CFG_RO_DISK	'r'	/* a disk (e.g. "vdb") to mark read-only */
 
 struct initchan_ops {
 	void (*hello)(void *ctx, int version);
@@ -36,6 +42,9 @@ struct initchan {
 	uint8_t payload[INITCHAN_MAX_PAYLOAD + 1];
 };
 
+/* Encode a CONFIG frame into out (4 + INITCHAN_MAX_PAYLOAD bytes); returns
+ * its length, or -E2BIG if the entries do not fit.  kinds[i] goes with strs[i]. */
+int initchan__encode_config(uint8_t *out, const char *kinds, const char *const *strs, int n);
 void initchan__init(struct initchan *c, const struct initchan_ops *ops, void *ctx);
 void initchan__byte(struct initchan *c, uint8_t b);
 #endif

@@ -69,18 +69,20 @@ bool kvm__emulating_host(void)
 	return access("/sys/module/kvm_pvm", F_OK) == 0 && !cpuinfo_has_vmx_or_svm();
 }
 
-static int add_region(struct vm *vm, uint64_t gpa, uint64_t size)
+static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, int fd, uint64_t off)
 {
 	int slot = vm->nr_regions;
 	struct kvm_userspace_memory_region r;
 	void *hva;
 
-	/* NORESERVE: guest RAM is only backed where the guest touches it */
+	/* NORESERVE: guest RAM is only backed where the guest touches it;
+	 * a snapshot's pages are shared through the page cache until written */
 	hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		   MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, (off_t)off);
 	if (hva == MAP_FAILED)
 		return -errno;
-	madvise(hva, size, MADV_MERGEABLE);
+	if (fd < 0)
+		madvise(hva, size, MADV_MERGEABLE);
 	r = (struct kvm_userspace_memory_region){
 		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
 		.userspace_addr = (uintptr_t)hva,
@@ -96,19 +98,19 @@ static int add_region(struct vm *vm, uint64_t gpa, uint64_t size)
 	return 0;
 }
 
-static int setup_memory(struct vm *vm, uint64_t mem_mib)
+static int setup_memory(struct vm *vm, uint64_t mem_mib, int fd)
 {
 	uint64_t size = mem_mib << 20, low = size < GPA_LOW_END ? size : GPA_LOW_END;
 	int r;
 
 	vm->mem_size = size;
-	r = add_region(vm, 0, low);
+	r = add_region(vm, 0, low, fd, 0);
 	if (r == 0 && size > low)
-		r = add_region(vm, GPA_HIGH_START, size - low);
+		r = add_region(vm, GPA_HIGH_START, size - low, fd, low);
 	return r;
 }
 
-int kvm__create_vm(struct vm *vm, uint64_t mem_mib, char *msg, size_t msglen)
+int kvm__create_vm(struct vm *vm, uint64_t mem_mib, int mem_fd, char *msg, size_t msglen)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
@@ -117,6 +119,8 @@ int kvm__create_vm(struct vm *vm, uint64_t mem_mib, char *msg, size_t msglen)
 
 	pthread_mutex_init(&vm->end_lock, NULL);
 	pthread_cond_init(&vm->end_cond, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	what = "KVM_CREATE_VM";
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
@@ -132,7 +136,7 @@ int kvm__create_vm(struct vm *vm, uint64_t mem_mib, char *msg, size_t msglen)
 	what = "KVM_CREATE_PIT2";
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		goto fail;
-	r = setup_memory(vm, mem_mib);
+	r = setup_memory(vm, mem_mib, mem_fd);
 	if (r < 0) {
 		snprintf(msg, msglen, "guest memory (%llu MiB): %s — try a smaller --memory",
 			 (unsigned long long)mem_mib, strerror(-r));

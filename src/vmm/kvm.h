@@ -9,6 +9,8 @@ int kvm__open(const char *path, char *msg, size_t msglen);
 /* kvm_pvm (no VMX/SVM, guest kernel mode emulated): docs/emulating-hosts.md.
  * SM_HOST_KIND=pvm|hw overrides the detection. */
 bool kvm__emulating_host(void);
-int kvm__create_vm(struct vm *vm, uint64_t mem_mib, char *msg, size_t msglen);
+/* Guest RAM is anonymous, or with mem_fd >= 0 a private (copy-on-write)
+ * mapping of a snapshot's mem file, regions back to back. */
+int kvm__create_vm(struct vm *vm, uint64_t mem_mib, int mem_fd, char *msg, size_t msglen);
 void kvm__destroy_vm(struct vm *vm);
 #endif

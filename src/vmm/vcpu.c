@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/bus.h"
@@ -240,11 +241,36 @@ static void handle_exit(struct vcpu *v)
 	}
 }
 
+/*
+ * Park at the pause rendezvous.  KVM finishes an emulated I/O instruction on
+ * the next KVM_RUN, so run once with immediate_exit first: then registers
+ * and device state agree.
+ */
+static void park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	v->run->immediate_exit = 1;
+	ioctl(v->fd, KVM_RUN, 0);		/* returns EINTR at once */
+	v->run->immediate_exit = 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->pause_req && !vm__ended(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->paused--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 
 	while (!vm__ended(v->vm)) {
+		if (__atomic_load_n(&v->vm->pause_req, __ATOMIC_ACQUIRE)) {
+			park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -273,4 +299,29 @@ void vcpu__kick(struct vcpu *v)
 {
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
 	pthread_kill(v->thread, SIGUSR1);
+}
+
+int vm__pause_all(struct vm *vm)
+{
+	struct timespec deadline;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		vcpu__kick(vm->vcpus[i]);
+	while (vm->paused < vm->nr_vcpus && r == 0)
+		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return vm->paused == vm->nr_vcpus ? 0 : -ETIMEDOUT;
+}
+
+void vm__resume_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }

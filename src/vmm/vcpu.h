@@ -20,4 +20,15 @@ int vcpu__setup_boot(struct vcpu *v, const struct boot_info *bi);
 int vcpu__start(struct vcpu *v);
 /* Make a vCPU leave KVM_RUN soon (after vm__end). */
 void vcpu__kick(struct vcpu *v);
+
+/* Stop every vCPU outside KVM_RUN with its pending I/O completed (so its
+ * state is consistent); 0 or -ETIMEDOUT. */
+int vm__pause_all(struct vm *vm);
+void vm__resume_all(struct vm *vm);
+
+struct state_buf;
+struct state_view;
+/* Save / restore one vCPU's whole state (docs/snapshot-format.md). */
+int vcpu__save(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen);
+int vcpu__restore(struct vcpu *v, const struct state_view *sv, char *msg, size_t msglen);
 #endif

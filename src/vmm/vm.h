@@ -27,10 +27,14 @@ enum vm_end {
 	VM_END_PANIC,		/* guest kernel panicked */
 	VM_END_CRASH,		/* triple fault / unhandled exit */
 	VM_END_KILLED,		/* host asked us to stop */
+	VM_END_SNAPSHOT,	/* a snapshot was written and the VM stopped there */
 };
 
 struct vcpu;
 struct bus;
+struct virtio_mmio;
+
+#define VM_MAX_VIRTIO	16	/* virtio-mmio slots: IRQs 5..20 */
 
 struct mem_region {
 	uint64_t gpa;
@@ -53,6 +57,8 @@ struct vm {
 
 	struct bus *pio;
 	struct bus *mmio;
+	int nr_virtio;
+	struct virtio_mmio *virtio[VM_MAX_VIRTIO];	/* by slot */
 
 	/* The end of the VM: set once by whoever ends it, then everyone stops. */
 	pthread_mutex_t end_lock;
@@ -62,6 +68,12 @@ struct vm {
 	char end_msg[256];
 
 	uint64_t emul_exits;		/* emulation failures handled (atomic) */
+
+	/* Pausing every vCPU at a rendezvous (snapshots): see vcpu.c. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	int pause_req;
+	int paused;
 };
 
 /* Guest RAM: a host pointer for [gpa, gpa+len) if it lies wholly in RAM, else NULL. */

@@ -20,6 +20,7 @@
 #include "devices/serial.h"
 #include "devices/virtio-blk.h"
 #include "devices/virtio-rng.h"
+#include "devices/virtio-vsock.h"
 #include "vmm/boot.h"
 #include "vmm/console.h"
 #include "vmm/initchan.h"
@@ -28,20 +29,10 @@
 #include "vmm/vcpu.h"
 #include "vmm/vmm-main.h"
 #include "vmm/vmm-opts.h"
+#include "vmm/vmm.h"
 
-#define CMDLINE_MAX 2048
 /* Kernel switches for kvm_pvm hosts: docs/emulating-hosts.md explains each. */
 #define EMULATING_HOST_CMDLINE " noxsave clearcpuid=151,297,308,580 sm_pfsyscall"
-
-struct vmm {
-	struct vm vm;
-	struct vmm_opts o;
-	struct console console;
-	struct initchan chan;
-	int status_fd;
-	uint64_t t0_ns, first_run_ns, ready_ns;
-	char cmdline[CMDLINE_MAX + 256];
-};
 
 static uint64_t now_ns(void)
 {
@@ -84,6 +75,15 @@ static void status_printf(struct vmm *m, const char *fmt, ...)
 
 /* ---- the init channel (second UART) ---- */
 
+/* Ask the main thread to do something (vCPU threads must not block on it). */
+static void request(struct vmm *m, int action)
+{
+	pthread_mutex_lock(&m->vm.end_lock);
+	m->actions |= action;
+	pthread_cond_broadcast(&m->vm.end_cond);
+	pthread_mutex_unlock(&m->vm.end_lock);
+}
+
 static void chan_hello(void *ctx, int version)
 {
 	struct vmm *m = ctx;
@@ -91,6 +91,7 @@ static void chan_hello(void *ctx, int version)
 	(void)version;
 	m->ready_ns = now_ns();
 	status_printf(m, "ready ready_us=%" PRIu64 "\n", (m->ready_ns - m->t0_ns) / 1000);
+	request(m, m->o.snapshot_on_ready ? ACT_SNAPSHOT : ACT_SEND_CONFIG);
 }
 
 static void chan_output(void *ctx, int stream, const uint8_t *buf, uint32_t len)
@@ -139,41 +140,101 @@ static int setup_devices(struct vmm *m, char *msg, size_t msglen)
 {
 	struct vm *vm = &m->vm;
 
-	if (!serial__new(vm, 0x3f8, 4, console_byte, m) || !serial__new(vm, 0x2f8, 3, chan_byte, m) ||
-	    i8042__init(vm) < 0 || virtio_rng__init(vm, m->cmdline, sizeof(m->cmdline)) < 0) {
+	m->con_uart = serial__new(vm, 0x3f8, 4, console_byte, m);
+	m->chan_uart = serial__new(vm, 0x2f8, 3, chan_byte, m);
+	if (!m->con_uart || !m->chan_uart || i8042__init(vm) < 0 ||
+	    virtio_rng__init(vm, m->cmdline, sizeof(m->cmdline)) < 0) {
 		snprintf(msg, msglen, "device set-up failed");
 		return -1;
 	}
+	for (int i = 0; i < VMM_MAX_DISKS; i++) {
+		m->blk[i] = virtio_blk__new(vm, m->cmdline, sizeof(m->cmdline));
+		if (!m->blk[i]) {
+			snprintf(msg, msglen, "device set-up failed: no virtio-mmio slot for disk %d", i);
+			return -1;
+		}
+	}
+	if (m->o.vsock_uds && !(m->vsock = virtio_vsock__new(vm, m->o.cid, m->o.vsock_uds, m->cmdline,
+							       sizeof(m->cmdline), msg, msglen)))
+		return -1;
+	return 0;
+}
+
+static int attach_disks(struct vmm *m, char *msg, size_t msglen)
+{
 	for (int i = 0; i < m->o.nr_disks; i++)
-		if (!virtio_blk__new(vm, m->o.disks[i].path, m->o.disks[i].ro, m->cmdline,
-				     sizeof(m->cmdline), msg, msglen))
+		if (virtio_blk__attach(m->blk[i], m->o.disks[i].path, m->o.disks[i].ro, msg, msglen) < 0)
 			return -1;
 	return 0;
 }
 
-static int setup(struct vmm *m, char *msg, size_t msglen)
+/* The workload, read-only disks and nothing else: docs/init-channel.md */
+static int send_config(struct vmm *m)
+{
+	static uint8_t frame[4 + INITCHAN_MAX_PAYLOAD];
+	const char *strs[64 + VMM_MAX_DISKS];
+	char kinds[64 + VMM_MAX_DISKS], names[VMM_MAX_DISKS][8];
+	int n = 0, len;
+
+	for (int i = 0; i < m->o.argc && n < 64; i++, n++) {
+		kinds[n] = IC_CFG_ARG;
+		strs[n] = m->o.argv[i];
+	}
+	for (int i = 0; i < m->o.nr_disks; i++)
+		if (m->o.disks[i].ro) {
+			snprintf(names[i], sizeof(names[i]), "vd%c", 'a' + i);
+			kinds[n] = IC_CFG_RO_DISK;
+			strs[n++] = names[i];
+		}
+	len = initchan__encode_config(frame, kinds, strs, n);
+	if (len < 0 || m->o.argc > 64) {
+		vm__end(&m->vm, VM_END_CRASH, 0, "the workload's command line is too long (over 4 KiB or 64 arguments)");
+		return -1;
+	}
+	if (serial__receive(m->chan_uart, frame, (size_t)len) != (size_t)len) {
+		vm__end(&m->vm, VM_END_CRASH, 0, "init channel: guest is not reading its input");
+		return -1;
+	}
+	if (m->o.snapshot_after_ms)
+		m->snapshot_at_ns = now_ns() + (uint64_t)m->o.snapshot_after_ms * 1000000ULL;
+	return 0;
+}
+
+/* The VM's shape: from the options, or from the snapshot we restore. */
+static int create_vm(struct vmm *m, char *msg, size_t msglen)
 {
 	struct vm *vm = &m->vm;
-	struct boot_info bi = { 0 };
-	int r;
+	int mem_fd = -1;
 
 	vm->kvm_fd = kvm__open(m->o.kvm_path, msg, msglen);
 	if (vm->kvm_fd < 0)
 		return -1;
 	vm->emulating_host = kvm__emulating_host();
+	if (m->o.restore) {
+		if (snapshot__open(&m->snap, vm, m->o.restore, msg, msglen) < 0)
+			return -1;
+		m->o.vcpus = m->snap.meta.vcpus;
+		m->o.memory_mib = (int)(m->snap.meta.mem_bytes >> 20);
+		mem_fd = m->snap.mem_fd;
+	}
 	vm->nr_vcpus = m->o.vcpus;
-	if (kvm__create_vm(vm, m->o.memory_mib, msg, msglen) < 0)
+	if (kvm__create_vm(vm, (uint64_t)m->o.memory_mib, mem_fd, msg, msglen) < 0)
 		return -1;
 	for (int i = 0; i < m->o.vcpus; i++)
 		if (vcpu__create(vm, i, msg, msglen) < 0)
 			return -1;
-	snprintf(m->cmdline, sizeof(m->cmdline), "%s%s", m->o.cmdline,
-		 vm->emulating_host ? EMULATING_HOST_CMDLINE : "");
-	if (setup_devices(m, msg, msglen) < 0)
+	return setup_devices(m, msg, msglen);
+}
+
+static int setup_boot(struct vmm *m, char *msg, size_t msglen)
+{
+	struct boot_info bi = { 0 };
+	int r;
+
+	if (attach_disks(m, msg, msglen) < 0 ||
+	    boot__load(&m->vm, m->o.kernel, m->o.initrd, m->cmdline, &bi, msg, msglen) < 0)
 		return -1;
-	if (boot__load(vm, m->o.kernel, m->o.initrd, m->cmdline, &bi, msg, msglen) < 0)
-		return -1;
-	r = vcpu__setup_boot(vm->vcpus[0], &bi);
+	r = vcpu__setup_boot(m->vm.vcpus[0], &bi);
 	if (r < 0) {
 		snprintf(msg, msglen, "boot vCPU registers: %s", strerror(-r));
 		return -1;
@@ -182,17 +243,63 @@ static int setup(struct vmm *m, char *msg, size_t msglen)
 	return 0;
 }
 
+/* Disks attached now get a config-change interrupt; a boot snapshot's init
+ * is waiting for its CONFIG frame, so the workload starts at once. */
+static int setup_restore(struct vmm *m, char *msg, size_t msglen)
+{
+	if (vmm__restore(m, msg, msglen) < 0 || attach_disks(m, msg, msglen) < 0)
+		return -1;
+	for (int i = 0; i < m->o.nr_disks; i++)
+		virtio_blk__announce(m->blk[i]);
+	if (m->o.argc > 0)
+		request(m, ACT_SEND_CONFIG);
+	return 0;
+}
+
+static int setup(struct vmm *m, char *msg, size_t msglen)
+{
+	if (create_vm(m, msg, msglen) < 0)
+		return -1;
+	snprintf(m->cmdline, sizeof(m->cmdline), "%s%s", m->o.cmdline,
+		 m->vm.emulating_host ? EMULATING_HOST_CMDLINE : "");
+	return m->o.restore ? setup_restore(m, msg, msglen) : setup_boot(m, msg, msglen);
+}
+
 /* ---- running ---- */
 
 static const char *end_name(enum vm_end e)
 {
 	static const char *names[] = { "running", "exit", "signal", "poweroff", "reboot", "panic",
-				       "crash", "killed" };
+				       "crash", "killed", "snapshot" };
 
 	return e < sizeof(names) / sizeof(names[0]) ? names[e] : "unknown";
 }
 
-/* Waits for the VM to end or for SIGTERM/SIGINT/SIGHUP (which end it as killed). */
+static void snapshot_and_end(struct vmm *m, const char *dir)
+{
+	char msg[512];
+
+	if (vmm__save(m, dir, msg, sizeof(msg)) < 0)
+		vm__end(&m->vm, VM_END_CRASH, 0, "%s", msg);
+	else
+		vm__end(&m->vm, VM_END_SNAPSHOT, 0, "snapshot written to %s", dir);
+}
+
+/* Runs what the vCPU threads asked for, and the timed snapshot. */
+static void do_actions(struct vmm *m, int actions)
+{
+	if (actions & ACT_SEND_CONFIG)
+		send_config(m);
+	if (m->snapshot_at_ns && now_ns() >= m->snapshot_at_ns) {
+		m->snapshot_at_ns = 0;
+		snapshot_and_end(m, m->o.snapshot_to);
+	}
+	if (actions & ACT_SNAPSHOT)
+		snapshot_and_end(m, m->o.snapshot_on_ready);
+}
+
+/* Waits for the VM to end or for SIGTERM/SIGINT/SIGHUP (which end it as
+ * killed), doing the main thread's actions meanwhile. */
 static void wait_end(struct vmm *m, int sig_fd)
 {
 	struct vm *vm = &m->vm;
@@ -201,8 +308,11 @@ static void wait_end(struct vmm *m, int sig_fd)
 	while (vm->end == VM_RUNNING) {
 		struct timespec ts;
 		struct signalfd_siginfo si;
+		int actions = m->actions;
 
+		m->actions = 0;
 		pthread_mutex_unlock(&vm->end_lock);
+		do_actions(m, actions);
 		if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
 			vm__end(vm, VM_END_KILLED, (int)si.ssi_signo, "stopped by signal %u", si.ssi_signo);
 		pthread_mutex_lock(&vm->end_lock);
@@ -212,7 +322,7 @@ static void wait_end(struct vmm *m, int sig_fd)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		if (vm->end == VM_RUNNING)
+		if (vm->end == VM_RUNNING && !m->actions)
 			pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &ts);
 	}
 	pthread_mutex_unlock(&vm->end_lock);
@@ -230,6 +340,8 @@ static int run(struct vmm *m)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);		/* inherited by the vCPU threads */
 	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (m->vsock && virtio_vsock__start(m->vsock) < 0)
+		vm__end(vm, VM_END_CRASH, 0, "vsock: cannot start its thread");
 	m->first_run_ns = now_ns();
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu__start(vm->vcpus[i]);
@@ -266,6 +378,7 @@ static int report(struct vmm *m)
 			log_warn("%s", vm->end_msg);
 	}
 	switch (vm->end) {
+	case VM_END_SNAPSHOT: return 0;
 	case VM_END_EXIT: return vm->end_value & 0xff;
 	case VM_END_SIGNAL: return 128 + (vm->end_value & 0x7f);
 	default: return 1;

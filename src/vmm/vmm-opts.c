@@ -44,6 +44,20 @@ static int parse_disk(struct vmm_opts *o, const char *arg, char *msg, size_t msg
 	return 0;
 }
 
+/* virtio 1.1 §5.10.4: CIDs 0-2 and 0xffffffff are reserved */
+static int parse_cid(struct vmm_opts *o, const char *val, char *msg, size_t msglen)
+{
+	char *end;
+
+	errno = 0;
+	o->cid = strtoull(val, &end, 10);
+	if (errno || end == val || *end || o->cid < 3 || o->cid >= 0xffffffffULL) {
+		snprintf(msg, msglen, "--cid %s: must be 3..4294967294", val);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_one(struct vmm_opts *o, const char *opt, const char *val, char *msg, size_t msglen)
 {
 	if (!strcmp(opt, "--kernel"))
@@ -54,8 +68,24 @@ static int parse_one(struct vmm_opts *o, const char *opt, const char *val, char 
 		o->cmdline = val;
 	else if (!strcmp(opt, "--kvm"))
 		o->kvm_path = val;
+	else if (!strcmp(opt, "--restore"))
+		o->restore = val;
+	else if (!strcmp(opt, "--snapshot-on-ready"))
+		o->snapshot_on_ready = val;
+	else if (!strcmp(opt, "--snapshot-to"))
+		o->snapshot_to = val;
+	else if (!strcmp(opt, "--snapshot-after-ms")) {
+		if (parse_int(val, 0, 24 * 3600 * 1000, &o->snapshot_after_ms) < 0) {
+			snprintf(msg, msglen, "bad --snapshot-after-ms %s", val);
+			return -1;
+		}
+	}
 	else if (!strcmp(opt, "--disk"))
 		return parse_disk(o, val, msg, msglen);
+	else if (!strcmp(opt, "--vsock-uds"))
+		o->vsock_uds = val;
+	else if (!strcmp(opt, "--cid"))
+		return parse_cid(o, val, msg, msglen);
 	else if (!strcmp(opt, "--memory")) {
 		if (parse_int(val, VM_MIN_MEM_MIB, VM_MAX_MEM_MIB, &o->memory_mib) < 0) {
 			snprintf(msg, msglen, "--memory %s: must be %d..%d MiB", val, VM_MIN_MEM_MIB,
@@ -87,7 +117,13 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 	o->memory_mib = 128;
 	o->vcpus = 1;
 	o->status_fd = -1;
+	o->cid = 3;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			o->argc = argc - i - 1;
+			o->argv = argv + i + 1;
+			break;
+		}
 		if (!strcmp(argv[i], "--verbose")) {
 			o->verbose = true;
 			continue;
@@ -100,8 +136,12 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 			return -1;
 		i++;
 	}
-	if (!o->kernel) {
-		snprintf(msg, msglen, "--kernel is required");
+	if (!o->kernel && !o->restore) {
+		snprintf(msg, msglen, "--kernel or --restore is required");
+		return -1;
+	}
+	if (!!o->snapshot_to != !!o->snapshot_after_ms) {
+		snprintf(msg, msglen, "--snapshot-to and --snapshot-after-ms go together");
 		return -1;
 	}
 	return 0;

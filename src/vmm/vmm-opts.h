@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define VMM_MAX_DISKS 8
+#define VMM_MAX_DISKS 4		/* every VM has this many virtio-blk slots */
 
 struct vmm_disk {
 	const char *path;
@@ -22,9 +22,17 @@ struct vmm_opts {
 	struct vmm_disk disks[VMM_MAX_DISKS];
 	int status_fd;
 	bool verbose;
+	const char *vsock_uds;		/* --vsock-uds PATH: virtio-vsock, host side (docs/vsock.md) */
+	unsigned long long cid;		/* --cid N: the guest's vsock CID (default 3) */
+	const char *restore;		/* --restore DIR: start from a snapshot, not a kernel */
+	const char *snapshot_on_ready;	/* --snapshot-on-ready DIR: the boot snapshot */
+	const char *snapshot_to;	/* --snapshot-to DIR with --snapshot-after-ms N */
+	int snapshot_after_ms;
+	int argc;			/* the workload, after "--" */
+	char **argv;
 	char disk_paths[VMM_MAX_DISKS][4096];
 };
 
-/* argv[0] is "vmm".  0, or -1 with msg (one line). */
+/* argv[0] is "vmm"; the workload follows "--".  0, or -1 with msg (one line). */
 int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t msglen);
 #endif

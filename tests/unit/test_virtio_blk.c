@@ -84,8 +84,10 @@ static uint64_t attach(const char *path, bool ro)
 	char cmdline[256] = "", msg[256];
 	const char *at;
 
-	ok(virtio_blk__new(vm, path, ro, cmdline, sizeof(cmdline), msg, sizeof(msg)) != NULL,
-	   "attach %s%s", path, ro ? " read-only" : "");
+	struct virtio_blk *b = virtio_blk__new(vm, cmdline, sizeof(cmdline));
+
+	ok(b && virtio_blk__attach(b, path, ro, msg, sizeof(msg)) == 0, "attach %s%s", path,
+	   ro ? " read-only" : "");
 	at = strstr(cmdline, "virtio_mmio.device=4K@");
 	ok(at != NULL, "declared on the kernel command line: %s", cmdline);
 	return at ? strtoull(at + 22, NULL, 16) : 0;

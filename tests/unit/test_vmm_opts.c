@@ -30,7 +30,7 @@ int main(void)
 	ok(parse(&o, msg, 5, v0) < 0 && strstr(msg, "--vcpus 0: must be 1..16"), "--vcpus 0: %s", msg);
 	ok(parse(&o, msg, 5, v17) < 0 && strstr(msg, "--vcpus 17: must be 1..16"), "--vcpus 17: %s", msg);
 	ok(parse(&o, msg, 5, m32) < 0 && strstr(msg, "--memory 32: must be 64"), "--memory 32: %s", msg);
-	ok(parse(&o, msg, 3, nok) < 0 && strstr(msg, "--kernel is required"), "no kernel: %s", msg);
+	ok(parse(&o, msg, 3, nok) < 0 && strstr(msg, "--kernel or --restore is required"), "no kernel: %s", msg);
 	ok(parse(&o, msg, 5, junk) < 0, "--vcpus 4x refused");
 	ok(parse(&o, msg, 2, novalue) < 0 && strstr(msg, "needs a value"), "missing value: %s", msg);
 	return done_testing();

@@ -1,0 +1,150 @@
+/*
+ * What `sm vmm` puts in a snapshot and takes back out: VM and vCPU state,
+ * the UARTs, every virtio-mmio transport, the disks' sizes and the init
+ * channel decoder (a frame may be half-sent when we pause).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devices/serial.h"
+#include "devices/virtio-blk.h"
+#include "devices/virtio-mmio.h"
+#include "oci/digest.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm-state.h"
+#include "vmm/vmm.h"
+
+struct serial_state {
+	struct serial_regs regs;
+	uint8_t rx[SERIAL_RX_MAX];
+};
+
+static int hash_file(const char *path, char *out, size_t len)
+{
+	struct oci_hash *h = oci_hash__new();
+	static uint8_t buf[1 << 20];
+	oci_digest_t d;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0 || !h) {
+		r = fd < 0 ? -errno : -ENOMEM;
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		oci_hash__update(h, buf, (size_t)n);
+	r = n < 0 ? -errno : oci_hash__final(h, d);
+	if (r == 0)
+		snprintf(out, len, "%s", d);
+out:
+	if (fd >= 0)
+		close(fd);
+	oci_hash__free(h);
+	return r;
+}
+
+static void save_devices(struct vmm *m, struct state_buf *b)
+{
+	static struct serial_state ss;
+	struct serial *uarts[2] = { m->con_uart, m->chan_uart };
+
+	for (uint32_t i = 0; i < 2; i++) {
+		serial__save(uarts[i], &ss.regs, ss.rx);
+		state__add(b, ST_DEV_SERIAL, i, &ss, sizeof(ss));
+	}
+	for (int i = 0; i < m->vm.nr_virtio; i++) {
+		struct virtio_mmio_state vs;
+
+		virtio_mmio__save(m->vm.virtio[i], &vs);
+		state__add(b, ST_DEV_VIRTIO, (uint32_t)i, &vs, sizeof(vs));
+	}
+	state__add(b, ST_DEV_INITCHAN, 0, &m->chan.have, sizeof(m->chan.have));
+	state__add(b, ST_DEV_INITCHAN, 1, m->chan.hdr, sizeof(m->chan.hdr));
+	state__add(b, ST_DEV_INITCHAN, 2, m->chan.payload, sizeof(m->chan.payload));
+}
+
+static int fill_meta(struct vmm *m, struct snapshot_meta *meta, char *msg, size_t msglen)
+{
+	memset(meta, 0, sizeof(*meta));
+	meta->format = SNAPSHOT_FORMAT;
+	meta->vcpus = m->vm.nr_vcpus;
+	meta->mem_bytes = m->vm.mem_size;
+	meta->disk_slots = VMM_MAX_DISKS;
+	if (snapshot__fingerprint(&m->vm, meta->cpu, sizeof(meta->cpu)) < 0)
+		return -EIO;
+	if (m->o.restore) {		/* the kernel is whatever the source snapshot booted */
+		memcpy(meta->kernel, m->snap.meta.kernel, sizeof(meta->kernel));
+		memcpy(meta->kernel_sha256, m->snap.meta.kernel_sha256, sizeof(meta->kernel_sha256));
+		return 0;
+	}
+	snprintf(meta->kernel, sizeof(meta->kernel), "%s", m->o.kernel);
+	if (hash_file(m->o.kernel, meta->kernel_sha256, sizeof(meta->kernel_sha256)) < 0) {
+		snprintf(msg, msglen, "snapshot: hashing %s: %s", m->o.kernel, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+int vmm__save(struct vmm *m, const char *dir, char *msg, size_t msglen)
+{
+	struct snapshot_meta meta;
+	struct state_buf b;
+	int r;
+
+	if (vm__pause_all(&m->vm) < 0) {
+		snprintf(msg, msglen, "snapshot: the vCPUs did not pause within 5 s");
+		return -ETIMEDOUT;
+	}
+	state__init(&b);
+	r = vm__save(&m->vm, &b, msg, msglen);
+	for (int i = 0; r == 0 && i < m->vm.nr_vcpus; i++)
+		r = vcpu__save(m->vm.vcpus[i], &b, msg, msglen);
+	if (r == 0) {
+		save_devices(m, &b);
+		r = fill_meta(m, &meta, msg, msglen);
+	}
+	if (r == 0)
+		r = snapshot__write(&m->vm, dir, &b, &meta, msg, msglen);
+	state__free(&b);
+	return r;
+}
+
+static int restore_devices(struct vmm *m, const struct state_view *sv, char *msg, size_t msglen)
+{
+	static struct serial_state ss;
+	struct serial *uarts[2] = { m->con_uart, m->chan_uart };
+
+	for (uint32_t i = 0; i < 2; i++)
+		if (state__get(sv, ST_DEV_SERIAL, i, &ss, sizeof(ss)) < 0 ||
+		    serial__restore(uarts[i], &ss.regs, ss.rx) < 0)
+			goto bad;
+	for (int i = 0; i < m->vm.nr_virtio; i++) {
+		struct virtio_mmio_state vs;
+
+		if (state__get(sv, ST_DEV_VIRTIO, (uint32_t)i, &vs, sizeof(vs)) < 0 ||
+		    virtio_mmio__restore(m->vm.virtio[i], &vs) < 0)
+			goto bad;
+	}
+	if (state__get(sv, ST_DEV_INITCHAN, 0, &m->chan.have, sizeof(m->chan.have)) < 0 ||
+	    m->chan.have > 4 + INITCHAN_MAX_PAYLOAD ||
+	    state__get(sv, ST_DEV_INITCHAN, 1, m->chan.hdr, sizeof(m->chan.hdr)) < 0 ||
+	    state__get(sv, ST_DEV_INITCHAN, 2, m->chan.payload, sizeof(m->chan.payload)) < 0)
+		goto bad;
+	return 0;
+bad:
+	snprintf(msg, msglen, "snapshot state: a device's state is missing or malformed");
+	return -EINVAL;
+}
+
+int vmm__restore(struct vmm *m, char *msg, size_t msglen)
+{
+	struct state_view sv = { m->snap.state, m->snap.state_len };
+	int r = vm__restore(&m->vm, &sv, msg, msglen);
+
+	for (int i = 0; r == 0 && i < m->vm.nr_vcpus; i++)
+		r = vcpu__restore(m->vm.vcpus[i], &sv, msg, msglen);
+	return r == 0 ? restore_devices(m, &sv, msg, msglen) : r;
+}

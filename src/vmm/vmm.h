@@ -1,0 +1,43 @@
+#ifndef SM_VMM_VMM_H
+#define SM_VMM_VMM_H
+/* The state of one `sm vmm` process: its VM, devices and what it was asked to do. */
+#include <stdint.h>
+
+#include "snapshot/snapshot.h"
+#include "vmm/console.h"
+#include "vmm/initchan.h"
+#include "vmm/vm.h"
+#include "vmm/vmm-opts.h"
+
+#define CMDLINE_MAX 2048
+
+/* Work the main thread does for the vCPU threads (they must not block on it). */
+enum vmm_action {
+	ACT_SEND_CONFIG = 1 << 0,	/* guest init said hello: send it its workload */
+	ACT_SNAPSHOT = 1 << 1,		/* snapshot now, then end the VM */
+};
+
+struct serial;
+struct virtio_blk;
+struct virtio_vsock;
+
+struct vmm {
+	struct vm vm;
+	struct vmm_opts o;
+	struct console console;
+	struct initchan chan;
+	struct serial *con_uart, *chan_uart;
+	struct virtio_blk *blk[VMM_MAX_DISKS];
+	struct virtio_vsock *vsock;	/* with --vsock-uds */
+	struct snapshot snap;		/* what we restored from, if anything */
+	int status_fd;
+	int actions;			/* enum vmm_action bits, under vm.end_lock */
+	uint64_t t0_ns, first_run_ns, ready_ns, snapshot_at_ns;
+	char cmdline[CMDLINE_MAX + 256];
+};
+
+/* Pause the VM and write a snapshot of it to dir (vmm-snapshot.c). */
+int vmm__save(struct vmm *m, const char *dir, char *msg, size_t msglen);
+/* Load m->snap's state into the freshly created VM and devices. */
+int vmm__restore(struct vmm *m, char *msg, size_t msglen);
+#endif
