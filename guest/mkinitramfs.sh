@@ -2,7 +2,7 @@
 # Pack the guest's initramfs: our init as /init plus a static busybox
 # (Debian's busybox-static) with its applet links.  Uncompressed on
 # purpose: inflating it is emulated on kvm_pvm hosts and took over a minute.
-#   guest/mkinitramfs.sh INIT OUT.cpio
+#   guest/mkinitramfs.sh INIT OUT.cpio [EXTRA_BINARY...]   (extras go to /bin)
 set -euo pipefail
 init=$1 out=$(realpath -m "$2")
 busybox=${SM_BUSYBOX:-/bin/busybox}
@@ -15,6 +15,7 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,mnt}
 install -m 0755 "$init" "$stage/init"
 install -m 0755 "$busybox" "$stage/bin/busybox"
+for extra in "${@:3}"; do install -m 0755 "$extra" "$stage/bin/$(basename "$extra")"; done
 for applet in $("$busybox" --list-full); do
 	[ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
 done

@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "chan.h"
 
 #ifndef BLKROSET
@@ -71,6 +72,32 @@ static void set_readonly(const char *name)
 		close(fd);
 }
 
+/* A disk attached at restore reaches the guest through a config-change
+ * interrupt: wait (briefly) until the kernel has the new size, so the
+ * workload never sees an empty disk. */
+static void wait_disk(const char *spec)
+{
+	char name[16], path[64], buf[32];
+	unsigned long long want, have;
+
+	if (sscanf(spec, "%15[a-z]:%llu", name, &want) != 2)
+		return;
+	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
+	for (int i = 0; i < 500; i++) {		/* 5 s at most */
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		have = strtoull(buf, NULL, 10);
+		if (have == want)
+			return;
+		usleep(10000);
+	}
+	dprintf(2, "sm init: /dev/%s did not reach its size\n", name);
+}
+
 /* The CONFIG frame (docs/init-channel.md): entries of kind byte + string.
  * Returns argc; argv points into buf. */
 static int read_config(char *buf, char **argv)
@@ -90,6 +117,8 @@ static int read_config(char *buf, char **argv)
 			argv[argc++] = str;
 		else if (kind == 'e' && strchr(str, '='))
 			putenv(str);
+		else if (kind == 'd')
+			wait_disk(str);
 		else if (kind == 'r')
 			set_readonly(str);
 	}
@@ -167,7 +196,8 @@ static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd)
 			struct signalfd_siginfo si;
 
 			while (read(sig_fd, &si, sizeof(si)) == sizeof(si))
-				;
+				if (si.ssi_signo == SIGTERM && !exited)
+					kill(child, SIGTERM);
 			if (reap(child, &status))
 				exited = true;
 		}
@@ -192,8 +222,10 @@ int main(void)
 		return 1;
 	}
 	chan_hello();
+	agent__start();		/* vsock agent (docs/agent-protocol.md), a child of ours */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);	/* `sm stop`, via the agent: passed on to the workload */
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (read_config(argbuf, argv) == 0) {

@@ -202,6 +202,11 @@ int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *ms
 	return 0;
 }
 
+uint64_t virtio_blk__sectors(struct virtio_blk *b)
+{
+	return b->config.capacity;
+}
+
 void virtio_blk__announce(struct virtio_blk *b)
 {
 	virtio_mmio__config_changed(b->t);

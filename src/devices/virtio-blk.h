@@ -13,6 +13,7 @@ struct virtio_blk;
 struct virtio_blk *virtio_blk__new(struct vm *vm, char *cmdline, size_t cmdlen);
 /* Back the slot with a raw image: 0, or -errno with msg (one line). */
 int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *msg, size_t msglen);
+uint64_t virtio_blk__sectors(struct virtio_blk *b);
 /* Tell a running guest the capacity changed (after attaching on restore). */
 void virtio_blk__announce(struct virtio_blk *b);
 #endif

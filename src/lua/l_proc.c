@@ -3,8 +3,8 @@
  * `sm vmm` runs through this (one VM per process), and so will the daemon's
  * workers.  Pipes are drained while waiting so a chatty child never blocks.
  *
- *   p = core.spawn(argv, { stdout = "pipe"|"inherit"|"null", stderr = ...,
- *                          status = true, env = { K = "v" } })
+ *   p = core.spawn(argv, { stdout = "pipe"|"inherit"|"null"|"file:PATH", stderr = ...,
+ *                          status = true, env = { K = "v" }, die_with_parent = true })
  *   res = p:wait(timeout_s)   -- { code=, signal=, stdout=, stderr=, status= } | nil, "timeout"
  *   t = p:expect(needle, timeout_s) -- seconds from spawn until stdout held needle
  *   p:kill(signo); p:pid()
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +75,8 @@ static void child_stdio(int target, const char *mode, int pipe_w)
 		dup2(pipe_w, target);
 	else if (!strcmp(mode, "null"))
 		dup2(open("/dev/null", O_RDWR), target);
+	else if (!strncmp(mode, "file:", 5))	/* a detached VMM's log */
+		dup2(open(mode + 5, O_WRONLY | O_CREAT | O_APPEND, 0600), target);
 }
 
 static void child_env(lua_State *L, int t)
@@ -102,6 +105,9 @@ static void exec_child(lua_State *L, int opts, char **argv, int pipes[P_N][2], i
 	if (want_status)
 		dup2(pipes[P_STATUS][1], STATUS_FD);
 	child_env(L, opts);
+	lua_getfield(L, opts, "die_with_parent");
+	if (lua_toboolean(L, -1))		/* an attached VM ends with its sm */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	execv(argv[0], argv);
 	dprintf(2, "sm: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);

@@ -1,12 +1,16 @@
 /* sm.core system primitives the Lua side needs and plain Lua lacks. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
 
 #include "lua/core.h"
+#include "oci/digest.h"
 #include "util/paths.h"
 
 /* core.paths() -> { exe=, lua=, guest= } */
@@ -59,7 +63,122 @@ static int l_access(lua_State *L)
 	return 3;
 }
 
+static int fail_errno(lua_State *L, const char *what)
+{
+	int err = errno;
+
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s: %s", what, strerror(err));
+	lua_pushinteger(L, err);
+	return 3;
+}
+
+/* core.sha256_file(path) -> "sha256:hex" | nil, err */
+static int l_sha256_file(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct oci_hash *h = oci_hash__new();
+	char buf[65536];
+	oci_digest_t d;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !h) {
+		oci_hash__free(h);
+		if (fd >= 0)
+			close(fd);
+		return fail_errno(L, path);
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		oci_hash__update(h, buf, (size_t)n);
+	close(fd);
+	if (n < 0 || oci_hash__final(h, d) < 0) {
+		oci_hash__free(h);
+		return fail_errno(L, path);
+	}
+	oci_hash__free(h);
+	lua_pushstring(L, d);
+	return 1;
+}
+
+/* core.sha256(string) -> "sha256:hex" */
+static int l_sha256(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	oci_digest_t d;
+
+	if (oci_digest__buf(s, len, d) < 0)
+		return luaL_error(L, "sha256: out of memory");
+	lua_pushstring(L, d);
+	return 1;
+}
+
+/* core.stat(path) -> { size=, mtime_ns=, mode=, uid= } | nil, err */
+static int l_stat(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return fail_errno(L, path);
+	lua_createtable(L, 0, 4);
+	lua_pushinteger(L, st.st_size);
+	lua_setfield(L, -2, "size");
+	lua_pushinteger(L, (lua_Integer)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+	lua_setfield(L, -2, "mtime_ns");
+	lua_pushinteger(L, st.st_mode);
+	lua_setfield(L, -2, "mode");
+	lua_pushinteger(L, st.st_uid);
+	lua_setfield(L, -2, "uid");
+	return 1;
+}
+
+/* core.mkdir(path [, mode=0700]) -> true | nil, err (an existing dir is fine) */
+static int l_mkdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+
+	if (mkdir(path, (mode_t)luaL_optinteger(L, 2, 0700)) < 0 && errno != EEXIST)
+		return fail_errno(L, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+#define LOCK_MT "sm.lock"
+
+/* core.lock(path) -> lock (exclusive flock, waits; released by lock:unlock() or GC) */
+static int l_lock(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int *fd = lua_newuserdatauv(L, sizeof(int), 0);
+
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return fail_errno(L, path);
+	luaL_setmetatable(L, LOCK_MT);
+	while (flock(*fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return fail_errno(L, path);
+	return 1;
+}
+
+static int l_unlock(lua_State *L)
+{
+	int *fd = luaL_checkudata(L, 1, LOCK_MT);
+
+	if (*fd >= 0)
+		close(*fd);		/* closing the fd drops the flock */
+	*fd = -1;
+	return 0;
+}
+
 static const luaL_Reg fns[] = {
+	{ "sha256_file", l_sha256_file },
+	{ "sha256", l_sha256 },
+	{ "stat", l_stat },
+	{ "mkdir", l_mkdir },
+	{ "lock", l_lock },
 	{ "paths", l_paths },
 	{ "monotime", l_monotime },
 	{ "isatty", l_isatty },
@@ -69,5 +188,13 @@ static const luaL_Reg fns[] = {
 
 void l_sys__register(lua_State *L)
 {
+	luaL_newmetatable(L, LOCK_MT);
+	lua_pushcfunction(L, l_unlock);
+	lua_setfield(L, -2, "__gc");
+	lua_newtable(L);
+	lua_pushcfunction(L, l_unlock);
+	lua_setfield(L, -2, "unlock");
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
 	luaL_setfuncs(L, fns, 0);
 }

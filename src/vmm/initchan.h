@@ -24,6 +24,7 @@ enum initchan_type {
 #define IC_CFG_ARG	'a'	/* next argv element of the workload */
 #define IC_CFG_ENV	'e'	/* "KEY=value" */
 #define IC_CFG_RO_DISK	'r'	/* a disk (e.g. "vdb") to mark read-only */
+#define IC_CFG_DISK	'd'	/* "vda:SECTORS": wait until the guest sees this size */
 
 struct initchan_ops {
 	void (*hello)(void *ctx, int version);

@@ -172,20 +172,25 @@ static int attach_disks(struct vmm *m, char *msg, size_t msglen)
 static int send_config(struct vmm *m)
 {
 	static uint8_t frame[4 + INITCHAN_MAX_PAYLOAD];
-	const char *strs[64 + VMM_MAX_DISKS];
-	char kinds[64 + VMM_MAX_DISKS], names[VMM_MAX_DISKS][8];
+	const char *strs[64 + 2 * VMM_MAX_DISKS];
+	char kinds[64 + 2 * VMM_MAX_DISKS], names[VMM_MAX_DISKS][8], sizes[VMM_MAX_DISKS][40];
 	int n = 0, len;
 
 	for (int i = 0; i < m->o.argc && n < 64; i++, n++) {
 		kinds[n] = IC_CFG_ARG;
 		strs[n] = m->o.argv[i];
 	}
-	for (int i = 0; i < m->o.nr_disks; i++)
+	for (int i = 0; i < m->o.nr_disks; i++) {
+		snprintf(names[i], sizeof(names[i]), "vd%c", 'a' + i);
+		snprintf(sizes[i], sizeof(sizes[i]), "%s:%llu", names[i],
+			 (unsigned long long)virtio_blk__sectors(m->blk[i]));
+		kinds[n] = IC_CFG_DISK;
+		strs[n++] = sizes[i];
 		if (m->o.disks[i].ro) {
-			snprintf(names[i], sizeof(names[i]), "vd%c", 'a' + i);
 			kinds[n] = IC_CFG_RO_DISK;
 			strs[n++] = names[i];
 		}
+	}
 	len = initchan__encode_config(frame, kinds, strs, n);
 	if (len < 0 || m->o.argc > 64) {
 		vm__end(&m->vm, VM_END_CRASH, 0, "the workload's command line is too long (over 4 KiB or 64 arguments)");
@@ -258,10 +263,11 @@ static int setup_restore(struct vmm *m, char *msg, size_t msglen)
 
 static int setup(struct vmm *m, char *msg, size_t msglen)
 {
+	/* before the devices: they append their declarations to it */
+	snprintf(m->cmdline, sizeof(m->cmdline), "%s%s", m->o.cmdline,
+		 kvm__emulating_host() ? EMULATING_HOST_CMDLINE : "");
 	if (create_vm(m, msg, msglen) < 0)
 		return -1;
-	snprintf(m->cmdline, sizeof(m->cmdline), "%s%s", m->o.cmdline,
-		 m->vm.emulating_host ? EMULATING_HOST_CMDLINE : "");
 	return m->o.restore ? setup_restore(m, msg, msglen) : setup_boot(m, msg, msglen);
 }
 

@@ -1,0 +1,51 @@
+-- sm restore: continue a snapshot taken with `sm boot --snapshot-to`.
+local args = require "sm.args"
+local boot = require "sm.cmd.boot"
+local errors = require "sm.errors"
+local vm = require "sm.vm"
+
+local M = {}
+
+M.summary = "restore a snapshot and continue it"
+M.usage = [[
+usage: sm restore [options] DIR
+
+Restores the VM snapshot in DIR (written by `sm boot --snapshot-to DIR`)
+and continues it exactly where it was: its workload's output follows on
+stdout/stderr and sm restore exits with the workload's exit status, as
+sm boot does.  Guest RAM is mapped copy-on-write from DIR/mem, so many
+restores of one snapshot share its pages.
+
+options:
+  --disk PATH[:ro]   re-attach a disk to the next slot (/dev/vda, ...)
+  --verbose, -v      show the guest kernel console on stderr
+  --snapshot-after-ms N --snapshot-to DIR2
+                     snapshot the restored VM again after N ms
+
+exit status: the workload's; 125 when sm or the VM failed, for instance
+a snapshot that is truncated, corrupted, of another format version or
+needs CPU features this host lacks.
+]]
+
+local spec = {
+  { "disk", arg = "PATH[:ro]", many = true },
+  { "verbose", short = "v" },
+  { "snapshot-after-ms", arg = "N", type = "int" },
+  { "snapshot-to", arg = "DIR" },
+}
+
+function M.run(argv)
+  local o, rest, positional = args.parse(argv, spec)
+  if #rest > 0 or #positional ~= 1 then errors.usage_error("give one snapshot directory — sm restore DIR") end
+  local disks = {}
+  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = boot.parse_disk(d) end
+  local ok, v = pcall(vm.restore, positional[1], { disks = disks, verbose = o.verbose,
+    snapshot_after_ms = o.snapshot_after_ms, snapshot_to = o.snapshot_to })
+  if not ok then
+    if errors.is_failure(v) and v.code ~= 2 then v.code = 125 end
+    error(v, 0)
+  end
+  return boot.finish("restore", v:wait())
+end
+
+return M

@@ -1,0 +1,137 @@
+-- Snapshots (docs/snapshot-format.md): a counting guest continues from
+-- where it was snapshotted, the boot snapshot replaces booting, and bad
+-- snapshots are refused with one clear line.  Boots are expensive here
+-- (~45 s, emulated guest kernel), restores are not: each vCPU count boots
+-- once (its boot snapshot) and everything else restores.
+local run = require "support.run"
+
+local TIMEOUT = 400
+
+local function have_kvm()
+  local f = io.open("/dev/kvm", "r+")
+  if f then f:close() return true end
+  return false
+end
+
+local tmp
+
+local function lines(s)
+  local t = {}
+  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
+  return t
+end
+
+-- Run the counter, snapshot it after ms; returns the last value it printed.
+local function counter_snapshot(vcpus, dir, ms)
+  local code, out, err = run.sm({ "boot", "--vcpus", tostring(vcpus), "--snapshot-after-ms", tostring(ms),
+    "--snapshot-to", dir, "--", "/bin/sm-counter", "20" }, nil, "timeout " .. TIMEOUT)
+  assert.equal(0, code, err)
+  assert.matches("snapshot written to " .. dir, err, 1, true)
+  local l = lines(out)
+  assert.is_true(#l > 0, "the counter printed before the snapshot")
+  for i, v in ipairs(l) do assert.equal(tostring(i - 1), v, "counter output before the snapshot") end
+  return tonumber(l[#l])
+end
+
+-- The first value a restore prints (the VM is stopped after it).
+local function first_after_restore(dir)
+  local _, out = run.sh("timeout 20 " .. run.quote(run.bin) .. " restore " .. run.quote(dir) .. " | head -n 3")
+  return lines(out)
+end
+
+describe("snapshots", function()
+  if not have_kvm() then
+    pending("/dev/kvm not accessible")
+    return
+  end
+
+  setup(function()
+    tmp = select(2, run.sh("mktemp -d /tmp/sm-snap.XXXXXX")):gsub("\n", "")
+  end)
+  teardown(function()
+    if tmp then run.sh("rm -rf " .. run.quote(tmp)) end
+  end)
+
+  it("the boot snapshot is used: a second sm boot restores, it does not boot a kernel", function()
+    local code, out, err = run.sm({ "boot", "--", "/bin/echo", "hello" }, { SM_TRACE = "1" }, "timeout " .. TIMEOUT)
+    assert.equal(0, code, err)
+    code, out, err = run.sm({ "boot", "--", "/bin/echo", "hello" }, { SM_TRACE = "1" }, "timeout " .. TIMEOUT)
+    assert.equal(0, code, err)
+    assert.equal("hello\n", out)
+    assert.matches("boot snapshot [^\n]*: restoring", err)
+    assert.not_matches("booting the kernel", err)
+  end)
+
+  for _, vcpus in ipairs({ 1, 2 }) do
+    it("a counting guest with " .. vcpus .. " vCPU(s) continues from its snapshot", function()
+      local dir = tmp .. "/counter-" .. vcpus
+      local last = counter_snapshot(vcpus, dir, 1500)
+      local after = first_after_restore(dir)
+      assert.equal(tostring(last + 1), after[1])
+      assert.equal(tostring(last + 2), after[2])
+    end)
+  end
+
+  it("a restored VM can be snapshotted again, and that snapshot continues too", function()
+    local dir = tmp .. "/counter-1"
+    local dir2 = tmp .. "/counter-1-again"
+    local code, out, err = run.sm({ "restore", "--snapshot-after-ms", "500", "--snapshot-to", dir2, dir },
+      nil, "timeout " .. TIMEOUT)
+    assert.equal(0, code, err)
+    local l = lines(out)
+    local after = first_after_restore(dir2)
+    assert.equal(tostring(tonumber(l[#l]) + 1), after[1])
+  end)
+
+  it("with 4 vCPUs, 25 of 25 restores continue from the snapshot", function()
+    local dir = tmp .. "/counter-4"
+    local last = counter_snapshot(4, dir, 1500)
+    local ok = 0
+    for _ = 1, 25 do
+      if first_after_restore(dir)[1] == tostring(last + 1) then ok = ok + 1 end
+    end
+    assert.equal(25, ok)
+  end)
+
+  describe("refuses a bad snapshot with one clear line", function()
+    local function broken(name, how)
+      local dir = tmp .. "/bad-" .. name
+      assert.equal(0, (run.sh("cp -r --sparse=always " .. run.quote(tmp .. "/counter-1") .. " " .. run.quote(dir)
+        .. " && cd " .. run.quote(dir) .. " && " .. how)))
+      local code, _, err = run.sm({ "restore", dir })
+      assert.equal(125, code)
+      assert.is_true(run.one_line(err), err)
+      return err
+    end
+
+    it("truncated mem", function()
+      assert.matches("mem is %d+ bytes, metadata says %d+", broken("mem", "truncate -s 1M mem"))
+    end)
+    it("corrupted state file", function()
+      assert.matches("vm.state does not match its checksum",
+        broken("state", "printf 'XXXX' | dd of=vm.state bs=1 seek=100 conv=notrunc 2>/dev/null"))
+    end)
+    it("truncated state file", function()
+      assert.matches("vm.state does not match its checksum", broken("state-trunc", "truncate -s 1000 vm.state"))
+    end)
+    it("unknown format version", function()
+      assert.matches("snapshot format version 99, this sm reads version 1",
+        broken("format", "sed -i 's/\"format\": 1/\"format\": 99/' metadata.json"))
+    end)
+    it("a missing file", function()
+      assert.matches("vm.state: No such file or directory", broken("missing", "rm vm.state"))
+    end)
+    it("malformed metadata", function()
+      assert.matches("metadata.json is not valid JSON", broken("json", "printf '{\"format\": 1,' > metadata.json"))
+    end)
+    it("a CPU-feature fingerprint the host lacks", function()
+      assert.matches("this host lacks CPU features it needs",
+        broken("cpu", "sed -i -E 's/(\"fingerprint\": \"[a-z]+):[0-9a-f]{8}/\\1:ffffffff/' metadata.json"))
+    end)
+    it("a snapshot directory that does not exist", function()
+      local code, _, err = run.sm({ "restore", tmp .. "/nope" })
+      assert.equal(125, code)
+      assert.matches("no such directory", err, 1, true)
+    end)
+  end)
+end)
