@@ -65,7 +65,7 @@ describe("snapshots", function()
   for _, vcpus in ipairs({ 1, 2 }) do
     it("a counting guest with " .. vcpus .. " vCPU(s) continues from its snapshot", function()
       local dir = tmp .. "/counter-" .. vcpus
-      local last = counter_snapshot(vcpus, dir, 1500)
+      local last = counter_snapshot(vcpus, dir, 4000)
       local after = first_after_restore(dir)
       assert.equal(tostring(last + 1), after[1])
       assert.equal(tostring(last + 2), after[2])
@@ -85,7 +85,7 @@ describe("snapshots", function()
 
   it("with 4 vCPUs, 25 of 25 restores continue from the snapshot", function()
     local dir = tmp .. "/counter-4"
-    local last = counter_snapshot(4, dir, 1500)
+    local last = counter_snapshot(4, dir, 4000)
     local ok = 0
     for _ = 1, 25 do
       if first_after_restore(dir)[1] == tostring(last + 1) then ok = ok + 1 end

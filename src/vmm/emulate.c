@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,26 @@ static int decode_popcnt(const uint8_t *p, int n, struct emul_insn *out)
 	return 0;
 }
 
+/* [rex] 0f 03 /r with a register operand: lsl r, r */
+static int decode_lsl(const uint8_t *p, int n, struct emul_insn *out)
+{
+	int i = 0, rex = 0, modrm;
+
+	if (i < n && (p[i] & 0xf0) == 0x40)
+		rex = p[i++];
+	if (i + 3 > n || p[i] != 0x0f || p[i + 1] != 0x03)
+		return -1;
+	modrm = p[i + 2];
+	if ((modrm >> 6) != 3)
+		return -1;
+	out->op = EMUL_LSL;
+	out->len = i + 3;
+	out->dst = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
+	out->src = (modrm & 7) | ((rex & 1) ? 8 : 0);
+	out->width = (rex & 8) ? 64 : 32;
+	return 0;
+}
+
 int emulate__decode(const uint8_t *p, int n, struct emul_insn *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -42,6 +63,8 @@ int emulate__decode(const uint8_t *p, int n, struct emul_insn *out)
 	else if (n >= 3 && p[0] == 0x0f && p[1] == 0x01 && (p[2] == 0xca || p[2] == 0xcb))
 		*out = (struct emul_insn){ .op = p[2] == 0xca ? EMUL_CLAC : EMUL_STAC, .len = 3 };
 	else if (p[0] == 0xf3 && decode_popcnt(p, n, out) == 0)
+		return 0;
+	else if (decode_lsl(p, n, out) == 0)
 		return 0;
 	else
 		out->op = EMUL_UNKNOWN;
@@ -80,6 +103,41 @@ void emulate__apply(const struct emul_insn *in, struct kvm_regs *regs)
 		break;
 	default:
 		break;
+	}
+	regs->rip += in->len;
+}
+
+int emulate__lsl_limit(uint64_t desc, uint16_t sel, int cpl, uint32_t *limit)
+{
+	uint32_t type = (desc >> 40) & 0xf, dpl = (desc >> 45) & 3;
+	bool system = !((desc >> 44) & 1), present = (desc >> 47) & 1, conforming_code = (type & 0xc) == 0xc;
+	uint32_t lim = (uint32_t)(desc & 0xffff) | (uint32_t)((desc >> 32) & 0xf0000);
+
+	if ((sel & ~3) == 0 || (sel & 4) || !present)
+		return -1;
+	/* SDM LSL: system types with a limit are LDT (2) and the TSS types (1, 3, 9, 11) */
+	if (system && type != 1 && type != 2 && type != 3 && type != 9 && type != 11)
+		return -1;
+	if (!conforming_code && (dpl < (uint32_t)cpl || dpl < (sel & 3u)))
+		return -1;
+	if ((desc >> 55) & 1)			/* 4 KiB granularity */
+		lim = (lim << 12) | 0xfff;
+	*limit = lim;
+	return 0;
+}
+
+uint16_t emulate__lsl_selector(const struct emul_insn *in, struct kvm_regs *regs)
+{
+	return (uint16_t)*reg(regs, in->src);
+}
+
+void emulate__apply_lsl(const struct emul_insn *in, struct kvm_regs *regs, int ok, uint32_t limit)
+{
+	if (ok == 0) {
+		*reg(regs, in->dst) = limit;	/* zero-extended in both widths */
+		regs->rflags |= RFLAGS_ZF;
+	} else {
+		regs->rflags &= ~(uint64_t)RFLAGS_ZF;
 	}
 	regs->rip += in->len;
 }

@@ -167,6 +167,26 @@ static void inject_bp(struct vcpu *v)
 	ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev);
 }
 
+/* LSL needs the descriptor its selector names: walk to it through the
+ * guest's GDT (a guest virtual address, translated by KVM). */
+static int lsl_lookup(struct vcpu *v, uint16_t sel, uint32_t *limit)
+{
+	struct kvm_sregs s;
+	struct kvm_translation tr = { 0 };
+	uint64_t desc, *p;
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0 || (uint32_t)(sel | 7) > s.gdt.limit)
+		return -1;
+	tr.linear_address = s.gdt.base + (sel & ~7u);
+	if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid || (tr.physical_address & 7))
+		return -1;
+	p = vm__gpa(v->vm, tr.physical_address, 8);
+	if (!p)
+		return -1;
+	memcpy(&desc, p, 8);
+	return emulate__lsl_limit(desc, sel, s.cs.selector & 3, limit);
+}
+
 /* KVM could not emulate an instruction: finish it here or end the VM. */
 static void handle_emulation_failure(struct vcpu *v)
 {
@@ -189,7 +209,14 @@ static void handle_emulation_failure(struct vcpu *v)
 		vm__end(v->vm, VM_END_CRASH, 0, "%s", why);
 		return;
 	}
-	emulate__apply(&in, &regs);
+	if (in.op == EMUL_LSL) {
+		uint32_t limit = 0;
+		int found = lsl_lookup(v, emulate__lsl_selector(&in, &regs), &limit);
+
+		emulate__apply_lsl(&in, &regs, found, limit);
+	} else {
+		emulate__apply(&in, &regs);
+	}
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
 		vm__end(v->vm, VM_END_CRASH, 0, "vCPU %d: KVM_SET_REGS: %s", v->id, strerror(errno));
 		return;

@@ -257,7 +257,9 @@ static int setup_restore(struct vmm *m, char *msg, size_t msglen)
 	for (int i = 0; i < m->o.nr_disks; i++)
 		virtio_blk__announce(m->blk[i]);
 	if (m->o.argc > 0)
-		request(m, ACT_SEND_CONFIG);
+		request(m, ACT_SEND_CONFIG);	/* the snapshot timer starts with the workload */
+	else if (m->o.snapshot_after_ms)	/* the workload runs already */
+		m->snapshot_at_ns = now_ns() + (uint64_t)m->o.snapshot_after_ms * 1000000ULL;
 	return 0;
 }
 
@@ -404,6 +406,7 @@ int vmm__main(int argc, char **argv)
 	if (!m)
 		return 1;
 	m->t0_ns = t0 ? strtoull(t0, NULL, 10) : now_ns();
+	signal(SIGPIPE, SIG_IGN);	/* a detached VM's status reader goes away; sockets too */
 	m->vm.vm_fd = -1;
 	if (vmm_opts__parse(&m->o, argc, argv, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "sm vmm: %s\n", msg);

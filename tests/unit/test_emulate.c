@@ -55,6 +55,36 @@ static void test_apply(void)
 	is(r.rip, 0x2001, "int3 leaves rip after itself (a trap) for the injected #BP");
 }
 
+static void test_lsl(void)
+{
+	/* lsl rax, eax as in the kernel's vdso_read_cpunode(): 48 0f 03 c0 */
+	const uint8_t lsl[] = { 0x48, 0x0f, 0x03, 0xc0 }, lsl_mem[] = { 0x0f, 0x03, 0x00 };
+	/* the per-CPU segment: data, DPL 3, byte granular, limit = cpu 3 | node 0 << 12 */
+	uint64_t cpunode = 0x0040f50000000003ULL, null_desc = 0, tss_busy = 0x00008b0000000067ULL,
+		 call_gate = 0x0000ec0000000000ULL, paged = 0x00cf93000000ffffULL;
+	struct kvm_regs r = { .rip = 0x100, .rax = 0x7b, .rflags = 2 };
+	struct emul_insn in;
+	uint32_t limit = 0;
+
+	ok(emulate__decode(lsl, 4, &in) == 0 && in.op == EMUL_LSL && in.len == 4 && in.dst == 0 &&
+	   in.src == 0, "lsl rax, eax decodes");
+	ok(emulate__decode(lsl_mem, 3, &in) < 0, "lsl with a memory operand is refused");
+	is(emulate__lsl_selector(&in, &r), 0x7b, "selector comes from the source register");
+	ok(emulate__lsl_limit(cpunode, 0x7b, 3, &limit) == 0 && limit == 3, "per-CPU segment limit (cpu 3)");
+	ok(emulate__lsl_limit(paged, 0x10, 0, &limit) == 0 && limit == 0xffffffff, "4 KiB granular limit");
+	ok(emulate__lsl_limit(tss_busy, 0x40, 0, &limit) == 0 && limit == 0x67, "TSS has a limit");
+	ok(emulate__lsl_limit(null_desc, 0, 0, &limit) < 0, "null selector: ZF clear");
+	ok(emulate__lsl_limit(call_gate, 0x50, 0, &limit) < 0, "gate descriptor: ZF clear");
+	ok(emulate__lsl_limit(cpunode, 0x7c, 3, &limit) < 0, "LDT selector: ZF clear");
+	ok(emulate__lsl_limit(paged, 0x13, 3, &limit) < 0, "DPL 0 segment from CPL 3: ZF clear");
+	emulate__decode(lsl, 4, &in);
+	emulate__apply_lsl(&in, &r, 0, 3);
+	ok(r.rax == 3 && (r.rflags & (1 << 6)) && r.rip == 0x104, "lsl result, ZF and rip");
+	r.rax = 99;
+	emulate__apply_lsl(&in, &r, -1, 0);
+	ok(r.rax == 99 && !(r.rflags & (1 << 6)), "failed lsl leaves dst and clears ZF");
+}
+
 static void test_message(void)
 {
 	const uint8_t xrstor[] = { 0x48, 0x0f, 0xae, 0x2f };
@@ -73,6 +103,7 @@ int main(void)
 {
 	test_decode();
 	test_apply();
+	test_lsl();
 	test_message();
 	return done_testing();
 }
