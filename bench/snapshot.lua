@@ -8,7 +8,11 @@ local vm = require "sm.vm"
 
 local N = tonumber(arg[1] or os.getenv("SM_BENCH_RESTORES") or "30")
 local CONCURRENT = tonumber(os.getenv("SM_BENCH_CONCURRENT") or "20")
-local exe = core.paths().exe
+local function vmm(...)
+  local argv = vm.vmm_command()
+  for _, a in ipairs({ ... }) do argv[#argv + 1] = a end
+  return argv
+end
 local kernel, initrd = vm.assets()
 local tmp = assert(io.popen("mktemp -d /tmp/sm-bench-snap.XXXXXX")):read("l")
 
@@ -27,7 +31,7 @@ end
 
 -- one restore: spawn -> first KVM_RUN (status), spawn -> first line of output
 local function restore_once(dir)
-  local p = core.spawn({ exe, "vmm", "--status-fd", "3", "--restore", dir },
+  local p = core.spawn(vmm("--status-fd", "3", "--restore", dir),
     { stdout = "pipe", stderr = "null", status = true, die_with_parent = true })
   local answered = p:expect("\n", 30)
   p:kill(15)
@@ -68,7 +72,7 @@ end
 -- 20 concurrent restores of one 256 MiB snapshot: PSS
 local procs = {}
 local function start(i)
-  procs[i] = core.spawn({ exe, "vmm", "--restore", tmp .. "/c256" },
+  procs[i] = core.spawn(vmm("--restore", tmp .. "/c256"),
     { stdout = "pipe", stderr = "null", die_with_parent = true })
 end
 start(1)

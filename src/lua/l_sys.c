@@ -13,10 +13,12 @@
 #include "oci/digest.h"
 #include "util/paths.h"
 
-/* core.paths() -> { exe=, lua=, guest= } */
+/* core.paths() -> { exe=, lua=, guest=, vmm= (nil without sm-vmm) } */
 static int l_paths(lua_State *L)
 {
-	lua_createtable(L, 0, 3);
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, paths__vmm());
+	lua_setfield(L, -2, "vmm");
 	lua_pushstring(L, paths__exe());
 	lua_setfield(L, -2, "exe");
 	lua_pushstring(L, paths__lua_dir());

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oci/digest.h"
+#include "util/sha256.h"
 #include "snapshot/snapshot.h"
 #include "vmm/cpuid.h"
 
@@ -182,8 +182,7 @@ int snapshot__write(struct vm *vm, const char *dir, const struct state_buf *stat
 		    struct snapshot_meta *meta, char *msg, size_t msglen)
 {
 	char tmp[4200], path[4300];
-	char *json = NULL;
-	oci_digest_t d;
+	char *json = NULL, d[72];
 	int fd, r;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", dir, getpid());
@@ -200,7 +199,8 @@ int snapshot__write(struct vm *vm, const char *dir, const struct state_buf *stat
 		close(fd);
 	if (r == 0)
 		r = write_file(tmp, "vm.state", state->p, state->len);
-	if (r == 0 && oci_digest__buf(state->p, state->len, d) == 0) {
+	if (r == 0) {
+		sha256__digest(state->p, state->len, d);
 		snprintf(meta->state_sha256, sizeof(meta->state_sha256), "%s", d);
 		meta->state_bytes = state->len;
 		json = meta_json(meta);
@@ -312,7 +312,7 @@ static int parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m, c
 static int check_files(struct snapshot *s, const char *dir, char *why, size_t whylen)
 {
 	struct state_view sv;
-	oci_digest_t d;
+	char d[72];
 	struct stat st;
 	char path[4200];
 	int r;
@@ -333,8 +333,9 @@ static int check_files(struct snapshot *s, const char *dir, char *why, size_t wh
 		snprintf(why, whylen, "vm.state: %s", strerror(-r));
 		return r;
 	}
-	if (s->state_len != s->meta.state_bytes || oci_digest__buf(s->state, s->state_len, d) < 0 ||
-	    strcmp(d, s->meta.state_sha256)) {
+	if (s->state_len == s->meta.state_bytes)
+		sha256__digest(s->state, s->state_len, d);
+	if (s->state_len != s->meta.state_bytes || strcmp(d, s->meta.state_sha256)) {
 		snprintf(why, whylen, "vm.state does not match its checksum in metadata.json (corrupted or truncated)");
 		return -EINVAL;
 	}

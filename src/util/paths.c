@@ -64,3 +64,13 @@ const char *paths__guest_dir(void)
 {
 	return locate(guest_dir, "SM_GUEST_DIR", "guest", "../share/sm/guest");
 }
+
+const char *paths__vmm(void)
+{
+	static char vmm[PATH_MAX];
+	const char *slash = strrchr(paths__exe(), '/');
+
+	if (!vmm[0] && slash)
+		snprintf(vmm, sizeof(vmm), "%.*s/sm-vmm", (int)(slash - paths__exe()), paths__exe());
+	return access(vmm, X_OK) == 0 ? vmm : NULL;
+}

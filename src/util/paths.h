@@ -4,4 +4,5 @@
 const char *paths__exe(void);        /* this executable, absolute */
 const char *paths__lua_dir(void);    /* directory holding sm/cli.lua */
 const char *paths__guest_dir(void);  /* directory holding vmlinux, initramfs.cpio */
+const char *paths__vmm(void);        /* the lean VMM executable beside sm, or NULL */
 #endif

@@ -32,7 +32,7 @@
 #include "vmm/vmm.h"
 
 /* Kernel switches for kvm_pvm hosts: docs/emulating-hosts.md explains each. */
-#define EMULATING_HOST_CMDLINE " noxsave clearcpuid=151,297,308,580 sm_pfsyscall"
+#define EMULATING_HOST_CMDLINE " noxsave clearcpuid=151,297,308,580 sm_pfsyscall clocksource=kvm-clock"
 
 static uint64_t now_ns(void)
 {

@@ -12,7 +12,7 @@
 #include "devices/serial.h"
 #include "devices/virtio-blk.h"
 #include "devices/virtio-mmio.h"
-#include "oci/digest.h"
+#include "util/sha256.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm-state.h"
 #include "vmm/vmm.h"
@@ -24,26 +24,25 @@ struct serial_state {
 
 static int hash_file(const char *path, char *out, size_t len)
 {
-	struct oci_hash *h = oci_hash__new();
 	static uint8_t buf[1 << 20];
-	oci_digest_t d;
+	struct sha256 h;
+	uint8_t sum[32];
+	char d[72];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0 || !h) {
-		r = fd < 0 ? -errno : -ENOMEM;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
+	sha256__init(&h);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		oci_hash__update(h, buf, (size_t)n);
-	r = n < 0 ? -errno : oci_hash__final(h, d);
-	if (r == 0)
-		snprintf(out, len, "%s", d);
-out:
-	if (fd >= 0)
-		close(fd);
-	oci_hash__free(h);
-	return r;
+		sha256__update(&h, buf, (size_t)n);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	sha256__final(&h, sum);
+	sha256__format(sum, d);
+	snprintf(out, len, "%s", d);
+	return 0;
 }
 
 static void save_devices(struct vmm *m, struct state_buf *b)
