@@ -42,7 +42,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void write_all(int fd, const void *buf, size_t len)
+/* 0, or -errno (e.g. -EPIPE when the reader is gone) */
+static int write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -52,10 +53,11 @@ static void write_all(int fd, const void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return;			/* reader gone: the output is dropped */
+			return n < 0 ? -errno : -EIO;
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 static void status_printf(struct vmm *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -70,7 +72,8 @@ static void status_printf(struct vmm *m, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	write_all(m->status_fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	if (write_all(m->status_fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+		m->status_fd = -1;
 }
 
 /* ---- the init channel (second UART) ---- */
@@ -94,10 +97,15 @@ static void chan_hello(void *ctx, int version)
 	request(m, m->o.snapshot_on_ready ? ACT_SNAPSHOT : ACT_SEND_CONFIG);
 }
 
+/* The workload's output.  When nobody reads it any more the VM ends, as a
+ * process would on SIGPIPE (`sm boot ... | head` must not run forever). */
 static void chan_output(void *ctx, int stream, const uint8_t *buf, uint32_t len)
 {
-	(void)ctx;
-	write_all(stream, buf, len);
+	struct vmm *m = ctx;
+
+	if (write_all(stream, buf, len) == -EPIPE)
+		vm__end(&m->vm, VM_END_KILLED, SIGPIPE, "the workload's %s was closed",
+			stream == 1 ? "stdout" : "stderr");
 }
 
 static void chan_exit(void *ctx, bool signaled, int value)
@@ -398,6 +406,7 @@ static struct vmm *volatile the_vmm;
 
 int vmm__main(int argc, char **argv)
 {
+	signal(SIGPIPE, SIG_IGN);	/* a closed reader is an EPIPE we handle */
 	struct vmm *m = the_vmm = calloc(1, sizeof(*m));
 	char msg[512] = "";
 	const char *t0 = getenv("SM_T0_NS");
