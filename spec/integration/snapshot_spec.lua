@@ -41,7 +41,7 @@ end
 
 -- The first value a restore prints (the VM is stopped after it).
 local function first_after_restore(dir)
-  local _, out = run.sh("timeout 20 " .. run.quote(run.bin) .. " restore " .. run.quote(dir) .. " | head -n 3")
+  local _, out = run.sh("timeout 20 " .. run.quote(run.bin) .. " restore " .. run.quote(dir) .. " 2>/dev/null | head -n 3")
   return lines(out)
 end
 
