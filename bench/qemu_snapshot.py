@@ -42,7 +42,6 @@ def qmp(cmd, **args):
             return r
 f.readline()
 qmp("qmp_capabilities")
-qmp("stop")
 qmp("migrate", uri=f"exec:cat > {out}")
 while qmp("query-migrate")["return"].get("status") not in ("completed", "failed"):
     time.sleep(0.05)
