@@ -24,11 +24,15 @@ TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test
 .PHONY: all sm guest kernel test unit unit-build spec asan-test bench demo deps install clean fuzz
 all: sm guest
 
-sm: $(BUILD)/sm
+sm: $(BUILD)/sm $(BUILD)/sm-vmm
 $(BUILD)/sm: $(BUILD)/src/main.o $(BUILD)/libsm.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/libsm.a: $(filter-out $(BUILD)/src/main.o,$(OBJS))
+$(BUILD)/libsm.a: $(filter-out $(BUILD)/src/main.o $(BUILD)/src/sm-vmm.o,$(OBJS))
 	rm -f $@; ar rcs $@ $^
+# the VM process on its own: only what a VMM needs, for a fast start
+VMM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/vmm/*.c src/devices/*.c src/snapshot/*.c src/util/*.c src/net/*.c))
+$(BUILD)/sm-vmm: $(BUILD)/src/sm-vmm.o $(VMM_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ -ljansson -lpthread
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -43,11 +47,16 @@ guest: kernel $(BUILD)/guest/initramfs.cpio
 kernel:
 	@mkdir -p $(BUILD)/guest
 	@guest/kernel/build.sh $(BUILD)/guest/vmlinux >/dev/null
-$(BUILD)/guest/init: $(wildcard guest/init/*.c guest/init/*.h)
+# the agent (guest/agent/) is part of the init binary; its wire codec is shared with the host
+$(BUILD)/guest/init: $(wildcard guest/init/*.c guest/init/*.h guest/agent/*.c guest/agent/*.h) src/net/agent-proto.c src/net/agent-proto.h
 	@mkdir -p $(dir $@)
-	musl-gcc -static -O2 -Wall -Wextra -Werror -Iguest/init -o $@ $(filter %.c,$^)
-$(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/init guest/mkinitramfs.sh
-	guest/mkinitramfs.sh $(BUILD)/guest/init $@
+	musl-gcc -static -O2 -Wall -Wextra -Werror -Iguest/init -Iguest/agent -Isrc/net -o $@ $(filter %.c,$^)
+# small static helpers for tests and demos, installed in the guest's /bin
+$(BUILD)/guest/sm-counter: guest/tools/counter.c
+	@mkdir -p $(dir $@)
+	musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
+$(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/init $(BUILD)/guest/sm-counter guest/mkinitramfs.sh
+	guest/mkinitramfs.sh $(BUILD)/guest/init $@ $(BUILD)/guest/sm-counter
 
 # ---- tests ----
 # `make test` is the whole job on a fresh Debian 12: deps, build, every suite.
@@ -97,7 +106,7 @@ deps:
 PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sm/guest
-	install -m 0755 $(BUILD)/sm $(DESTDIR)$(PREFIX)/bin/sm
+	install -m 0755 $(BUILD)/sm $(BUILD)/sm-vmm $(DESTDIR)$(PREFIX)/bin/
 	cp -r lua $(DESTDIR)$(PREFIX)/share/sm/
 	install -m 0644 $(BUILD)/guest/vmlinux $(BUILD)/guest/initramfs.cpio $(DESTDIR)$(PREFIX)/share/sm/guest/
 

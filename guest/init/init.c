@@ -29,6 +29,9 @@
 #endif
 
 #define MAX_ARGS	256
+/* Signals the agent sends PID 1 for the workload (docs/agent-protocol.md, STOP). */
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
 #define DRAIN_MS	200	/* after the workload exits, wait this long for its output */
 
 static void mount_basics(void)
@@ -196,8 +199,8 @@ static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd)
 			struct signalfd_siginfo si;
 
 			while (read(sig_fd, &si, sizeof(si)) == sizeof(si))
-				if (si.ssi_signo == SIGTERM && !exited)
-					kill(child, SIGTERM);
+				if (si.ssi_signo != SIGCHLD && !exited)
+					kill(child, (int)si.ssi_signo);
 			if (reap(child, &status))
 				exited = true;
 		}
@@ -225,7 +228,8 @@ int main(void)
 	agent__start();		/* vsock agent (docs/agent-protocol.md), a child of ours */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);	/* `sm stop`, via the agent: passed on to the workload */
+	for (int i = 0; i < (int)(sizeof(forwarded) / sizeof(forwarded[0])); i++)
+		sigaddset(&set, forwarded[i]);	/* vm:signal / `sm stop`, via the agent */
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (read_config(argbuf, argv) == 0) {

@@ -7,7 +7,7 @@ local M = {}
 M.version = "0.1.0"
 
 -- Commands listed by `sm --help`, in this order.
-M.commands = { "boot", "pull", "images", "rmi", "lua", "version", "help" }
+M.commands = { "boot", "restore", "exec", "stop", "pull", "images", "rmi", "lua", "version", "help" }
 
 local function load_cmd(name)
   if not name:match("^[%w][%w%-]*$") then return nil end
@@ -16,7 +16,10 @@ local function load_cmd(name)
     error("module sm.cmd." .. name .. " does not return a command table with a run function", 0)
   end
   if ok then return mod end
-  if not tostring(mod):find("module 'sm.cmd.", 1, true) then error(mod, 0) end
+  -- only "no such module" means no such command; a broken one must say so
+  if not tostring(mod):find("module 'sm.cmd." .. name:gsub("%-", "_") .. "' not found", 1, true) then
+    error(mod, 0)
+  end
   return nil
 end
 M.load_cmd = load_cmd

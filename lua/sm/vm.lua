@@ -1,12 +1,18 @@
--- sm.vm: boot and control microVMs.  Each VM runs in its own `sm vmm`
--- process (docs/vmm.md); this module validates options, builds the kernel
--- command line and reads the VMM's status report.
+-- sm.vm: boot, restore and control microVMs.  Each VM runs in its own
+-- `sm vmm` process (docs/vmm.md); this module validates options, builds the
+-- kernel command line, keeps the boot snapshots and reads the VMM's status.
 --
 --   local vm = sm.vm.boot{ argv = {"/bin/echo", "hi"}, memory_mib = 128, vcpus = 1,
 --                          disks = {{ path = "d.img", readonly = true }},
---                          console = "inherit" | "capture" | "null", verbose = false }
---   local res = vm:wait(timeout_s)  -- { status = "exit"|"signal"|"panic"|..., code = n, ... }
+--                          console = "inherit" | "capture" | "null", verbose = false,
+--                          snapshot_after_ms = n, snapshot_to = dir }
+--   local vm = sm.vm.restore(dir, { disks = ..., console = ... })
+--   local res = vm:wait(timeout_s)  -- { status = "exit"|"signal"|"panic"|"snapshot"|..., code = n, ... }
 --   vm:kill()
+--
+-- sm.vm.boot restores the boot snapshot of its kernel + initramfs (booting
+-- once to create it, docs/snapshot-format.md) unless opts.boot_snapshot is
+-- false, SM_BOOT_SNAPSHOT=0, or a custom kernel command line is given.
 local core = require "sm.core"
 local errors = require "sm.errors"
 
@@ -35,19 +41,16 @@ function M.assets()
   return env("SM_KERNEL") or (guest .. "/vmlinux"), env("SM_INITRAMFS") or (guest .. "/initramfs.cpio")
 end
 
-local function hex(s)
-  return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+-- The workload's argv does not go on the kernel command line: the VMM sends
+-- it to init over the init channel (docs/init-channel.md), so one boot
+-- snapshot serves every command.
+function M.cmdline(extra)
+  if extra and extra ~= "" then return M.base_cmdline .. " " .. extra end
+  return M.base_cmdline
 end
 
--- The workload's argv travels on the kernel command line as sm.argv=HEX of
--- NUL-terminated strings (guest/init/init.c).
-function M.cmdline(argv, extra)
-  local parts = { M.base_cmdline }
-  if extra and extra ~= "" then parts[#parts + 1] = extra end
-  if argv and #argv > 0 then
-    parts[#parts + 1] = "sm.argv=" .. hex(table.concat(argv, "\0") .. "\0")
-  end
-  return table.concat(parts, " ")
+local function trace(fmt, ...)
+  if env("SM_TRACE") == "1" then io.stderr:write("sm: trace: ", string.format(fmt, ...), "\n") end
 end
 
 -- An option value out of range is a usage error (exit 2).
@@ -69,20 +72,50 @@ function M.validate(opts)
   check_file("kernel", opts.kernel, " — build it with `make kernel` or set SM_KERNEL")
   if opts.initrd then check_file("initramfs", opts.initrd, " — build it with `make guest`") end
   if #opts.cmdline > M.CMDLINE_MAX then
-    errors.fail(string.format("the command is too long for the kernel command line (%d bytes, limit %d)",
+    errors.fail(string.format("the kernel command line is too long (%d bytes, limit %d)",
       #opts.cmdline, M.CMDLINE_MAX))
+  end
+  if #(opts.disks or {}) > M.MAX_DISKS then
+    errors.usage_error(string.format("at most %d disks", M.MAX_DISKS))
   end
 end
 
-local function vmm_argv(o)
-  local argv = { core.paths().exe, "vmm", "--kernel", o.kernel, "--cmdline", o.cmdline,
-    "--memory", tostring(o.memory_mib), "--vcpus", tostring(o.vcpus), "--status-fd", "3" }
-  if o.initrd then table.move({ "--initrd", o.initrd }, 1, 2, #argv + 1, argv) end
-  for _, d in ipairs(o.disks or {}) do
-    table.move({ "--disk", d.path .. (d.readonly and ":ro" or ":rw") }, 1, 2, #argv + 1, argv)
+M.MAX_DISKS = 4
+
+local function append(t, ...)
+  for _, v in ipairs({ ... }) do t[#t + 1] = v end
+end
+
+-- `sm vmm` arguments: how to start (kernel or snapshot), disks, then the workload.
+-- sm-vmm (the VMM alone, quicker to start) when built, else `sm vmm`
+function M.vmm_command()
+  local p = core.paths()
+  if p.vmm then return { p.vmm } end
+  return { p.exe, "vmm" }
+end
+
+local function vmm_argv(o, start)
+  local argv = M.vmm_command()
+  append(argv, "--status-fd", "3")
+  table.move(start, 1, #start, #argv + 1, argv)
+  for _, d in ipairs(o.disks or {}) do append(argv, "--disk", d.path .. (d.readonly and ":ro" or ":rw")) end
+  if o.snapshot_to then
+    append(argv, "--snapshot-to", o.snapshot_to, "--snapshot-after-ms", tostring(o.snapshot_after_ms))
   end
   if o.verbose then argv[#argv + 1] = "--verbose" end
+  if o.vsock_uds then append(argv, "--vsock-uds", o.vsock_uds, "--cid", tostring(o.cid or 3)) end
+  if o.argv and #o.argv > 0 then
+    argv[#argv + 1] = "--"
+    table.move(o.argv, 1, #o.argv, #argv + 1, argv)
+  end
   return argv
+end
+
+local function boot_argv(o)
+  local a = { "--kernel", o.kernel, "--cmdline", o.cmdline, "--memory", tostring(o.memory_mib),
+    "--vcpus", tostring(o.vcpus) }
+  if o.initrd then append(a, "--initrd", o.initrd) end
+  return a
 end
 
 -- "key=v key=v msg=rest of line" -> table
@@ -97,6 +130,69 @@ end
 local VM = {}
 VM.__index = VM
 
+local function spawn(o, start, console)
+  local mode = (console or "inherit") == "capture" and "pipe" or console or "inherit"
+  local proc = core.spawn(vmm_argv(o, start), { stdout = mode, stderr = mode, status = true,
+    die_with_parent = not o.detached })
+  return setmetatable({ proc = proc, opts = o }, VM)
+end
+
+-- ---- boot snapshots ----
+
+function M.snapshots_dir()
+  local root = assert(core.oci_cache_dir())
+  local dir = root .. "/boot-snapshots"
+  assert(core.mkdir(dir, tonumber("700", 8)))
+  return dir
+end
+
+-- sha256 of a file, remembered by path, size and mtime so the 17 MB kernel
+-- is not hashed on every boot.
+local function file_hash(dir, path)
+  local st = assert(core.stat(path))
+  local memo = string.format("%s/hash-%s", dir, (path:gsub("[^%w]", "_")))
+  local stamp = string.format("%d %d ", st.size, st.mtime_ns)
+  local f = io.open(memo)
+  local line = f and f:read("l")
+  if f then f:close() end
+  if line and line:sub(1, #stamp) == stamp then return line:sub(#stamp + 1) end
+  local h = assert(core.sha256_file(path))
+  f = io.open(memo .. ".tmp", "w")
+  if f then f:write(stamp, h, "\n") f:close() os.rename(memo .. ".tmp", memo) end
+  return h
+end
+
+-- The boot snapshot for this kernel, initramfs, command line and VM shape:
+-- its directory, created (by booting once) if missing.  Two sm processes
+-- racing here serialise on a lock; the loser restores the winner's.
+function M.boot_snapshot(o)
+  local dir = M.snapshots_dir()
+  local key = table.concat({ file_hash(dir, o.kernel), o.initrd and file_hash(dir, o.initrd) or "-",
+    o.cmdline, o.memory_mib, o.vcpus, "v3" }, "|")  -- v3: kvm-clock, devices declared
+  local snap = dir .. "/" .. core.sha256(key):sub(8, 23)
+  if core.stat(snap .. "/metadata.json") then
+    trace("boot snapshot %s: restoring", snap)
+    return snap
+  end
+  local lock = assert(core.lock(snap .. ".lock"))
+  if not core.stat(snap .. "/metadata.json") then
+    trace("boot snapshot %s: booting the kernel to create it", snap)
+    if core.isatty(2) then		-- a person is waiting; scripts get no chatter
+      io.stderr:write("sm: first use of this guest: booting it once to save a boot snapshot (about a minute here)\n")
+    end
+    local argv = boot_argv(o)
+    append(argv, "--snapshot-on-ready", snap)
+    local v = spawn({ verbose = o.verbose }, argv, "capture")
+    local r = v:wait()
+    if r.status ~= "snapshot" then
+      lock:unlock()
+      errors.fail("creating the boot snapshot failed: " .. tostring(r.message) .. (r.stderr or ""))
+    end
+  end
+  lock:unlock()
+  return snap
+end
+
 function M.boot(opts)
   local kernel, initrd = M.assets()
   local o = {
@@ -106,14 +202,30 @@ function M.boot(opts)
     vcpus = opts.vcpus or 1,
     disks = opts.disks or {},
     verbose = opts.verbose or env("SM_CONSOLE") == "1",
+    vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached,
+    argv = opts.argv,
+    snapshot_after_ms = opts.snapshot_after_ms,
+    snapshot_to = opts.snapshot_to,
   }
   if o.initrd == false then o.initrd = nil end
-  o.cmdline = opts.cmdline or M.cmdline(opts.argv, opts.extra_cmdline or env("SM_KERNEL_ARGS"))
+  o.cmdline = opts.cmdline or M.cmdline(opts.extra_cmdline or env("SM_KERNEL_ARGS"))
   M.validate(o)
-  local console = opts.console or "inherit"
-  local mode = console == "capture" and "pipe" or console
-  local proc = core.spawn(vmm_argv(o), { stdout = mode, stderr = mode, status = true })
-  return setmetatable({ proc = proc, opts = o }, VM)
+  if opts.boot_snapshot == false or env("SM_BOOT_SNAPSHOT") == "0" then
+    trace("booting the kernel (boot snapshot off)")
+    return spawn(o, boot_argv(o), opts.console)
+  end
+  return spawn(o, { "--restore", M.boot_snapshot(o) }, opts.console)
+end
+
+-- Restore a snapshot directory (from vm:snapshot or --snapshot-to); the
+-- guest continues where it was.  opts: disks, console, verbose, argv.
+function M.restore(dir, opts)
+  opts = opts or {}
+  local o = { disks = opts.disks or {}, verbose = opts.verbose or env("SM_CONSOLE") == "1", argv = opts.argv,
+    snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to }
+  if not core.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
+  for _, d in ipairs(o.disks) do check_file("disk", d.path) end
+  return spawn(o, { "--restore", dir }, opts.console)
 end
 
 -- Waits for the VM to end.  Returns a result table:
@@ -138,5 +250,182 @@ end
 
 function VM:kill(sig) return self.proc:kill(sig or 15) end
 function VM:pid() return self.proc:pid() end
+
+-- ---- the guest agent: exec, signals, port proxy (docs/agent-protocol.md) ----
+--
+--   vm:exec{ argv, env=, cwd=, user=, tty=, stdin= } -> { code=, signal=, stdout=, stderr= }
+--   vm:spawn{ ... }       -> a streaming process (sm.agent: :write, :close_stdin, :signal, :read)
+--   vm:signal(n)          -- to the workload (init passes it on)
+--   vm:connect(port)      -> a byte stream to guest 127.0.0.1:port (s:send, s:recv, s:close)
+--   vm:wait_listener(port, timeout_s) -> true | nil, "timeout"
+--   vm:wait_agent(timeout_s)          -> true | nil, err
+-- A VM has an agent when it was booted with vsock_uds (sm boot --detach
+-- does that), or when it was found by name with sm.vm.attach(name).
+local agent = require "sm.agent"
+
+local function uds(vm)
+  local p = vm.opts and vm.opts.vsock_uds
+  if not p then errors.fail("this VM has no vsock socket (boot it with --detach)") end
+  return p
+end
+
+local function check(res, err, what)
+  if res == nil then errors.fail(what .. ": " .. tostring(err)) end
+  return res
+end
+
+function VM:exec(req)
+  local io = { stdin = req.stdin, stdout = req.stdout_fd, stderr = req.stderr_fd,
+    forward_signals = req.forward_signals, timeout = req.timeout }
+  local r, err = agent.exec(uds(self), req, io)
+  check(r, err, "exec")
+  return { code = r.exit, signal = r.signal, stdout = r.stdout, stderr = r.stderr }
+end
+
+function VM:spawn(req)
+  local p, err = agent.spawn(uds(self), req)
+  return check(p, err, "exec")
+end
+
+function VM:signal(n)
+  local ok, err = agent.stop(uds(self), n or 15)
+  return check(ok, err, "signal")
+end
+
+function VM:connect(port, timeout)
+  local s, err = agent.proxy(uds(self), port, timeout)
+  return check(s, err, "connect")
+end
+
+-- Polls the agent's listener check (each question is one vsock round trip).
+function VM:wait_listener(port, timeout)
+  local deadline = core.monotime() + (timeout or 30)
+  repeat
+    if agent.listening(uds(self), port, 10) then return true end
+    core.sleep(0.2)
+  until core.monotime() >= deadline
+  return nil, "timeout"
+end
+
+function VM:wait_agent(timeout)
+  local deadline = core.monotime() + (timeout or 120)
+  local err
+  repeat
+    local v
+    v, err = agent.ping(uds(self), 5)
+    if v == agent.VERSION then return true end
+    if v then return nil, "guest agent speaks protocol version " .. v .. ", not " .. agent.VERSION end
+    if self.proc then
+      local r = self.proc:wait(0)
+      if r then return nil, "the VM ended before its agent answered" end
+    end
+    core.sleep(0.5)
+  until core.monotime() >= deadline
+  return nil, "the guest agent did not answer in time (" .. tostring(err) .. ")"
+end
+
+-- ---- detached VMs: <runtime dir>/vms/NAME/{vmm.pid, vsock.sock, vmm.log} ----
+
+-- $XDG_RUNTIME_DIR/sm, else $XDG_STATE_HOME/sm/run (~/.local/state/sm/run); 0700.
+function M.runtime_dir()
+  local dir
+  if env("XDG_RUNTIME_DIR") then dir = env("XDG_RUNTIME_DIR") .. "/sm"
+  elseif env("XDG_STATE_HOME") then dir = env("XDG_STATE_HOME") .. "/sm/run"
+  else dir = (env("HOME") or errors.fail("HOME is not set")) .. "/.local/state/sm/run" end
+  for _, d in ipairs({ dir, dir .. "/vms" }) do
+    local ok, err = core.private_dir(d)
+    check(ok, err, "runtime directory")
+  end
+  return dir
+end
+
+function M.vm_dir(name)
+  if type(name) ~= "string" or not name:match("^[%w][%w_.%-]*$") or #name > 64 then
+    errors.usage_error("bad VM name '" .. tostring(name) .. "' — use letters, digits, '.', '_' and '-'")
+  end
+  return M.runtime_dir() .. "/vms/" .. name
+end
+
+local function shq(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
+
+local function read_file(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function alive(pid)
+  return pid and core.kill_pid(pid, 0) ~= nil
+end
+
+-- A running detached VM by name, or nil, why.
+function M.attach(name)
+  local dir = M.vm_dir(name)
+  local pid = math.tointeger(tonumber((read_file(dir .. "/vmm.pid") or ""):match("%d+")))
+  if not pid then return nil, "no VM named '" .. name .. "'" end
+  if not alive(pid) then return nil, "VM '" .. name .. "' is not running (its VMM, pid " .. pid .. ", is gone)" end
+  return setmetatable({ name = name, dir = dir, vmm_pid = pid, opts = { vsock_uds = dir .. "/vsock.sock" } }, VM)
+end
+
+-- Names of running detached VMs; stale directories are swept.
+function M.list_detached()
+  local names = {}
+  local root = M.runtime_dir() .. "/vms"
+  local p = io.popen("ls -1 " .. shq(root) .. " 2>/dev/null")
+  for name in p:lines() do
+    if M.attach(name) then names[#names + 1] = name else os.execute("rm -rf " .. shq(root .. "/" .. name)) end
+  end
+  p:close()
+  table.sort(names)
+  return names
+end
+
+-- Boots a VM that outlives this process; returns once its agent answers.
+-- opts as for M.boot; opts.argv optional (default: a workload that waits for `sm stop`).
+function M.start_detached(name, opts)
+  local dir = M.vm_dir(name)
+  if M.attach(name) then errors.fail("a VM named '" .. name .. "' is already running — sm stop " .. name) end
+  os.execute("rm -rf " .. shq(dir))
+  local ok, err = core.private_dir(dir)
+  check(ok, err, "VM directory")
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.vsock_uds = dir .. "/vsock.sock"
+  o.console = "file:" .. dir .. "/vmm.log"
+  o.boot_snapshot = false		-- the boot snapshots have no vsock device yet
+  o.detached = true			-- outlives this process
+  if not o.argv or #o.argv == 0 then o.argv = { "/bin/sleep", "2147483647" } end
+  local vm = M.boot(o)
+  local f = assert(io.open(dir .. "/vmm.pid", "w"))
+  f:write(vm:pid(), "\n")
+  f:close()
+  ok, err = vm:wait_agent(opts.ready_timeout or 240)
+  if not ok then
+    vm:kill(9)
+    errors.fail(err .. " — see " .. dir .. "/vmm.log")
+  end
+  vm.name, vm.dir, vm.vmm_pid = name, dir, vm:pid()
+  return vm
+end
+
+local function running(vm)
+  if vm.proc then return vm.proc:wait(0) == nil end	-- our child: reap it
+  return alive(vm.vmm_pid)
+end
+
+-- SIGTERM to the workload through the agent; after `grace` seconds, kill the VMM.
+function VM:stop(grace)
+  local pid = self.vmm_pid or self:pid()
+  agent.stop(uds(self), 15, 5)
+  local deadline = core.monotime() + (grace or 10)
+  while running(self) and core.monotime() < deadline do core.sleep(0.1) end
+  local killed = running(self)
+  if killed then core.kill_pid(pid, 9) end
+  if killed and self.proc then self.proc:wait(10) end
+  if self.dir then os.execute("rm -rf " .. shq(self.dir)) end
+  return killed and "killed" or "stopped"
+end
 
 return M

@@ -7,4 +7,5 @@ int luaopen_sm_core(lua_State *L);
 void l_sys__register(lua_State *L);
 void l_proc__register(lua_State *L);
 void l_oci__register(lua_State *L);
+void l_net__register(lua_State *L);
 #endif

@@ -6,13 +6,19 @@ local vm = require "sm.vm"
 local M = {}
 
 M.summary = "boot the built-in guest and run a command in it"
-M.usage = [[
+M.usage = [==[
 usage: sm boot [options] -- CMD [ARGS...]
+       sm boot --detach --name NAME [options] [-- CMD [ARGS...]]
 
-Boots the built-in minimal guest (kernel + initramfs with busybox) in a
+Starts the built-in minimal guest (kernel + initramfs with busybox) in a
 microVM, runs CMD in it, prints its output and exits with its exit status
 (128+N if it was killed by signal N).  The guest's kernel console is hidden
 unless --verbose or SM_CONSOLE=1.
+
+The first use of a kernel + initramfs (and memory size and vCPU count)
+boots it once and saves a boot snapshot; later runs restore that snapshot
+instead of booting (SM_BOOT_SNAPSHOT=0 boots every time; SM_TRACE=1 says
+which happened).
 
 options:
   --memory MIB       guest RAM (default 128, minimum 64)
@@ -22,9 +28,17 @@ options:
   --kernel PATH      boot another uncompressed vmlinux (default: $SM_KERNEL
                      or the one `make` built)
   --verbose, -v      show the guest kernel console on stderr
+  --detach, -d       with --name: keep the VM running in the background with
+                     its guest agent (vsock); print NAME once the agent
+                     answers.  CMD, if given, is its workload.  Then use
+                     `sm exec NAME -- ...` and `sm stop NAME` (docs/agent-protocol.md)
+  --name NAME        the detached VM's name
+  --snapshot-after-ms N --snapshot-to DIR
+                     N ms after CMD starts, snapshot the VM to DIR and stop
+                     it there (exit 0); `sm restore DIR` continues it
 
 exit status: CMD's; 125 when sm or the VM failed (message on stderr).
-]]
+]==]
 
 local spec = {
   { "memory", arg = "MIB", type = "int" },
@@ -32,31 +46,28 @@ local spec = {
   { "disk", arg = "PATH[:ro]", many = true },
   { "kernel", arg = "PATH" },
   { "verbose", short = "v" },
+  { "detach", short = "d" },
+  { "name", arg = "NAME" },
+  { "snapshot-after-ms", arg = "N", type = "int" },
+  { "snapshot-to", arg = "DIR" },
 }
 
 local VM_FAILED = 125
 
-local function parse_disk(s)
+function M.parse_disk(s)
   local path, mode = s:match("^(.+):(r[ow])$")
   return { path = path or s, readonly = mode == "ro" }
 end
 
-function M.run(argv)
-  local o, cmd, positional = args.parse(argv, spec)
-  if #positional > 0 then errors.usage_error("unexpected '" .. positional[1] .. "' — put the command after --") end
-  if #cmd == 0 then errors.usage_error("no command — e.g. sm boot -- /bin/echo hello") end
-  local disks = {}
-  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = parse_disk(d) end
-  local ok, v = pcall(vm.boot, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus, disks = disks,
-    kernel = o.kernel, verbose = o.verbose })
-  if not ok then
-    if errors.is_failure(v) and v.code ~= 2 then v.code = VM_FAILED end
-    error(v, 0)
-  end
-  local res = v:wait()
+-- What sm boot and sm restore print and return once the VM has ended.
+function M.finish(cmd, res)
   if res.status == "exit" then return res.code end
+  if res.status == "snapshot" then
+    io.stderr:write("sm ", cmd, ": ", res.message, "\n")
+    return 0
+  end
   if res.status == "signal" then
-    io.stderr:write("sm boot: ", cmd[1], " killed by signal ", res.signal, "\n")
+    io.stderr:write("sm ", cmd, ": the workload was killed by signal ", res.signal, "\n")
     return 128 + res.signal
   end
   local what = {
@@ -68,6 +79,41 @@ function M.run(argv)
     killed = "the VM was stopped (" .. tostring(res.message) .. ")",
   }
   errors.fail(what[res.status] or ("the VM ended: " .. tostring(res.status)), VM_FAILED)
+end
+
+-- sm boot --detach --name NAME: the VM runs on in the background with its agent.
+local function detach(o, cmd)
+  if not (o.detach and o.name) then errors.usage_error("--detach and --name go together") end
+  local disks = {}
+  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = M.parse_disk(d) end
+  local ok, v = pcall(vm.start_detached, o.name, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus,
+    disks = disks, kernel = o.kernel, verbose = o.verbose })
+  if not ok then
+    if errors.is_failure(v) and v.code ~= 2 then v.code = VM_FAILED end
+    error(v, 0)
+  end
+  io.stdout:write(o.name, "\n")
+  return 0
+end
+
+function M.run(argv)
+  local o, cmd, positional = args.parse(argv, spec)
+  if #positional > 0 then errors.usage_error("unexpected '" .. positional[1] .. "' — put the command after --") end
+  if o.detach or o.name then return detach(o, cmd) end
+  if #cmd == 0 then errors.usage_error("no command — e.g. sm boot -- /bin/echo hello") end
+  if (o.snapshot_to == nil) ~= (o.snapshot_after_ms == nil) then
+    errors.usage_error("--snapshot-after-ms and --snapshot-to go together")
+  end
+  local disks = {}
+  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = M.parse_disk(d) end
+  local ok, v = pcall(vm.boot, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus, disks = disks,
+    kernel = o.kernel, verbose = o.verbose, snapshot_after_ms = o.snapshot_after_ms,
+    snapshot_to = o.snapshot_to })
+  if not ok then
+    if errors.is_failure(v) and v.code ~= 2 then v.code = VM_FAILED end
+    error(v, 0)
+  end
+  return M.finish("boot", v:wait())
 end
 
 return M

@@ -1,0 +1,136 @@
+-- Integration helpers run inside sm (`sm lua spec/support/agent_client.lua CMD NAME ...`),
+-- where sm.core and sm.vm are available.  Each prints "key=value" lines the
+-- spec checks; the exit status is 0 when the check passed.
+--   echo NAME PORT MIB        MIB each way through vm:connect to a guest echo service,
+--                             with a reader that stalls; byte-identical?
+--   http NAME PORT N          N concurrent proxied GETs to the guest's httpd
+--   churn NAME N              N connect-and-drop clients; VMM fds and RSS before/after
+--   garbage NAME              bytes before CONNECT: closed?
+local core = require "sm.core"
+local vm = require "sm.vm"
+
+local cmd, name = arg[1], arg[2]
+local v = assert(vm.attach(name))
+
+local function out(k, val) io.stdout:write(k, "=", tostring(val), "\n") io.stdout:flush() end
+
+local function pattern(n)
+  local parts, seed = {}, 12345
+  for i = 1, n // 4096 do
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    parts[i] = string.rep(string.pack("<I4", seed), 1024)
+  end
+  return table.concat(parts)
+end
+
+local function echo(port, mib)
+  assert(v:wait_listener(port, 120))
+  local data = pattern(mib * 1024 * 1024)
+  local s = v:connect(port, 60)
+  local sent, got, parts = 0, 0, {}
+  local t0 = core.monotime()
+  local stall_until = t0 + 3		-- the reader stalls for the first 3 s
+  local deadline = t0 + 900
+  while got < #data and core.monotime() < deadline do
+    if sent < #data then
+      local n = assert(s:send(data:sub(sent + 1, sent + 65536), 0.05))
+      sent = sent + n
+      if sent == #data then s:shutdown() end
+    end
+    if core.monotime() >= stall_until or sent == #data then
+      local d, err = s:recv(262144, sent < #data and 0 or 5)
+      if d == "" then break end
+      if d then
+        parts[#parts + 1] = d
+        got = got + #d
+      elseif err ~= "timeout" then
+        error(err)
+      end
+    end
+  end
+  local secs = core.monotime() - t0
+  local back = table.concat(parts)
+  out("sent", sent)
+  out("received", #back)
+  out("identical", back == data)
+  out("seconds", string.format("%.1f", secs))
+  out("mb_per_s", string.format("%.3f", #data / 1048576 / secs))
+  s:close()
+  return back == data and 0 or 1
+end
+
+local function http(port, n)
+  assert(v:wait_listener(port, 120))
+  local socks = {}
+  for i = 1, n do socks[i] = v:connect(port, 60) end
+  for i = 1, n do assert(socks[i]:send("GET /index.html HTTP/1.0\r\n\r\n", 10)) end
+  local okc = 0
+  for i = 1, n do
+    local parts = {}
+    while true do
+      local d = socks[i]:recv(65536, 120)
+      if not d or d == "" then break end
+      parts[#parts + 1] = d
+    end
+    local resp = table.concat(parts)
+    if resp:match("^HTTP/1%.%d 200") and resp:find("hello-http", 1, true) then okc = okc + 1 end
+    socks[i]:close()
+  end
+  out("ok", okc)
+  return okc == n and 0 or 1
+end
+
+local function vmm_stats()
+  local fds = 0
+  local p = io.popen("ls /proc/" .. v.vmm_pid .. "/fd")
+  for _ in p:lines() do fds = fds + 1 end
+  p:close()
+  local f = io.open("/proc/" .. v.vmm_pid .. "/status")
+  local rss = tonumber(f:read("a"):match("VmRSS:%s*(%d+)"))
+  f:close()
+  return fds, rss
+end
+
+local function churn(n)
+  local uds = v.opts.vsock_uds
+  v:exec{ argv = { "/bin/true" } }	-- warm: the agent's first connection
+  local fds0, rss0 = vmm_stats()
+  for i = 1, n do
+    local s = core.unix_connect(uds)
+    if s then
+      if i % 2 == 0 then s:send("CONNECT 1024\n", 1) end
+      s:close()
+    end
+  end
+  -- the guest answers the REQUESTs it got; give it time, then check
+  local fds, rss
+  for _ = 1, 120 do
+    core.sleep(1)
+    fds, rss = vmm_stats()
+    if fds <= fds0 then break end
+  end
+  out("fds_before", fds0)
+  out("fds_after", fds)
+  out("rss_before_kb", rss0)
+  out("rss_after_kb", rss)
+  local still = v:exec{ argv = { "/bin/echo", "alive" } }
+  out("after", still.stdout)
+  return (fds <= fds0 and rss - rss0 < 4096 and still.stdout == "alive\n") and 0 or 1
+end
+
+local function garbage()
+  local s = assert(core.unix_connect(v.opts.vsock_uds))
+  s:send("GET / HTTP/1.0\r\n\r\n", 1)
+  local d, err = s:recv(100, 10)
+  out("closed", d == "" or (d == nil and err ~= "timeout"))
+  s:close()
+  local r = v:exec{ argv = { "/bin/echo", "still-ok" } }
+  out("after", r.stdout)
+  return (r.stdout == "still-ok\n") and 0 or 1
+end
+
+if cmd == "echo" then return echo(tonumber(arg[3]), tonumber(arg[4])) end
+if cmd == "http" then return http(tonumber(arg[3]), tonumber(arg[4])) end
+if cmd == "churn" then return churn(tonumber(arg[3])) end
+if cmd == "garbage" then return garbage() end
+error("unknown command " .. tostring(cmd))

@@ -1,0 +1,116 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/evloop.h"
+
+#define MAX_EVENTS	64
+#define WAKE_TOKEN	UINT64_MAX
+
+struct evloop {
+	int epfd, wakefd;
+	evloop_fn fn;
+	evloop_tick_fn tick;
+	void *ctx;
+	int tick_ms;
+	uint64_t next_tick_ms;
+	bool stop, running;
+	pthread_t thread;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct evloop *evloop__new(evloop_fn fn, evloop_tick_fn tick, void *ctx, int tick_ms)
+{
+	struct evloop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->fn = fn;
+	l->tick = tick;
+	l->ctx = ctx;
+	l->tick_ms = tick_ms > 0 ? tick_ms : 1000;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->epfd < 0 || l->wakefd < 0 || evloop__add(l, l->wakefd, EPOLLIN, WAKE_TOKEN) < 0) {
+		evloop__free(l);
+		return NULL;
+	}
+	return l;
+}
+
+int evloop__add(struct evloop *l, int fd, uint32_t events, uint64_t token)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = token };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int evloop__run_once(struct evloop *l, int timeout_ms)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++)
+		if (ev[i].data.u64 != WAKE_TOKEN)
+			l->fn(l->ctx, ev[i].data.u64, ev[i].events);
+	if (l->tick && now_ms() >= l->next_tick_ms) {
+		l->next_tick_ms = now_ms() + (uint64_t)l->tick_ms;
+		l->tick(l->ctx);
+	}
+	return n;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct evloop *l = arg;
+
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
+		if (evloop__run_once(l, l->tick_ms) < 0)
+			break;
+	return NULL;
+}
+
+int evloop__start(struct evloop *l)
+{
+	int r = pthread_create(&l->thread, NULL, loop_thread, l);
+
+	if (r)
+		return -r;
+	pthread_setname_np(l->thread, "sm-evloop");	/* for top -H and bench/agent.lua */
+	l->running = true;
+	return 0;
+}
+
+void evloop__free(struct evloop *l)
+{
+	uint64_t one = 1;
+
+	if (!l)
+		return;
+	if (l->running) {
+		__atomic_store_n(&l->stop, true, __ATOMIC_RELEASE);
+		if (write(l->wakefd, &one, sizeof(one)) < 0) {
+			/* the loop also wakes on its tick */
+		}
+		pthread_join(l->thread, NULL);
+	}
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->wakefd >= 0)
+		close(l->wakefd);
+	free(l);
+}

@@ -1,0 +1,25 @@
+#ifndef SM_NET_EVLOOP_H
+#define SM_NET_EVLOOP_H
+/*
+ * A small epoll loop for host-side sockets of one device (e.g. the vsock
+ * Unix sockets).  Each fd is registered with a 64-bit token the owner
+ * interprets (slot + generation), so an event for an fd closed meanwhile
+ * is recognised as stale instead of touching freed state.  The loop runs in
+ * its own thread (evloop__start) or, in unit tests, one round at a time.
+ */
+#include <stdint.h>
+
+struct evloop;
+/* Called for each ready fd; `token` as registered, `events` EPOLL* bits. */
+typedef void (*evloop_fn)(void *ctx, uint64_t token, uint32_t events);
+/* Called about every tick_ms, for time-outs. */
+typedef void (*evloop_tick_fn)(void *ctx);
+
+struct evloop *evloop__new(evloop_fn fn, evloop_tick_fn tick, void *ctx, int tick_ms);
+int evloop__add(struct evloop *l, int fd, uint32_t events, uint64_t token);
+/* One round: wait up to timeout_ms, dispatch.  Returns events handled or -errno. */
+int evloop__run_once(struct evloop *l, int timeout_ms);
+/* Run rounds in a new thread until evloop__free. */
+int evloop__start(struct evloop *l);
+void evloop__free(struct evloop *l);
+#endif

@@ -1,0 +1,76 @@
+/* The agent wire codec (docs/agent-protocol.md §Frames, §EXEC), including hostile input. */
+#include <stdint.h>
+#include <string.h>
+
+#include "net/agent-proto.h"
+#include "tap.h"
+
+static void test_header(void)
+{
+	uint8_t b[AGENT_HDR_LEN];
+	struct agent_hdr h;
+	const char *why = NULL;
+
+	agent_hdr__encode(b, AGENT_STDOUT, 1234);
+	ok(b[0] == 1 && b[1] == AGENT_STDOUT && b[2] == 0 && b[3] == 0, "header: version, type, zero flags");
+	ok(agent_hdr__decode(b, &h, &why) == 0 && h.type == AGENT_STDOUT && h.len == 1234, "header round trip");
+	b[0] = 2;
+	ok(agent_hdr__decode(b, &h, &why) < 0 && strstr(why, "version"), "version 2 refused: %s", why);
+	b[0] = 1;
+	b[2] = 1;
+	ok(agent_hdr__decode(b, &h, &why) < 0 && strstr(why, "flags"), "reserved flags refused");
+	agent_hdr__encode(b, 99, 0);
+	ok(agent_hdr__decode(b, &h, &why) < 0 && strstr(why, "type"), "unknown type refused");
+	agent_hdr__encode(b, AGENT_STDIN, AGENT_MAX_PAYLOAD + 1);
+	ok(agent_hdr__decode(b, &h, &why) < 0 && strstr(why, "64 KiB"), "payload over 64 KiB refused");
+	agent_hdr__encode(b, AGENT_STDIN, 0xffffffffu);
+	ok(agent_hdr__decode(b, &h, &why) < 0, "length 0xffffffff refused");
+}
+
+static void test_exec(void)
+{
+	static uint8_t buf[AGENT_HDR_LEN + AGENT_MAX_PAYLOAD + 16];
+	struct agent_exec e = { .flags = AGENT_EXEC_TTY, .rows = 40, .cols = 120, .cwd = "/tmp",
+				.user = "nobody", .argc = 2, .envc = 1,
+				.argv = { "/bin/echo", "hi there" }, .env = { "A=b" } }, d;
+	const char *why = "";
+	int n = agent_exec__encode(buf, sizeof(buf), &e);
+
+	ok(n > AGENT_HDR_LEN, "exec encodes (%d bytes)", n);
+	ok(agent_exec__decode(buf + AGENT_HDR_LEN, (uint32_t)(n - AGENT_HDR_LEN), &d, &why) == 0,
+	   "exec decodes: %s", why);
+	ok(d.flags == AGENT_EXEC_TTY && d.rows == 40 && d.cols == 120, "flags and window size");
+	ok(!strcmp(d.cwd, "/tmp") && !strcmp(d.user, "nobody"), "cwd and user");
+	ok(d.argc == 2 && !strcmp(d.argv[1], "hi there") && !d.argv[2], "argv, NULL-terminated");
+	ok(d.envc == 1 && !strcmp(d.env[0], "A=b") && !d.env[1], "env");
+	ok(agent_exec__decode(buf + AGENT_HDR_LEN, (uint32_t)(n - AGENT_HDR_LEN - 1), &d, &why) < 0,
+	   "truncated by one byte: refused (%s)", why);
+	buf[n] = 'x';
+	ok(agent_exec__decode(buf + AGENT_HDR_LEN, (uint32_t)(n - AGENT_HDR_LEN + 1), &d, &why) < 0,
+	   "trailing byte: refused (%s)", why);
+	ok(agent_exec__decode(buf + AGENT_HDR_LEN, 5, &d, &why) < 0, "shorter than the fixed part: refused");
+	buf[AGENT_HDR_LEN + 8] = 0;
+	buf[AGENT_HDR_LEN + 9] = 0;		/* argc 0 */
+	ok(agent_exec__decode(buf + AGENT_HDR_LEN, (uint32_t)(n - AGENT_HDR_LEN), &d, &why) < 0,
+	   "argc 0: refused (%s)", why);
+	buf[AGENT_HDR_LEN + 8] = 0xff;
+	buf[AGENT_HDR_LEN + 9] = 0xff;		/* argc 65535 */
+	ok(agent_exec__decode(buf + AGENT_HDR_LEN, (uint32_t)(n - AGENT_HDR_LEN), &d, &why) < 0,
+	   "argc 65535: refused");
+	n = agent_exec__encode(buf, sizeof(buf), &e);
+	buf[AGENT_HDR_LEN] = 0x80;		/* unknown flag */
+	ok(agent_exec__decode(buf + AGENT_HDR_LEN, (uint32_t)(n - AGENT_HDR_LEN), &d, &why) < 0,
+	   "unknown exec flag: refused");
+	e.argv[0] = "";
+	n = agent_exec__encode(buf, sizeof(buf), &e);
+	ok(agent_exec__decode(buf + AGENT_HDR_LEN, (uint32_t)(n - AGENT_HDR_LEN), &d, &why) < 0,
+	   "empty program name: refused");
+	ok(agent_exec__encode(buf, 20, &e) < 0, "encode into too small a buffer: -1");
+}
+
+int main(void)
+{
+	test_header();
+	test_exec();
+	return done_testing();
+}
