@@ -3,6 +3,7 @@
  * process, no Lua); every other command is Lua: main creates a lua_State,
  * registers the C core as `sm.core` and calls require("sm.cli").main(arg).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static int run_lua(int argc, char **argv)
 		fprintf(stderr, "sm: out of memory\n");
 		return 1;
 	}
+	signal(SIGPIPE, SIG_IGN);	/* a closed pipe is an error return, not death */
 	luaL_openlibs(L);
 	luaL_requiref(L, "sm.core", luaopen_sm_core, 0);
 	lua_pop(L, 1);

@@ -104,6 +104,7 @@ local function vmm_argv(o, start)
   end
   if o.verbose then argv[#argv + 1] = "--verbose" end
   if o.vsock_uds then append(argv, "--vsock-uds", o.vsock_uds, "--cid", tostring(o.cid or 3)) end
+  if o.control then append(argv, "--control-fd", "4") end
   if o.argv and #o.argv > 0 then
     argv[#argv + 1] = "--"
     table.move(o.argv, 1, #o.argv, #argv + 1, argv)
@@ -132,8 +133,9 @@ VM.__index = VM
 
 local function spawn(o, start, console)
   local mode = (console or "inherit") == "capture" and "pipe" or console or "inherit"
+  o.control = not o.detached		-- vm:snapshot() talks to the VMM through it
   local proc = core.spawn(vmm_argv(o, start), { stdout = mode, stderr = mode, status = true,
-    die_with_parent = not o.detached })
+    die_with_parent = not o.detached, control = o.control })
   return setmetatable({ proc = proc, opts = o }, VM)
 end
 
@@ -246,6 +248,26 @@ function VM:wait(timeout)
   if res.status == "exit" then res.code = st.value end
   if res.status == "signal" then res.signal = st.value end
   return res
+end
+
+-- Snapshot the running VM to dir (written atomically) and let it carry on.
+-- Returns true, or nil and the reason.
+function VM:snapshot(dir, timeout)
+  if not self.opts.control then return nil, "this VM has no control channel (detached VMs)" end
+  local ok, err = self.proc:send("snapshot " .. dir .. "\n")
+  if not ok then return nil, err end
+  local deadline = core.monotime() + (timeout or 60)
+  repeat
+    for line in self.proc:buffered("status"):gmatch("[^\n]+") do
+      local how, msg = line:match("^snapshotted (%a+) msg=(.*)$")
+      if how == "ok" and msg == dir then return true end
+      if how == "error" and msg:find(dir, 1, true) then return nil, msg end
+    end
+    local left = deadline - core.monotime()
+    if left <= 0 or not self.proc:expect("snapshotted ", math.min(left, 0.2), "status") then
+      if left <= 0 then return nil, "timeout" end
+    end
+  until false
 end
 
 function VM:kill(sig) return self.proc:kill(sig or 15) end

@@ -99,6 +99,17 @@ describe("snapshots", function()
     assert.equal(25, ok)
   end)
 
+  it("vm:snapshot() snapshots a running VM that carries on, and the snapshot continues", function()
+    local dir = tmp .. "/live"
+    local code, out, err = run.sm({ "lua", run.root .. "/spec/support/vm_snapshot.lua", dir }, nil, "timeout " .. TIMEOUT)
+    assert.equal(0, code, err)
+    local at = tonumber(out:match("^ok (%d+)"))
+    local after = first_after_restore(dir)
+    local first = tonumber(after[1])
+    assert.is_true(first ~= nil and first >= 4 and first <= at + 1, "restored at " .. tostring(after[1]) .. ", snapshot near " .. at)
+    assert.equal(tostring(first + 1), after[2])
+  end)
+
   describe("refuses a bad snapshot with one clear line", function()
     local function broken(name, how)
       local dir = tmp .. "/bad-" .. name

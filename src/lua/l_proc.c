@@ -6,7 +6,9 @@
  *   p = core.spawn(argv, { stdout = "pipe"|"inherit"|"null"|"file:PATH", stderr = ...,
  *                          status = true, env = { K = "v" }, die_with_parent = true })
  *   res = p:wait(timeout_s)   -- { code=, signal=, stdout=, stderr=, status= } | nil, "timeout"
- *   t = p:expect(needle, timeout_s) -- seconds from spawn until stdout held needle
+ *   t = p:expect(needle, timeout_s [, "status"]) -- seconds from spawn until stdout
+ *                                    (or the status pipe) held needle
+ *   p:send(bytes)             -- to the child's control pipe (fd 4, opts.control = true)
  *   p:kill(signo); p:pid()
  */
 #include <errno.h>
@@ -29,6 +31,7 @@
 
 #define PROC_MT "sm.proc"
 #define STATUS_FD 3		/* the child's status pipe, see docs/vmm.md */
+#define CONTROL_FD 4		/* the child's control pipe (it reads) */
 
 enum { P_OUT, P_ERR, P_STATUS, P_N };
 
@@ -39,6 +42,7 @@ struct proc {
 	size_t len[P_N];
 	int wstatus;
 	int reaped;
+	int ctl;			/* our write end of the control pipe, or -1 */
 	uint64_t spawned_ns;
 };
 
@@ -97,13 +101,25 @@ static void child_env(lua_State *L, int t)
 	lua_pop(L, 1);
 }
 
-static void exec_child(lua_State *L, int opts, char **argv, int pipes[P_N][2], int want_status)
+static void exec_child(lua_State *L, int opts, char **argv, int pipes[P_N][2], int want_status,
+		       const int ctl[2])
 {
 	child_stdio(1, opt_mode(L, opts, "stdout", "inherit"), pipes[P_OUT][1]);
 	child_stdio(2, opt_mode(L, opts, "stderr", "inherit"), pipes[P_ERR][1]);
 	child_stdio(0, opt_mode(L, opts, "stdin", "inherit"), -1);
-	if (want_status)
-		dup2(pipes[P_STATUS][1], STATUS_FD);
+	/* move both out of the way first: either may sit on 3 or 4 already */
+	int status_w = want_status ? fcntl(pipes[P_STATUS][1], F_DUPFD, 16) : -1;
+	int ctl_r = ctl[0] >= 0 ? fcntl(ctl[0], F_DUPFD, 16) : -1;
+
+	if (status_w >= 0) {
+		dup2(status_w, STATUS_FD);
+		close(status_w);
+	}
+	if (ctl_r >= 0) {
+		dup2(ctl_r, CONTROL_FD);
+		close(ctl_r);
+	}
+	signal(SIGPIPE, SIG_DFL);		/* sm ignores it; its children should not */
 	child_env(L, opts);
 	lua_getfield(L, opts, "die_with_parent");
 	if (lua_toboolean(L, -1))		/* an attached VM ends with its sm */
@@ -129,7 +145,7 @@ static char **build_argv(lua_State *L, int t)
 
 static int l_spawn(lua_State *L)
 {
-	int pipes[P_N][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	int pipes[P_N][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, ctl[2] = { -1, -1 };
 	const char *modes[2];
 	char **argv;
 	struct proc *p;
@@ -152,7 +168,13 @@ static int l_spawn(lua_State *L)
 	memset(p, 0, sizeof(*p));
 	for (int i = 0; i < P_N; i++)
 		p->fd[i] = -1;
+	p->ctl = -1;
 	luaL_setmetatable(L, PROC_MT);
+	lua_getfield(L, 2, "control");
+	if (lua_toboolean(L, -1) && pipe2(ctl, O_CLOEXEC) < 0)
+		return luaL_error(L, "spawn: pipe: %s", strerror(errno));
+	lua_pop(L, 1);
+	p->ctl = ctl[1];
 	for (int i = 0; i < P_N; i++) {
 		if ((i < P_STATUS && strcmp(modes[i], "pipe")) || (i == P_STATUS && !want_status))
 			continue;
@@ -164,7 +186,9 @@ static int l_spawn(lua_State *L)
 	p->spawned_ns = now_ns();
 	p->pid = fork();
 	if (p->pid == 0)
-		exec_child(L, 2, argv, pipes, want_status);
+		exec_child(L, 2, argv, pipes, want_status, ctl);
+	if (ctl[0] >= 0)
+		close(ctl[0]);
 	for (int i = 0; i < P_N; i++)
 		if (pipes[i][1] >= 0)
 			close(pipes[i][1]);
@@ -283,23 +307,59 @@ static int l_expect(lua_State *L)
 	size_t nlen;
 	const char *needle = luaL_checklstring(L, 2, &nlen);
 	uint64_t deadline = now_ms() + (uint64_t)(luaL_optnumber(L, 3, 1e9) * 1000);
+	int i = strcmp(luaL_optstring(L, 4, "stdout"), "status") ? P_OUT : P_STATUS;
 
 	for (;;) {
 		int r;
 
-		if (p->buf[P_OUT] && memmem(p->buf[P_OUT], p->len[P_OUT], needle, nlen)) {
+		if (p->buf[i] && memmem(p->buf[i], p->len[i], needle, nlen)) {
 			lua_pushnumber(L, (double)(now_ns() - p->spawned_ns) / 1e9);
 			return 1;
 		}
 		r = pump_once(p, deadline);
-		if (r <= 0 || p->fd[P_OUT] < 0) {
-			if (p->buf[P_OUT] && memmem(p->buf[P_OUT], p->len[P_OUT], needle, nlen))
+		if (r <= 0 || p->fd[i] < 0) {
+			if (p->buf[i] && memmem(p->buf[i], p->len[i], needle, nlen))
 				continue;
 			lua_pushnil(L);
 			lua_pushstring(L, r < 0 ? "timeout" : "eof");
 			return 2;
 		}
 	}
+}
+
+/* p:buffered([ "status" ]) -> what was read from stdout (or the status pipe) so far */
+static int l_buffered(lua_State *L)
+{
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+	int i = strcmp(luaL_optstring(L, 2, "stdout"), "status") ? P_OUT : P_STATUS;
+
+	lua_pushlstring(L, p->buf[i] ? p->buf[i] : "", p->len[i]);
+	return 1;
+}
+
+static int l_send(lua_State *L)
+{
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+	size_t len;
+	const char *data = luaL_checklstring(L, 2, &len);
+
+	while (len && p->ctl >= 0) {
+		ssize_t n = write(p->ctl, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		data += n;
+		len -= (size_t)n;
+	}
+	if (len) {
+		lua_pushnil(L);
+		lua_pushstring(L, p->ctl < 0 ? "no control pipe" : strerror(errno));
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 static int l_kill(lua_State *L)
@@ -335,11 +395,14 @@ static int l_gc(lua_State *L)
 		p->fd[i] = -1;
 		p->buf[i] = NULL;
 	}
+	if (p->ctl >= 0)
+		close(p->ctl);
+	p->ctl = -1;
 	return 0;
 }
 
 static const luaL_Reg proc_methods[] = {
-	{ "wait", l_wait }, { "expect", l_expect }, { "kill", l_kill }, { "pid", l_pid }, { NULL, NULL },
+	{ "wait", l_wait }, { "expect", l_expect }, { "send", l_send }, { "buffered", l_buffered }, { "kill", l_kill }, { "pid", l_pid }, { NULL, NULL },
 };
 
 void l_proc__register(lua_State *L)

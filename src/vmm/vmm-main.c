@@ -4,6 +4,7 @@
  * status fd as one "key=value ..." line (the Lua side reads it).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -301,6 +302,49 @@ static void snapshot_and_end(struct vmm *m, const char *dir)
 		vm__end(&m->vm, VM_END_SNAPSHOT, 0, "snapshot written to %s", dir);
 }
 
+/* `snapshot DIR`: pause, write DIR, carry on (vm:snapshot in Lua). */
+static void control_command(struct vmm *m, char *line)
+{
+	char msg[512];
+
+	if (strncmp(line, "snapshot ", 9) || !line[9]) {
+		status_printf(m, "control error msg=unknown command (docs/vmm.md lists them)\n");
+		return;
+	}
+	if (vmm__save(m, line + 9, msg, sizeof(msg)) < 0)
+		status_printf(m, "snapshotted error msg=%s\n", msg);
+	else
+		status_printf(m, "snapshotted ok msg=%s\n", line + 9);
+	vm__resume_all(&m->vm);
+}
+
+/* Commands from the host, one per line; a line too long is refused. */
+static void read_control(struct vmm *m)
+{
+	ssize_t n;
+	char *nl;
+
+	if (m->o.control_fd < 0)
+		return;
+	n = read(m->o.control_fd, m->ctl_line + m->ctl_len, sizeof(m->ctl_line) - 1 - m->ctl_len);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		m->o.control_fd = -1;		/* the host closed it: no more commands */
+		return;
+	}
+	if (n > 0)
+		m->ctl_len += (size_t)n;
+	while ((nl = memchr(m->ctl_line, '\n', m->ctl_len))) {
+		*nl = '\0';
+		control_command(m, m->ctl_line);
+		m->ctl_len -= (size_t)(nl + 1 - m->ctl_line);
+		memmove(m->ctl_line, nl + 1, m->ctl_len);
+	}
+	if (m->ctl_len == sizeof(m->ctl_line) - 1) {
+		status_printf(m, "control error msg=command too long\n");
+		m->ctl_len = 0;
+	}
+}
+
 /* Runs what the vCPU threads asked for, and the timed snapshot. */
 static void do_actions(struct vmm *m, int actions)
 {
@@ -329,6 +373,7 @@ static void wait_end(struct vmm *m, int sig_fd)
 		m->actions = 0;
 		pthread_mutex_unlock(&vm->end_lock);
 		do_actions(m, actions);
+		read_control(m);
 		if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
 			vm__end(vm, VM_END_KILLED, (int)si.ssi_signo, "stopped by signal %u", si.ssi_signo);
 		pthread_mutex_lock(&vm->end_lock);
@@ -422,6 +467,8 @@ int vmm__main(int argc, char **argv)
 		return 2;
 	}
 	m->status_fd = m->o.status_fd;
+	if (m->o.control_fd >= 0)
+		fcntl(m->o.control_fd, F_SETFL, O_NONBLOCK);
 	log_verbose = m->o.verbose;
 	console__init(&m->console, m->o.verbose ? 2 : -1);
 	initchan__init(&m->chan, &chan_ops, m);

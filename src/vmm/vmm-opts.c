@@ -97,6 +97,11 @@ static int parse_one(struct vmm_opts *o, const char *opt, const char *val, char 
 			snprintf(msg, msglen, "--vcpus %s: must be 1..%d", val, VM_MAX_VCPUS);
 			return -1;
 		}
+	} else if (!strcmp(opt, "--control-fd")) {
+		if (parse_int(val, 0, 1 << 20, &o->control_fd) < 0) {
+			snprintf(msg, msglen, "bad --control-fd %s", val);
+			return -1;
+		}
 	} else if (!strcmp(opt, "--status-fd")) {
 		if (parse_int(val, 0, 1 << 20, &o->status_fd) < 0) {
 			snprintf(msg, msglen, "bad --status-fd %s", val);
@@ -117,6 +122,7 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 	o->memory_mib = 128;
 	o->vcpus = 1;
 	o->status_fd = -1;
+	o->control_fd = -1;
 	o->cid = 3;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {

@@ -28,6 +28,7 @@ struct vmm_opts {
 	const char *snapshot_on_ready;	/* --snapshot-on-ready DIR: the boot snapshot */
 	const char *snapshot_to;	/* --snapshot-to DIR with --snapshot-after-ms N */
 	int snapshot_after_ms;
+	int control_fd;			/* --control-fd N: commands, one per line (docs/vmm.md) */
 	int argc;			/* the workload, after "--" */
 	char **argv;
 	char disk_paths[VMM_MAX_DISKS][4096];

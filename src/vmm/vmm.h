@@ -33,6 +33,8 @@ struct vmm {
 	int status_fd;
 	int actions;			/* enum vmm_action bits, under vm.end_lock */
 	uint64_t t0_ns, first_run_ns, ready_ns, snapshot_at_ns;
+	char ctl_line[4096];		/* partial command from --control-fd */
+	size_t ctl_len;
 	char cmdline[CMDLINE_MAX + 256];
 };
 
