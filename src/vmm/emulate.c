@@ -12,38 +12,21 @@
 #define RFLAGS_OF (1u << 11)
 #define RFLAGS_AC (1u << 18)
 
-static int decode_popcnt(const uint8_t *p, int n, struct emul_insn *out)
+/* [rex] 0f OPCODE /r with register operands only (memory forms are not
+ * needed and not decoded); pre is the length of a mandatory prefix. */
+static int decode_reg_reg(const uint8_t *p, int n, int pre, uint8_t opcode, enum emul_op op,
+			  struct emul_insn *out)
 {
-	int i = 1, rex = 0, modrm;
+	int i = pre, rex = 0, modrm;
 
 	if (i < n && (p[i] & 0xf0) == 0x40)
 		rex = p[i++];
-	if (i + 3 > n || p[i] != 0x0f || p[i + 1] != 0xb8)
-		return -1;
-	modrm = p[i + 2];
-	if ((modrm >> 6) != 3)		/* memory operands: not needed, not decoded */
-		return -1;
-	out->op = EMUL_POPCNT;
-	out->len = i + 3;
-	out->dst = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
-	out->src = (modrm & 7) | ((rex & 1) ? 8 : 0);
-	out->width = (rex & 8) ? 64 : 32;
-	return 0;
-}
-
-/* [rex] 0f 03 /r with a register operand: lsl r, r */
-static int decode_lsl(const uint8_t *p, int n, struct emul_insn *out)
-{
-	int i = 0, rex = 0, modrm;
-
-	if (i < n && (p[i] & 0xf0) == 0x40)
-		rex = p[i++];
-	if (i + 3 > n || p[i] != 0x0f || p[i + 1] != 0x03)
+	if (i + 3 > n || p[i] != 0x0f || p[i + 1] != opcode)
 		return -1;
 	modrm = p[i + 2];
 	if ((modrm >> 6) != 3)
 		return -1;
-	out->op = EMUL_LSL;
+	out->op = op;
 	out->len = i + 3;
 	out->dst = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
 	out->src = (modrm & 7) | ((rex & 1) ? 8 : 0);
@@ -62,9 +45,9 @@ int emulate__decode(const uint8_t *p, int n, struct emul_insn *out)
 		*out = (struct emul_insn){ .op = EMUL_SKIP, .len = 1 };
 	else if (n >= 3 && p[0] == 0x0f && p[1] == 0x01 && (p[2] == 0xca || p[2] == 0xcb))
 		*out = (struct emul_insn){ .op = p[2] == 0xca ? EMUL_CLAC : EMUL_STAC, .len = 3 };
-	else if (p[0] == 0xf3 && decode_popcnt(p, n, out) == 0)
+	else if (p[0] == 0xf3 && decode_reg_reg(p, n, 1, 0xb8, EMUL_POPCNT, out) == 0)
 		return 0;
-	else if (decode_lsl(p, n, out) == 0)
+	else if (decode_reg_reg(p, n, 0, 0x03, EMUL_LSL, out) == 0)
 		return 0;
 	else
 		out->op = EMUL_UNKNOWN;
