@@ -65,6 +65,17 @@ local function check_file(what, path, hint)
   if not ok then errors.fail(string.format("%s %s: %s%s", what, path, err, hint or "")) end
 end
 
+-- /dev/kvm first: without it nothing else (boot snapshots included) can work.
+function M.check_kvm()
+  local dev = env("SM_KVM_DEVICE") or "/dev/kvm"
+  local ok, _, errno = core.access(dev, "rw")
+  if ok then return end
+  if errno == 2 then
+    errors.fail(dev .. ": no such device — this host has no KVM (enable virtualization, load kvm_intel/kvm_amd or kvm_pvm)")
+  end
+  errors.fail(dev .. ": permission denied — add yourself to the kvm group (sudo usermod -aG kvm $USER, then log in again)")
+end
+
 function M.validate(opts)
   check_int("--vcpus", opts.vcpus, 1, M.MAX_VCPUS)
   check_int("--memory", opts.memory_mib, M.MIN_MEMORY_MIB, M.MAX_MEMORY_MIB, " MiB")
@@ -78,6 +89,7 @@ function M.validate(opts)
   if #(opts.disks or {}) > M.MAX_DISKS then
     errors.usage_error(string.format("at most %d disks", M.MAX_DISKS))
   end
+  M.check_kvm()
 end
 
 M.MAX_DISKS = 4
@@ -142,9 +154,12 @@ end
 -- ---- boot snapshots ----
 
 function M.snapshots_dir()
-  local root = assert(core.oci_cache_dir())
-  local dir = root .. "/boot-snapshots"
-  assert(core.mkdir(dir, tonumber("700", 8)))
+  local root, err = core.oci_cache_dir()
+  local dir = root and root .. "/boot-snapshots"
+  if root then root, err = core.mkdir(dir, tonumber("700", 8)) end
+  if not root then
+    errors.fail("cache directory: " .. tostring(err) .. " — set SM_CACHE_DIR or XDG_CACHE_HOME to a directory you own")
+  end
   return dir
 end
 
@@ -226,6 +241,7 @@ function M.restore(dir, opts)
   local o = { disks = opts.disks or {}, verbose = opts.verbose or env("SM_CONSOLE") == "1", argv = opts.argv,
     snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to }
   if not core.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
+  M.check_kvm()
   for _, d in ipairs(o.disks) do check_file("disk", d.path) end
   return spawn(o, { "--restore", dir }, opts.console)
 end
