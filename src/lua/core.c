@@ -2,6 +2,17 @@
 
 #include "lua/core.h"
 
+void l_core__class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
+{
+	luaL_newmetatable(L, name);
+	lua_newtable(L);
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+}
+
 int luaopen_sm_core(lua_State *L)
 {
 	lua_newtable(L);

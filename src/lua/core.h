@@ -1,9 +1,12 @@
 #ifndef SM_LUA_CORE_H
 #define SM_LUA_CORE_H
 #include <lua.h>
+#include <lauxlib.h>
 /* sm.core: the raw C layer.  Each subsystem adds its functions to the table
  * on top of the stack with its l_<subsys>__register. */
 int luaopen_sm_core(lua_State *L);
+/* Register a userdata class: metatable `name` with `methods` as __index and gc as __gc. */
+void l_core__class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc);
 void l_sys__register(lua_State *L);
 void l_proc__register(lua_State *L);
 void l_oci__register(lua_State *L);

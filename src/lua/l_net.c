@@ -761,11 +761,6 @@ static const luaL_Reg fns[] = {
 
 void l_net__register(lua_State *L)
 {
-	luaL_newmetatable(L, SOCK_MT);
-	luaL_newlib(L, sock_methods);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, l_close);
-	lua_setfield(L, -2, "__gc");
-	lua_pop(L, 1);
+	l_core__class(L, SOCK_MT, sock_methods, l_close);
 	luaL_setfuncs(L, fns, 0);
 }

@@ -402,17 +402,13 @@ static int l_gc(lua_State *L)
 }
 
 static const luaL_Reg proc_methods[] = {
-	{ "wait", l_wait }, { "expect", l_expect }, { "send", l_send }, { "buffered", l_buffered }, { "kill", l_kill }, { "pid", l_pid }, { NULL, NULL },
+	{ "wait", l_wait }, { "expect", l_expect }, { "send", l_send }, { "buffered", l_buffered },
+	{ "kill", l_kill }, { "pid", l_pid }, { NULL, NULL },
 };
 
 void l_proc__register(lua_State *L)
 {
-	luaL_newmetatable(L, PROC_MT);
-	luaL_newlib(L, proc_methods);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, l_gc);
-	lua_setfield(L, -2, "__gc");
-	lua_pop(L, 1);
+	l_core__class(L, PROC_MT, proc_methods, l_gc);
 	lua_pushcfunction(L, l_spawn);
 	lua_setfield(L, -2, "spawn");
 }

@@ -190,13 +190,8 @@ static const luaL_Reg fns[] = {
 
 void l_sys__register(lua_State *L)
 {
-	luaL_newmetatable(L, LOCK_MT);
-	lua_pushcfunction(L, l_unlock);
-	lua_setfield(L, -2, "__gc");
-	lua_newtable(L);
-	lua_pushcfunction(L, l_unlock);
-	lua_setfield(L, -2, "unlock");
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	static const luaL_Reg lock_methods[] = { { "unlock", l_unlock }, { NULL, NULL } };
+
+	l_core__class(L, LOCK_MT, lock_methods, l_unlock);
 	luaL_setfuncs(L, fns, 0);
 }
