@@ -10,6 +10,19 @@ describe("sm", function()
     assert.matches("boot", out, 1, true)
   end)
 
+  it("every command it lists has a --help that starts with its usage", function()
+    local _, out = run.sm({ "--help" })
+    local n = 0
+    for line in out:match("commands:\n(.-)\n\n"):gmatch("[^\n]+") do
+      local name = line:match("^%s+(%S+)")
+      local code, usage, err = run.sm({ name, "--help" })
+      assert.equal(0, code, name .. ": " .. err)
+      assert.matches("usage: sm " .. name, usage, 1, true)
+      n = n + 1
+    end
+    assert.is_true(n >= 8, out)
+  end)
+
   it("prints its version", function()
     local code, out = run.sm({ "--version" })
     assert.equal(0, code)

@@ -224,8 +224,9 @@ int main(void)
 		dprintf(2, "sm init: /dev/ttyS1: %s\n", strerror(errno));
 		return 1;
 	}
-	chan_hello();
+	/* before HELLO, so boot snapshots (taken at HELLO) hold a running agent */
 	agent__start();		/* vsock agent (docs/agent-protocol.md), a child of ours */
+	chan_hello();
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (int i = 0; i < (int)(sizeof(forwarded) / sizeof(forwarded[0])); i++)

@@ -185,7 +185,7 @@ end
 function M.boot_snapshot(o)
   local dir = M.snapshots_dir()
   local key = table.concat({ file_hash(dir, o.kernel), o.initrd and file_hash(dir, o.initrd) or "-",
-    o.cmdline, o.memory_mib, o.vcpus, "v3" }, "|")  -- v3: kvm-clock, devices declared
+    o.cmdline, o.memory_mib, o.vcpus, "v4" }, "|")  -- v4: vsock device, agent before HELLO
   local snap = dir .. "/" .. core.sha256(key):sub(8, 23)
   if core.stat(snap .. "/metadata.json") then
     trace("boot snapshot %s: restoring", snap)
@@ -235,11 +235,14 @@ function M.boot(opts)
 end
 
 -- Restore a snapshot directory (from vm:snapshot or --snapshot-to); the
--- guest continues where it was.  opts: disks, console, verbose, argv.
+-- guest continues where it was.  opts: disks, console, verbose, argv,
+-- vsock_uds and cid (the restored VM's own agent socket; connections open
+-- when the snapshot was taken are reset, listeners keep working).
 function M.restore(dir, opts)
   opts = opts or {}
   local o = { disks = opts.disks or {}, verbose = opts.verbose or env("SM_CONSOLE") == "1", argv = opts.argv,
-    snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to }
+    snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to,
+    vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached }
   if not core.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
   M.check_kvm()
   for _, d in ipairs(o.disks) do check_file("disk", d.path) end
@@ -347,7 +350,7 @@ end
 
 function VM:wait_agent(timeout)
   local deadline = core.monotime() + (timeout or 120)
-  local err
+  local err, pause = nil, 0.01
   repeat
     local v
     v, err = agent.ping(uds(self), 5)
@@ -357,7 +360,8 @@ function VM:wait_agent(timeout)
       local r = self.proc:wait(0)
       if r then return nil, "the VM ended before its agent answered" end
     end
-    core.sleep(0.5)
+    core.sleep(pause)
+    pause = math.min(pause * 2, 0.5)	-- a restored agent answers at once; a booting one takes a while
   until core.monotime() >= deadline
   return nil, "the guest agent did not answer in time (" .. tostring(err) .. ")"
 end
@@ -420,8 +424,10 @@ function M.list_detached()
   return names
 end
 
--- Boots a VM that outlives this process; returns once its agent answers.
--- opts as for M.boot; opts.argv optional (default: a workload that waits for `sm stop`).
+-- Starts a VM that outlives this process; returns once its agent answers.
+-- opts as for M.boot (from the boot snapshot) or, with opts.restore = DIR,
+-- as for M.restore; opts.argv optional (default: a workload that waits for
+-- `sm stop`; a restored snapshot has its workload already).
 function M.start_detached(name, opts)
   local dir = M.vm_dir(name)
   if M.attach(name) then errors.fail("a VM named '" .. name .. "' is already running — sm stop " .. name) end
@@ -432,10 +438,16 @@ function M.start_detached(name, opts)
   for k, v in pairs(opts) do o[k] = v end
   o.vsock_uds = dir .. "/vsock.sock"
   o.console = "file:" .. dir .. "/vmm.log"
-  o.boot_snapshot = false		-- the boot snapshots have no vsock device yet
   o.detached = true			-- outlives this process
-  if not o.argv or #o.argv == 0 then o.argv = { "/bin/sleep", "2147483647" } end
-  local vm = M.boot(o)
+  if not o.restore and (not o.argv or #o.argv == 0) then o.argv = { "/bin/sleep", "2147483647" } end
+  local started, vm = pcall(function()
+    if o.restore then return M.restore(o.restore, o) end
+    return M.boot(o)
+  end)
+  if not started then
+    os.execute("rm -rf " .. shq(dir))	-- nothing half-made is left to find
+    error(vm, 0)
+  end
   local f = assert(io.open(dir .. "/vmm.pid", "w"))
   f:write(vm:pid(), "\n")
   f:close()

@@ -132,14 +132,14 @@ describe("snapshots", function()
       assert.matches("vm.state does not match its checksum", broken("state-trunc", "truncate -s 1000 vm.state"))
     end)
     it("unknown format version", function()
-      assert.matches("snapshot format version 99, this sm reads version 1",
-        broken("format", "sed -i 's/\"format\": 1/\"format\": 99/' metadata.json"))
+      assert.matches("snapshot format version 99, this sm reads version 2",
+        broken("format", "sed -i 's/\"format\": 2/\"format\": 99/' metadata.json"))
     end)
     it("a missing file", function()
       assert.matches("vm.state: No such file or directory", broken("missing", "rm vm.state"))
     end)
     it("malformed metadata", function()
-      assert.matches("metadata.json is not valid JSON", broken("json", "printf '{\"format\": 1,' > metadata.json"))
+      assert.matches("metadata.json is not valid JSON", broken("json", "printf '{\"format\": 2,' > metadata.json"))
     end)
     it("a CPU-feature fingerprint the host lacks", function()
       assert.matches("this host lacks CPU features it needs",

@@ -397,6 +397,11 @@ static void guest_connect(struct virtio_vsock *v, const struct vsock_hdr *h)
 	c->peer_buf_alloc = h->buf_alloc;
 	c->peer_fwd_cnt = h->fwd_cnt;
 	c->pending = P_RST;			/* unless the connect below works */
+	if (!v->uds[0]) {
+		log_info("virtio-vsock: guest connect to host port %u: this VM has no vsock socket — RST",
+			 h->dst_port);
+		return;
+	}
 	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", v->uds, h->dst_port);
 	if (n >= (int)sizeof(sa.sun_path))
 		return;
@@ -877,7 +882,7 @@ struct virtio_vsock *virtio_vsock__new(struct vm *vm, uint64_t guest_cid, const 
 	v->guest_cid = guest_cid;
 	v->listen_fd = -1;
 	v->loop = evloop__new(on_event, on_tick, v, 1000);
-	if (!v->loop || listen_uds(v, uds, msg, msglen) < 0) {
+	if (!v->loop || (uds && listen_uds(v, uds, msg, msglen) < 0)) {
 		if (!v->loop)
 			snprintf(msg, msglen, "vsock: event loop: %s", strerror(errno));
 		virtio_vsock__free(v);
@@ -895,6 +900,16 @@ struct virtio_vsock *virtio_vsock__new(struct vm *vm, uint64_t guest_cid, const 
 int virtio_vsock__start(struct virtio_vsock *v)
 {
 	return evloop__start(v->loop);
+}
+
+void virtio_vsock__pause(struct virtio_vsock *v)
+{
+	evloop__pause(v->loop);
+}
+
+void virtio_vsock__resume(struct virtio_vsock *v)
+{
+	evloop__resume(v->loop);
 }
 
 int virtio_vsock__poll(struct virtio_vsock *v, int timeout_ms)

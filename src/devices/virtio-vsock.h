@@ -17,11 +17,17 @@
 
 struct virtio_vsock;
 
-/* Creates the device and binds the listener; NULL with msg on failure. */
+/* Creates the device and, given a `uds` path, binds the listener (without
+ * one the guest sees the device but nobody can connect: a VM booted for a
+ * snapshot others restore with their own socket).  NULL with msg on failure. */
 struct virtio_vsock *virtio_vsock__new(struct vm *vm, uint64_t guest_cid, const char *uds,
 				       char *cmdline, size_t cmdlen, char *msg, size_t msglen);
 /* Starts the host-socket thread. 0 or -errno. */
 int virtio_vsock__start(struct virtio_vsock *v);
+/* Snapshots: no host-socket callback (and so no guest-RAM write by the
+ * device) between pause and resume. */
+void virtio_vsock__pause(struct virtio_vsock *v);
+void virtio_vsock__resume(struct virtio_vsock *v);
 /* Unit tests without the thread: one round of host-socket events. */
 int virtio_vsock__poll(struct virtio_vsock *v, int timeout_ms);
 /* After a snapshot restore: every host connection is gone; tell the guest

@@ -21,6 +21,9 @@ struct evloop {
 	uint64_t next_tick_ms;
 	bool stop, running;
 	pthread_t thread;
+	pthread_mutex_t park_lock;	/* guards the two below */
+	pthread_cond_t park_cond;
+	bool pause_req, parked;
 };
 
 static uint64_t now_ms(void)
@@ -41,6 +44,8 @@ struct evloop *evloop__new(evloop_fn fn, evloop_tick_fn tick, void *ctx, int tic
 	l->tick = tick;
 	l->ctx = ctx;
 	l->tick_ms = tick_ms > 0 ? tick_ms : 1000;
+	pthread_mutex_init(&l->park_lock, NULL);
+	pthread_cond_init(&l->park_cond, NULL);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->epfd < 0 || l->wakefd < 0 || evloop__add(l, l->wakefd, EPOLLIN, WAKE_TOKEN) < 0) {
@@ -64,9 +69,15 @@ int evloop__run_once(struct evloop *l, int timeout_ms)
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		uint64_t count;
+
 		if (ev[i].data.u64 != WAKE_TOKEN)
 			l->fn(l->ctx, ev[i].data.u64, ev[i].events);
+		else if (read(l->wakefd, &count, sizeof(count)) < 0) {
+			/* already drained: nothing to do */
+		}
+	}
 	if (l->tick && now_ms() >= l->next_tick_ms) {
 		l->next_tick_ms = now_ms() + (uint64_t)l->tick_ms;
 		l->tick(l->ctx);
@@ -74,14 +85,63 @@ int evloop__run_once(struct evloop *l, int timeout_ms)
 	return n;
 }
 
+static void wake(struct evloop *l)
+{
+	uint64_t one = 1;
+
+	if (write(l->wakefd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the loop is being woken anyway */
+	}
+}
+
+/* Between rounds, so no callback is running while parked. */
+static void park_if_asked(struct evloop *l)
+{
+	pthread_mutex_lock(&l->park_lock);
+	if (l->pause_req) {
+		l->parked = true;
+		pthread_cond_broadcast(&l->park_cond);
+		while (l->pause_req && !__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
+			pthread_cond_wait(&l->park_cond, &l->park_lock);
+		l->parked = false;
+	}
+	pthread_mutex_unlock(&l->park_lock);
+}
+
 static void *loop_thread(void *arg)
 {
 	struct evloop *l = arg;
 
-	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+		park_if_asked(l);
 		if (evloop__run_once(l, l->tick_ms) < 0)
 			break;
+	}
+	pthread_mutex_lock(&l->park_lock);
+	l->parked = true;		/* gone for good: pausers must not wait */
+	pthread_cond_broadcast(&l->park_cond);
+	pthread_mutex_unlock(&l->park_lock);
 	return NULL;
+}
+
+void evloop__pause(struct evloop *l)
+{
+	if (!l->running)
+		return;
+	pthread_mutex_lock(&l->park_lock);
+	l->pause_req = true;
+	wake(l);
+	while (!l->parked)
+		pthread_cond_wait(&l->park_cond, &l->park_lock);
+	pthread_mutex_unlock(&l->park_lock);
+}
+
+void evloop__resume(struct evloop *l)
+{
+	pthread_mutex_lock(&l->park_lock);
+	l->pause_req = false;
+	pthread_cond_broadcast(&l->park_cond);
+	pthread_mutex_unlock(&l->park_lock);
 }
 
 int evloop__start(struct evloop *l)
@@ -97,20 +157,19 @@ int evloop__start(struct evloop *l)
 
 void evloop__free(struct evloop *l)
 {
-	uint64_t one = 1;
-
 	if (!l)
 		return;
 	if (l->running) {
 		__atomic_store_n(&l->stop, true, __ATOMIC_RELEASE);
-		if (write(l->wakefd, &one, sizeof(one)) < 0) {
-			/* the loop also wakes on its tick */
-		}
+		wake(l);
+		evloop__resume(l);
 		pthread_join(l->thread, NULL);
 	}
 	if (l->epfd >= 0)
 		close(l->epfd);
 	if (l->wakefd >= 0)
 		close(l->wakefd);
+	pthread_mutex_destroy(&l->park_lock);
+	pthread_cond_destroy(&l->park_cond);
 	free(l);
 }

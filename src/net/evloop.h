@@ -21,5 +21,10 @@ int evloop__add(struct evloop *l, int fd, uint32_t events, uint64_t token);
 int evloop__run_once(struct evloop *l, int timeout_ms);
 /* Run rounds in a new thread until evloop__free. */
 int evloop__start(struct evloop *l);
+/* Park the thread between rounds (no callback runs until evloop__resume):
+ * a snapshot must not see a device thread write guest RAM.  Returns once
+ * parked; no-op if the thread was never started. */
+void evloop__pause(struct evloop *l);
+void evloop__resume(struct evloop *l);
 void evloop__free(struct evloop *l);
 #endif

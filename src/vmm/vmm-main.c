@@ -163,8 +163,10 @@ static int setup_devices(struct vmm *m, char *msg, size_t msglen)
 			return -1;
 		}
 	}
-	if (m->o.vsock_uds && !(m->vsock = virtio_vsock__new(vm, m->o.cid, m->o.vsock_uds, m->cmdline,
-							       sizeof(m->cmdline), msg, msglen)))
+	/* always there, so a snapshot of any VM restores with or without a socket */
+	m->vsock = virtio_vsock__new(vm, m->o.cid, m->o.vsock_uds, m->cmdline, sizeof(m->cmdline),
+				     msg, msglen);
+	if (!m->vsock)
 		return -1;
 	return 0;
 }
@@ -401,7 +403,7 @@ static int run(struct vmm *m)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);		/* inherited by the vCPU threads */
 	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (m->vsock && virtio_vsock__start(m->vsock) < 0)
+	if (m->o.vsock_uds && virtio_vsock__start(m->vsock) < 0)
 		vm__end(vm, VM_END_CRASH, 0, "vsock: cannot start its thread");
 	m->first_run_ns = now_ns();
 	for (int i = 0; i < vm->nr_vcpus; i++) {
@@ -451,7 +453,6 @@ static struct vmm *volatile the_vmm;
 
 int vmm__main(int argc, char **argv)
 {
-	signal(SIGPIPE, SIG_IGN);	/* a closed reader is an EPIPE we handle */
 	struct vmm *m = the_vmm = calloc(1, sizeof(*m));
 	char msg[512] = "";
 	const char *t0 = getenv("SM_T0_NS");

@@ -1,7 +1,8 @@
 /*
  * What `sm vmm` puts in a snapshot and takes back out: VM and vCPU state,
  * the UARTs, every virtio-mmio transport, the disks' sizes and the init
- * channel decoder (a frame may be half-sent when we pause).
+ * channel decoder (a frame may be half-sent when we pause).  vsock host
+ * connections are not saved: a restored guest gets a transport reset.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include "devices/serial.h"
 #include "devices/virtio-blk.h"
 #include "devices/virtio-mmio.h"
+#include "devices/virtio-vsock.h"
 #include "util/sha256.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm-state.h"
@@ -93,16 +95,12 @@ int vmm__save(struct vmm *m, const char *dir, char *msg, size_t msglen)
 	struct state_buf b;
 	int r;
 
-	/* the vsock event thread writes guest RAM while vCPUs are paused: until
-	 * it pauses too, such VMs are not snapshotted (docs/snapshot-format.md) */
-	if (m->vsock) {
-		snprintf(msg, msglen, "snapshot: VMs with a vsock device cannot be snapshotted yet");
-		return -ENOTSUP;
-	}
 	if (vm__pause_all(&m->vm) < 0) {
 		snprintf(msg, msglen, "snapshot: the vCPUs did not pause within 5 s");
 		return -ETIMEDOUT;
 	}
+	/* the vsock host-socket thread writes guest RAM too: park it until mem is written */
+	virtio_vsock__pause(m->vsock);
 	state__init(&b);
 	r = vm__save(&m->vm, &b, msg, msglen);
 	for (int i = 0; r == 0 && i < m->vm.nr_vcpus; i++)
@@ -114,6 +112,7 @@ int vmm__save(struct vmm *m, const char *dir, char *msg, size_t msglen)
 	if (r == 0)
 		r = snapshot__write(&m->vm, dir, &b, &meta, msg, msglen);
 	state__free(&b);
+	virtio_vsock__resume(m->vsock);
 	return r;
 }
 
@@ -151,5 +150,12 @@ int vmm__restore(struct vmm *m, char *msg, size_t msglen)
 
 	for (int i = 0; r == 0 && i < m->vm.nr_vcpus; i++)
 		r = vcpu__restore(m->vm.vcpus[i], &sv, msg, msglen);
-	return r == 0 ? restore_devices(m, &sv, msg, msglen) : r;
+	if (r == 0)
+		r = restore_devices(m, &sv, msg, msglen);
+	/* host connections did not survive; the guest must forget its side
+	 * (and re-read its CID, which may differ).  -EAGAIN: its driver had not
+	 * posted event buffers yet, so it has no connections either. */
+	if (r == 0)
+		virtio_vsock__reset_transport(m->vsock);
+	return r;
 }

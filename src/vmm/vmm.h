@@ -28,7 +28,7 @@ struct vmm {
 	struct initchan chan;
 	struct serial *con_uart, *chan_uart;
 	struct virtio_blk *blk[VMM_MAX_DISKS];
-	struct virtio_vsock *vsock;	/* with --vsock-uds */
+	struct virtio_vsock *vsock;	/* always; its socket with --vsock-uds */
 	struct snapshot snap;		/* what we restored from, if anything */
 	int status_fd;
 	int actions;			/* enum vmm_action bits, under vm.end_lock */

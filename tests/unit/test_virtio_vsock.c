@@ -283,6 +283,24 @@ static void test_reset_transport(void)
 	close(fd);
 }
 
+/* A VM booted without --vsock-uds (e.g. for a boot snapshot) has the
+ * device, but nobody to connect to: the guest gets RST, not a path "_P". */
+static void test_no_socket(void)
+{
+	static struct vm *first;	/* its bus still holds the old transport: keep it reachable */
+	struct hdr h;
+
+	first = vm;
+	virtio_vsock__free(dev);
+	ok(first && vsockdrv_setup(NULL) == 0, "a device without a socket");
+	driver_init();
+	h = guest_hdr(REQUEST, 900, 5000, 0);
+	tx(&h, NULL, 0);
+	ok(rx(&h, NULL, 0) && h.op == RST && h.dst_port == 900, "guest → host port 5000: RST");
+	is(virtio_vsock__nr_conns(dev), 0, "nothing left");
+	ok(access("_5000", F_OK) < 0, "no relative socket path was tried");
+}
+
 int main(void)
 {
 	char path[80];
@@ -301,6 +319,7 @@ int main(void)
 	test_malformed();
 	test_request_flood();
 	test_reset_transport();
+	test_no_socket();
 	virtio_vsock__free(dev);
 	rmdir(dir);
 	return done_testing();

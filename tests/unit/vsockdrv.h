@@ -215,15 +215,17 @@ static inline int open_stream(uint32_t gport, uint32_t *hport)
 	return fd;
 }
 
-/* A device on a fresh fakevm listening on uds; 0 or -1. */
+/* A device on a fresh fakevm listening on path (NULL: no socket); 0 or -1. */
 static inline int vsockdrv_setup(const char *path)
 {
 	char cmdline[256] = "", msg[256] = "";
 	const char *at;
 
 	vm = fakevm_new(1 << 20);
-	snprintf(uds, sizeof(uds), "%s", path);
-	dev = virtio_vsock__new(vm, 3, uds, cmdline, sizeof(cmdline), msg, sizeof(msg));
+	snprintf(uds, sizeof(uds), "%s", path ? path : "");
+	memset(avail_idx, 0, sizeof(avail_idx));
+	memset(used_seen, 0, sizeof(used_seen));
+	dev = virtio_vsock__new(vm, 3, path ? uds : NULL, cmdline, sizeof(cmdline), msg, sizeof(msg));
 	at = strstr(cmdline, "virtio_mmio.device=4K@");
 	if (!dev || !at) {
 		fprintf(stderr, "vsock device: %s\n", msg);

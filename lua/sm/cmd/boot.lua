@@ -81,13 +81,11 @@ function M.finish(cmd, res)
   errors.fail(what[res.status] or ("the VM ended: " .. tostring(res.status)), VM_FAILED)
 end
 
--- sm boot --detach --name NAME: the VM runs on in the background with its agent.
-local function detach(o, cmd)
+-- --detach --name NAME (sm boot, sm restore): the VM runs on in the
+-- background with its agent; prints NAME once the agent answers.
+function M.detach(o, start)
   if not (o.detach and o.name) then errors.usage_error("--detach and --name go together") end
-  local disks = {}
-  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = M.parse_disk(d) end
-  local ok, v = pcall(vm.start_detached, o.name, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus,
-    disks = disks, kernel = o.kernel, verbose = o.verbose })
+  local ok, v = pcall(vm.start_detached, o.name, start)
   if not ok then
     if errors.is_failure(v) and v.code ~= 2 then v.code = VM_FAILED end
     error(v, 0)
@@ -99,13 +97,16 @@ end
 function M.run(argv)
   local o, cmd, positional = args.parse(argv, spec)
   if #positional > 0 then errors.usage_error("unexpected '" .. positional[1] .. "' — put the command after --") end
-  if o.detach or o.name then return detach(o, cmd) end
+  local disks = {}
+  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = M.parse_disk(d) end
+  if o.detach or o.name then
+    return M.detach(o, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus, disks = disks,
+      kernel = o.kernel, verbose = o.verbose })
+  end
   if #cmd == 0 then errors.usage_error("no command — e.g. sm boot -- /bin/echo hello") end
   if (o.snapshot_to == nil) ~= (o.snapshot_after_ms == nil) then
     errors.usage_error("--snapshot-after-ms and --snapshot-to go together")
   end
-  local disks = {}
-  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = M.parse_disk(d) end
   local ok, v = pcall(vm.boot, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus, disks = disks,
     kernel = o.kernel, verbose = o.verbose, snapshot_after_ms = o.snapshot_after_ms,
     snapshot_to = o.snapshot_to })

@@ -7,8 +7,9 @@ local vm = require "sm.vm"
 local M = {}
 
 M.summary = "restore a snapshot and continue it"
-M.usage = [[
+M.usage = [==[
 usage: sm restore [options] DIR
+       sm restore --detach --name NAME [--disk PATH[:ro]]... DIR
 
 Restores the VM snapshot in DIR (written by `sm boot --snapshot-to DIR`)
 and continues it exactly where it was: its workload's output follows on
@@ -21,17 +22,26 @@ options:
   --verbose, -v      show the guest kernel console on stderr
   --snapshot-after-ms N --snapshot-to DIR2
                      snapshot the restored VM again after N ms
+  --detach, -d       with --name: keep the restored VM running in the
+                     background with its own agent socket, as
+                     `sm boot --detach` does; print NAME once its agent
+                     answers.  Connections that were open when the snapshot
+                     was taken are reset; servers in it keep listening, so
+                     `sm exec NAME` and the port proxy work at once.
+  --name NAME        the detached VM's name
 
 exit status: the workload's; 125 when sm or the VM failed, for instance
 a snapshot that is truncated, corrupted, of another format version or
 needs CPU features this host lacks.
-]]
+]==]
 
 local spec = {
   { "disk", arg = "PATH[:ro]", many = true },
   { "verbose", short = "v" },
   { "snapshot-after-ms", arg = "N", type = "int" },
   { "snapshot-to", arg = "DIR" },
+  { "detach", short = "d" },
+  { "name", arg = "NAME" },
 }
 
 function M.run(argv)
@@ -39,6 +49,9 @@ function M.run(argv)
   if #rest > 0 or #positional ~= 1 then errors.usage_error("give one snapshot directory — sm restore DIR") end
   local disks = {}
   for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = boot.parse_disk(d) end
+  if o.detach or o.name then
+    return boot.detach(o, { restore = positional[1], disks = disks, verbose = o.verbose })
+  end
   local ok, v = pcall(vm.restore, positional[1], { disks = disks, verbose = o.verbose,
     snapshot_after_ms = o.snapshot_after_ms, snapshot_to = o.snapshot_to })
   if not ok then
