@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,6 +38,7 @@ struct sockaddr_vm {
 #define SIDE_CAP	(256 * 1024)	/* toward the process's stdin / the TCP peer */
 #define READ_CHUNK	32768
 #define DRAIN_MS	200		/* after an exit, wait this long for the output */
+#define AGENT_START_MS	60000		/* init waits at most this long for the listener */
 
 struct buf {
 	uint8_t *p;
@@ -568,20 +568,6 @@ static void serve(int lfd, int sig_fd)
 	}
 }
 
-static void loopback_up(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return;
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-}
-
 static int listen_vsock(void)
 {
 	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_port = AGENT_VSOCK_PORT,
@@ -596,24 +582,29 @@ static int listen_vsock(void)
 	return fd;
 }
 
-static void agent_main(void)
+/* `ready` gets one byte once we listen (init waits for it before HELLO). */
+static void agent_main(int ready)
 {
 	sigset_t set;
 	int lfd, sig_fd;
 
 	for (int fd = 3; fd < 64; fd++)
-		close(fd);			/* init's channel is init's alone */
+		if (fd != ready)
+			close(fd);		/* init's channel is init's alone */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	loopback_up();
 	lfd = listen_vsock();
 	if (lfd < 0) {
 		say("no vsock (%s): not serving", strerror(errno));
 		_exit(0);
 	}
+	if (write(ready, "", 1) < 0) {
+		/* init gave up waiting: serve anyway */
+	}
+	close(ready);
 	serve(lfd, sig_fd);
 	say("poll: %s", strerror(errno));
 	_exit(1);
@@ -621,9 +612,21 @@ static void agent_main(void)
 
 pid_t agent__start(void)
 {
-	pid_t pid = fork();
+	int ready[2];
+	pid_t pid;
 
+	netwarm__run();
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
 	if (pid == 0)
-		agent_main();
+		agent_main(ready[1]);
+	close(ready[1]);
+	if (pid > 0) {
+		struct pollfd p = { ready[0], POLLIN, 0 };
+
+		poll(&p, 1, AGENT_START_MS);	/* a byte, or EOF if it exited */
+	}
+	close(ready[0]);
 	return pid;
 }

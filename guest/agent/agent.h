@@ -11,8 +11,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Forks the agent; returns its pid in init, -1 if it could not start. */
+/* Forks the agent and returns once it listens (or after AGENT_START_MS):
+ * its pid in init, -1 if it could not start. */
 pid_t agent__start(void);
+
+/* netwarm.c: loopback up, and the guest kernel's costly first TCP connect done. */
+void netwarm__run(void);
 
 /* exec.c: start a process for an exec request. */
 struct agent_exec;

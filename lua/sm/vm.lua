@@ -185,7 +185,7 @@ end
 function M.boot_snapshot(o)
   local dir = M.snapshots_dir()
   local key = table.concat({ file_hash(dir, o.kernel), o.initrd and file_hash(dir, o.initrd) or "-",
-    o.cmdline, o.memory_mib, o.vcpus, "v4" }, "|")  -- v4: vsock device, agent before HELLO
+    o.cmdline, o.memory_mib, o.vcpus, "v5" }, "|")  -- v5: vsock device + its state, agent before HELLO
   local snap = dir .. "/" .. core.sha256(key):sub(8, 23)
   if core.stat(snap .. "/metadata.json") then
     trace("boot snapshot %s: restoring", snap)

@@ -902,6 +902,23 @@ int virtio_vsock__start(struct virtio_vsock *v)
 	return evloop__start(v->loop);
 }
 
+uint32_t virtio_vsock__next_port(struct virtio_vsock *v)
+{
+	uint32_t p;
+
+	pthread_mutex_lock(&v->t->lock);
+	p = v->next_port;
+	pthread_mutex_unlock(&v->t->lock);
+	return p;
+}
+
+void virtio_vsock__set_next_port(struct virtio_vsock *v, uint32_t port)
+{
+	pthread_mutex_lock(&v->t->lock);
+	v->next_port = port;		/* any value works: alloc_host_port wraps into range */
+	pthread_mutex_unlock(&v->t->lock);
+}
+
 void virtio_vsock__pause(struct virtio_vsock *v)
 {
 	evloop__pause(v->loop);

@@ -24,6 +24,10 @@ struct virtio_vsock *virtio_vsock__new(struct vm *vm, uint64_t guest_cid, const 
 				       char *cmdline, size_t cmdlen, char *msg, size_t msglen);
 /* Starts the host-socket thread. 0 or -errno. */
 int virtio_vsock__start(struct virtio_vsock *v);
+/* Snapshots: the host port counter is saved, so a restored VM never
+ * reuses a (host port, guest port) pair its guest may still remember. */
+uint32_t virtio_vsock__next_port(struct virtio_vsock *v);
+void virtio_vsock__set_next_port(struct virtio_vsock *v, uint32_t port);
 /* Snapshots: no host-socket callback (and so no guest-RAM write by the
  * device) between pause and resume. */
 void virtio_vsock__pause(struct virtio_vsock *v);

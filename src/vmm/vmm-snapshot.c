@@ -51,6 +51,7 @@ static void save_devices(struct vmm *m, struct state_buf *b)
 {
 	static struct serial_state ss;
 	struct serial *uarts[2] = { m->con_uart, m->chan_uart };
+	uint32_t next_port;
 
 	for (uint32_t i = 0; i < 2; i++) {
 		serial__save(uarts[i], &ss.regs, ss.rx);
@@ -62,6 +63,8 @@ static void save_devices(struct vmm *m, struct state_buf *b)
 		virtio_mmio__save(m->vm.virtio[i], &vs);
 		state__add(b, ST_DEV_VIRTIO, (uint32_t)i, &vs, sizeof(vs));
 	}
+	next_port = virtio_vsock__next_port(m->vsock);
+	state__add(b, ST_DEV_VSOCK, 0, &next_port, sizeof(next_port));
 	state__add(b, ST_DEV_INITCHAN, 0, &m->chan.have, sizeof(m->chan.have));
 	state__add(b, ST_DEV_INITCHAN, 1, m->chan.hdr, sizeof(m->chan.hdr));
 	state__add(b, ST_DEV_INITCHAN, 2, m->chan.payload, sizeof(m->chan.payload));
@@ -120,6 +123,7 @@ static int restore_devices(struct vmm *m, const struct state_view *sv, char *msg
 {
 	static struct serial_state ss;
 	struct serial *uarts[2] = { m->con_uart, m->chan_uart };
+	uint32_t next_port;
 
 	for (uint32_t i = 0; i < 2; i++)
 		if (state__get(sv, ST_DEV_SERIAL, i, &ss, sizeof(ss)) < 0 ||
@@ -132,6 +136,9 @@ static int restore_devices(struct vmm *m, const struct state_view *sv, char *msg
 		    virtio_mmio__restore(m->vm.virtio[i], &vs) < 0)
 			goto bad;
 	}
+	if (state__get(sv, ST_DEV_VSOCK, 0, &next_port, sizeof(next_port)) < 0)
+		goto bad;
+	virtio_vsock__set_next_port(m->vsock, next_port);
 	if (state__get(sv, ST_DEV_INITCHAN, 0, &m->chan.have, sizeof(m->chan.have)) < 0 ||
 	    m->chan.have > 4 + INITCHAN_MAX_PAYLOAD ||
 	    state__get(sv, ST_DEV_INITCHAN, 1, m->chan.hdr, sizeof(m->chan.hdr)) < 0 ||
