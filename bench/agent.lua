@@ -5,8 +5,11 @@
 --   * port-proxy throughput: MiB echoed through vm:connect to a guest
 --     `nc -e cat`, beside the same through a Unix-socket echo on the host;
 --   * host-side cost: VMM CPU seconds per MiB (all threads, which includes
---     running the guest, and the vsock event thread alone).
---   build/sm lua bench/agent.lua [EXEC_RUNS] [MIB]     (default 30, 4)
+--     running the guest, and the vsock event thread alone);
+--   * restore → agent answers → first proxied HTTP answer, restoring a
+--     snapshot of a guest serving busybox httpd, beside starting the same
+--     httpd natively on the host and getting its first answer.
+--   build/sm lua bench/agent.lua [EXEC_RUNS] [MIB] [RESTORES]  (default 30, 4, 10)
 local core = require "sm.core"
 local vm = require "sm.vm"
 
@@ -23,6 +26,7 @@ end
 
 local RUNS = tonumber(arg[1] or "30")
 local MIB = tonumber(arg[2] or "4")
+local RESTORES = tonumber(arg[3] or "10")
 local TICK = 100				-- USER_HZ
 
 local function p50(t)
@@ -65,6 +69,62 @@ local function echo(s, mib)
   end
   assert(got == total, "echo lost bytes: " .. got .. " of " .. total)
   return core.monotime() - t0
+end
+
+local function http_get(s)
+  assert(s:send("GET /index.html HTTP/1.0\r\n\r\n", 10))
+  local d = s:recv(65536, 60)
+  s:close()
+  assert(d and d:match("^HTTP/1%.%d 200"), "no HTTP answer: " .. tostring(d))
+end
+
+-- Restores of one snapshot of a guest serving HTTP: ms to the agent's first
+-- answer and to the first proxied HTTP answer, each measured from spawn.
+local function restore_to_http(dir)
+  local agent = require "sm.agent"
+  local WWW = "mkdir -p /www && echo hello-http > /www/index.html && exec httpd -f -p 8080 -h /www"
+  local src = vm.boot{ vsock_uds = dir .. "/src.sock", console = "null", argv = { "/bin/sh", "-c", WWW } }
+  assert(src:wait_agent(240) and src:wait_listener(8080, 120), "the httpd guest did not come up")
+  assert(src:snapshot(dir .. "/snap", 120))
+  src:kill(9)
+  src:wait(30)
+  local to_agent, to_http = {}, {}
+  for i = 1, RESTORES do
+    local t0 = core.monotime()
+    local v = vm.restore(dir .. "/snap", { vsock_uds = dir .. "/r.sock", console = "null" })
+    while not agent.ping(dir .. "/r.sock", 5) do
+      assert(core.monotime() - t0 < 60, "restored agent did not answer")
+      core.sleep(0.002)
+    end
+    to_agent[i] = core.monotime() - t0
+    http_get(v:connect(8080, 60))
+    to_http[i] = core.monotime() - t0
+    v:kill(9)
+    v:wait(30)
+  end
+  return to_agent, to_http
+end
+
+-- The native peer: busybox httpd started on the host, until its first answer.
+local function native_http(dir)
+  local times = {}
+  os.execute("mkdir -p " .. dir .. "/www && echo hello-http > " .. dir .. "/www/index.html")
+  for i = 1, RESTORES do
+    local port = 20000 + (math.floor(core.monotime() * 1000) + i) % 20000
+    local t0 = core.monotime()
+    local p = core.spawn({ "busybox", "httpd", "-f", "-p", "127.0.0.1:" .. port, "-h", dir .. "/www" },
+      { stdout = "null", stderr = "null" })
+    local s
+    repeat
+      s = core.tcp_connect("127.0.0.1", port)
+      if not s then core.sleep(0.001) end
+    until s or core.monotime() - t0 > 10
+    http_get(assert(s, "native httpd did not answer"))
+    times[i] = core.monotime() - t0
+    p:kill(15)
+    p:wait(10)
+  end
+  return times
 end
 
 local name = "bench-agent-" .. tostring(math.floor(core.monotime() * 1000) % 100000)
@@ -125,5 +185,16 @@ local ok, err = pcall(function()
   print(string.format("  host-side vsock device cost (event thread only): %.2f ms per MiB", (e1 - e0) * 1000 / (2 * MIB)))
 end)
 v:stop(10)
+if not ok then error(err, 0) end
+
+local dir = assert(io.popen("mktemp -d /tmp/sm-bench-agent.XXXXXX")):read("l")
+ok, err = pcall(function()
+  local to_agent, to_http = restore_to_http(dir)
+  local native = native_http(dir)
+  print(string.format("restore → agent answers, p50 of %d: %.1f ms;  → first proxied HTTP answer: %.1f ms"
+    .. "   native busybox httpd start → first answer: %.1f ms   ratio %.0fx",
+    RESTORES, p50(to_agent) * 1000, p50(to_http) * 1000, p50(native) * 1000, p50(to_http) / p50(native)))
+end)
+os.execute("rm -rf " .. dir)
 if not ok then error(err, 0) end
 return 0

@@ -350,7 +350,7 @@ end
 
 function VM:wait_agent(timeout)
   local deadline = core.monotime() + (timeout or 120)
-  local err, pause = nil, 0.01
+  local err, t0 = nil, core.monotime()
   repeat
     local v
     v, err = agent.ping(uds(self), 5)
@@ -360,8 +360,8 @@ function VM:wait_agent(timeout)
       local r = self.proc:wait(0)
       if r then return nil, "the VM ended before its agent answered" end
     end
-    core.sleep(pause)
-    pause = math.min(pause * 2, 0.5)	-- a restored agent answers at once; a booting one takes a while
+    -- a restored agent answers within a few hundred ms; a booting one takes a while
+    core.sleep(core.monotime() - t0 < 3 and 0.01 or 0.5)
   until core.monotime() >= deadline
   return nil, "the guest agent did not answer in time (" .. tostring(err) .. ")"
 end

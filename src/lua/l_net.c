@@ -4,6 +4,7 @@
  *
  *   s, hostport = core.vsock_connect(uds, port, timeout_s)  -- "CONNECT port" → "OK hostport"
  *   s = core.unix_connect(path); l = core.unix_listen(path); s = l:accept(timeout_s)
+ *   s = core.tcp_connect(host, port)  -- numeric or resolvable host; blocking connect
  *   n = s:send(data, timeout_s)       -- bytes written before the timeout (nil, err on error)
  *   d = s:recv(max, timeout_s)        -- "" at EOF; nil, "timeout"
  *   s:shutdown(); s:close(); s:fd()
@@ -15,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -117,17 +119,14 @@ static int unix_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-static int unix_connect_fd(const char *path)
+/* A connected non-blocking stream socket, or -1 with errno. */
+static int connect_fd(const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_un sa;
-	int fd;
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (unix_addr(path, &sa) < 0)
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (connect(fd, sa, len) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -136,6 +135,36 @@ static int unix_connect_fd(const char *path)
 	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	return fd;
+}
+
+static int unix_connect_fd(const char *path)
+{
+	struct sockaddr_un sa;
+
+	if (unix_addr(path, &sa) < 0)
+		return -1;
+	return connect_fd((struct sockaddr *)&sa, sizeof(sa));
+}
+
+static int l_tcp_connect(lua_State *L)
+{
+	const char *host = luaL_checkstring(L, 1);
+	const char *port = luaL_checkstring(L, 2);	/* numbers convert */
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int fd = -1, r = getaddrinfo(host, port, &hints, &res);
+
+	if (r) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: %s", host, gai_strerror(r));
+		return 2;
+	}
+	for (ai = res; ai && fd < 0; ai = ai->ai_next)
+		fd = connect_fd(ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(res);
+	if (fd < 0)
+		return push_err(L, host);
+	new_sock(L, fd);
+	return 1;
 }
 
 static int l_unix_connect(lua_State *L)
@@ -752,7 +781,7 @@ static const luaL_Reg sock_methods[] = {
 };
 
 static const luaL_Reg fns[] = {
-	{ "unix_connect", l_unix_connect }, { "unix_listen", l_unix_listen },
+	{ "unix_connect", l_unix_connect }, { "tcp_connect", l_tcp_connect }, { "unix_listen", l_unix_listen },
 	{ "vsock_connect", l_vsock_connect }, { "agent_exec", l_agent_exec },
 	{ "tty_raw", l_tty_raw }, { "tty_restore", l_tty_restore }, { "winsize", l_winsize },
 	{ "private_dir", l_private_dir }, { "kill_pid", l_kill_pid }, { "sleep", l_sleep },

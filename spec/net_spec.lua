@@ -1,0 +1,50 @@
+-- sm.core sockets that need no guest: TCP connect to a real server on the
+-- host (busybox httpd), and its errors.
+local run = require "support.run"
+
+describe("core.tcp_connect", function()
+  local tmp, port, pid
+
+  setup(function()
+    tmp = select(2, run.sh("mktemp -d /tmp/sm-net.XXXXXX")):gsub("\n", "")
+    run.sh("{ mkdir " .. tmp .. "/www && echo hello-tcp > " .. tmp .. "/www/index.html; }")
+    port = 30000 + os.time() % 20000
+    local _, out = run.sh("busybox httpd -p 127.0.0.1:" .. port .. " -h " .. tmp .. "/www; sleep 0.3; "
+      .. "pgrep -n -f 'busybox httpd -p 127.0.0.1:" .. port .. "'")
+    pid = out:match("%d+")
+    local f = assert(io.open(tmp .. "/get.lua", "w"))
+    f:write([[
+local core = require "sm.core"
+local s, err = core.tcp_connect(arg[1], arg[2])
+if not s then print("error=" .. err) return 1 end
+assert(s:send("GET /index.html HTTP/1.0\r\n\r\n", 5))
+local parts = {}
+repeat local d = s:recv(65536, 5) parts[#parts + 1] = d until not d or d == ""
+s:close()
+io.write(table.concat(parts))
+return 0
+]])
+    f:close()
+  end)
+
+  teardown(function()
+    if pid then run.sh("kill " .. pid) end
+    run.sh("rm -rf " .. run.quote(tmp))
+  end)
+
+  it("talks HTTP to a server on 127.0.0.1", function()
+    local code, out, err = run.sm({ "lua", tmp .. "/get.lua", "127.0.0.1", tostring(port) })
+    assert.equal(0, code, err)
+    assert.matches("^HTTP/1%.%d 200", out)
+    assert.matches("hello-tcp", out, 1, true)
+  end)
+
+  it("says why when nothing listens or the host is unknown", function()
+    local code, out = run.sm({ "lua", tmp .. "/get.lua", "127.0.0.1", "1" })
+    assert.equal(1, code)
+    assert.matches("error=127.0.0.1: Connection refused", out, 1, true)
+    code, out = run.sm({ "lua", tmp .. "/get.lua", "no-such-host.invalid", "80" })
+    assert.equal(1, code)
+    assert.matches("error=no%-such%-host%.invalid: ", out)
+  end)
+end)
