@@ -60,6 +60,7 @@ enum { Q_RX, Q_TX, Q_EVENT, NR_QUEUES };	/* §5.10.2 */
 #define AWAIT_TIMEOUT_MS	5000
 #define HOST_PORT_FIRST		(1u << 30)	/* like Firecracker's local ports */
 #define LISTEN_TOKEN		((uint64_t)MAX_CONNS)
+#define RESET_GRACE_MS		2000		/* see await_cid_read */
 #define WARN_PER_WINDOW		20		/* log lines per window, the rest counted */
 #define WARN_WINDOW_MS		10000
 
@@ -100,6 +101,11 @@ struct virtio_vsock {
 	int hi;				/* slots in use are below this */
 	int rr;				/* round-robin cursor for the rx queue */
 	uint32_t next_port;
+	/* After a transport reset the guest answers with its old CID until it
+	 * re-reads the config (and resets its sockets right after): host
+	 * REQUESTs wait for that read, or RESET_GRACE_MS. */
+	bool await_cid_read;
+	uint64_t reset_ms;
 	uint64_t warn_window;
 	unsigned warn_count, warn_dropped;
 };
@@ -635,6 +641,8 @@ static void flush_rx(struct virtio_vsock *v)
 			v->rr = 0;
 		c = &v->conns[v->rr];
 		op = c->state > C_AWAIT ? rx_want(c) : 0;
+		if (op == OP_REQUEST && v->await_cid_read)
+			op = 0;
 		if (!op) {
 			v->rr++;
 			idle++;
@@ -800,6 +808,11 @@ static void on_tick(void *ctx)
 			conn_free(v, c);
 		}
 	}
+	if (v->await_cid_read && now - v->reset_ms > RESET_GRACE_MS) {
+		log_info("virtio-vsock: the guest did not re-read its CID after the transport reset — connecting anyway");
+		v->await_cid_read = false;
+		flush_rx(v);
+	}
 	pthread_mutex_unlock(&v->t->lock);
 }
 
@@ -817,6 +830,10 @@ static void vsock_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t l
 	uint64_t cid = v->guest_cid;		/* §5.10.4: le64 guest_cid */
 
 	memcpy(data, (uint8_t *)&cid + off, len);
+	if (v->await_cid_read) {		/* it handles the reset now */
+		v->await_cid_read = false;
+		flush_rx(v);
+	}
 }
 
 /* Drops every guest connection (the guest forgot them); host clients still
@@ -948,6 +965,8 @@ int virtio_vsock__reset_transport(struct virtio_vsock *v)
 		iov_put(ch.in, ch.nr_in, &id, sizeof(id));
 		virtq__push(&v->t->vq[Q_EVENT], ch.head, sizeof(id));
 		virtio_mmio__signal_used(v->t, Q_EVENT);
+		v->await_cid_read = true;
+		v->reset_ms = now_ms();
 		r = 0;
 	} else {
 		if (r != 0)

@@ -265,6 +265,7 @@ static void test_request_flood(void)
 static void test_reset_transport(void)
 {
 	uint32_t hport, len, id = 0xff;
+	struct hdr h;
 	int fd;
 	char c;
 
@@ -280,6 +281,14 @@ static void test_reset_transport(void)
 	is(id, 0, "VIRTIO_VSOCK_EVENT_TRANSPORT_RESET");
 	is(virtio_vsock__nr_conns(dev), 0, "connections dropped");
 	ok(read_to(fd, &c, 1, 500) == 0, "host client sees EOF");
+	close(fd);
+
+	/* the guest would answer with its old CID until it re-reads the config */
+	fd = client();
+	dprintf(fd, "CONNECT 1024\n");
+	ok(!rx(&h, NULL, 0), "after a reset, a host REQUEST waits for the guest to re-read its CID");
+	is(r32(0x100), 3, "the guest reads its CID");
+	ok(rx(&h, NULL, 0) && h.op == REQUEST && h.dst_port == 1024, "then the REQUEST goes out");
 	close(fd);
 }
 
