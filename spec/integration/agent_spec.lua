@@ -8,12 +8,6 @@ local NAME = "agent-spec"
 local T = " timeout 300 "
 local tmp, env, booted, boot_err, vmm_pid
 
-local function have_kvm()
-  local f = io.open("/dev/kvm", "r+")
-  if f then f:close() return true end
-  return false
-end
-
 local function sm(args, prefix) return run.sm(args, env, (prefix or "") .. T) end
 local function exec(argv, opts)
   local a = { "exec", NAME }
@@ -31,7 +25,7 @@ local function client(...)
 end
 
 describe("guest agent (one detached VM)", function()
-  if not have_kvm() then
+  if not run.have_kvm() then
     pending("/dev/kvm not accessible: integration boots skipped")
     return
   end

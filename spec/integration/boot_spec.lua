@@ -5,12 +5,6 @@ local run = require "support.run"
 
 local BOOT_TIMEOUT = 400	-- seconds; a hung guest fails the test, never the suite
 
-local function have_kvm()
-  local f = io.open("/dev/kvm", "r+")
-  if f then f:close() return true end
-  return false
-end
-
 local function sm_boot(args, prefix)
   local a = { "boot" }
   for _, x in ipairs(args) do a[#a + 1] = x end
@@ -18,7 +12,7 @@ local function sm_boot(args, prefix)
 end
 
 describe("sm boot (real guest)", function()
-  if not have_kvm() then
+  if not run.have_kvm() then
     pending("/dev/kvm not accessible: integration boots skipped")
     return
   end
@@ -49,7 +43,7 @@ describe("sm boot as a non-root user in the kvm group", function()
 
   setup(function()
     local uid = run.sh("id -u")
-    if select(2, run.sh("id -u")) ~= "0\n" or not have_kvm() then return end
+    if select(2, run.sh("id -u")) ~= "0\n" or not run.have_kvm() then return end
     tmp = select(2, run.sh("mktemp -d /tmp/sm-nonroot.XXXXXX")):gsub("\n", "")
     local _, mode = run.sh("stat -c '%g %a' /dev/kvm")
     saved_kvm_mode = mode:gsub("\n", "")

@@ -7,16 +7,10 @@ local run = require "support.run"
 local T = " timeout 300 "
 local tmp, env
 
-local function have_kvm()
-  local f = io.open("/dev/kvm", "r+")
-  if f then f:close() return true end
-  return false
-end
-
 local function sm(args) return run.sm(args, env, T) end
 
 describe("the agent after restore", function()
-  if not have_kvm() then
+  if not run.have_kvm() then
     pending("/dev/kvm not accessible: integration boots skipped")
     return
   end

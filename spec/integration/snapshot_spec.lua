@@ -7,12 +7,6 @@ local run = require "support.run"
 
 local TIMEOUT = 400
 
-local function have_kvm()
-  local f = io.open("/dev/kvm", "r+")
-  if f then f:close() return true end
-  return false
-end
-
 local tmp
 
 local function lines(s)
@@ -46,7 +40,7 @@ local function first_after_restore(dir)
 end
 
 describe("snapshots", function()
-  if not have_kvm() then
+  if not run.have_kvm() then
     pending("/dev/kvm not accessible")
     return
   end

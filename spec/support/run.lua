@@ -17,6 +17,13 @@ local function slurp(path)
   return s
 end
 
+-- Can this user open /dev/kvm?  (integration specs skip their boots if not)
+function M.have_kvm()
+  local f = io.open("/dev/kvm", "r+")
+  if f then f:close() return true end
+  return false
+end
+
 -- sh(cmd) -> code, stdout, stderr    (cmd is a shell string)
 function M.sh(cmd)
   local out, err = os.tmpname(), os.tmpname()
