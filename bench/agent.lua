@@ -112,7 +112,7 @@ local function native_http(dir)
   for i = 1, RESTORES do
     local port = 20000 + (math.floor(core.monotime() * 1000) + i) % 20000
     local t0 = core.monotime()
-    local p = core.spawn({ "busybox", "httpd", "-f", "-p", "127.0.0.1:" .. port, "-h", dir .. "/www" },
+    local p = core.spawn({ "/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:" .. port, "-h", dir .. "/www" },
       { stdout = "null", stderr = "null" })
     local s
     repeat
