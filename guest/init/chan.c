@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chan.h"
@@ -82,6 +83,28 @@ static int read_full(uint8_t *p, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+int chan_fd_get(void)
+{
+	return chan_fd;
+}
+
+void chan_apply_time(const void *buf, size_t len)
+{
+	struct timespec ts;
+	int64_t sec;
+	uint32_t nsec;
+
+	if (len != 12)
+		return;
+	memcpy(&sec, buf, 8);
+	memcpy(&nsec, (const uint8_t *)buf + 8, 4);
+	if (nsec >= 1000000000u)
+		return;
+	ts.tv_sec = (time_t)sec;
+	ts.tv_nsec = (long)nsec;
+	clock_settime(CLOCK_REALTIME, &ts);
 }
 
 int chan_recv(void *buf, size_t *len)

@@ -108,9 +108,12 @@ static int read_config(char *buf, char **argv)
 	size_t len = 0, i = 0;
 	int argc = 0, type;
 
-	while ((type = chan_recv(buf, &len)) != CHAN_CONFIG)
+	while ((type = chan_recv(buf, &len)) != CHAN_CONFIG) {
 		if (type < 0)
 			return 0;
+		if (type == CHAN_TIME)
+			chan_apply_time(buf, len);
+	}
 	buf[len] = '\0';
 	while (i + 1 < len) {
 		char kind = buf[i++], *str = buf + i;
@@ -179,14 +182,28 @@ static bool reap(pid_t child, int *status)
 	return done;
 }
 
+/* A host frame while the workload runs: TIME after a restore; others have
+ * no meaning now.  False if the channel is unusable. */
+static bool host_frame(void)
+{
+	static char buf[CHAN_MAX_PAYLOAD];
+	size_t len;
+	int type = chan_recv(buf, &len);
+
+	if (type == CHAN_TIME)
+		chan_apply_time(buf, len);
+	return type >= 0;
+}
+
 static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd)
 {
-	struct pollfd p[3] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 }, { sig_fd, POLLIN, 0 } };
+	struct pollfd p[4] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 }, { sig_fd, POLLIN, 0 },
+			       { chan_fd_get(), POLLIN, 0 } };
 	bool exited = false;
 	int status = 0;
 
 	while (p[0].fd >= 0 || p[1].fd >= 0 || !exited) {
-		int n = poll(p, 3, exited ? DRAIN_MS : -1);
+		int n = poll(p, 4, exited ? DRAIN_MS : -1);
 
 		if (n == 0)
 			break;		/* exited, and its output went quiet (daemons keep pipes open) */
@@ -204,6 +221,8 @@ static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd)
 			if (reap(child, &status))
 				exited = true;
 		}
+		if (p[3].revents && !host_frame())
+			p[3].fd = -1;
 	}
 	return status;
 }

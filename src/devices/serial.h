@@ -7,7 +7,7 @@
 
 typedef void (*serial_sink)(void *ctx, uint8_t byte);
 
-#define SERIAL_RX_MAX 4096
+#define SERIAL_RX_MAX 8192	/* a TIME and a full CONFIG frame (init-channel.md) */
 
 /* The register file, as saved in snapshots (docs/snapshot-format.md). */
 struct serial_regs {

@@ -80,6 +80,16 @@ void initchan__byte(struct initchan *c, uint8_t b)
 	}
 }
 
+void initchan__encode_time(uint8_t *out, int64_t sec, uint32_t nsec)
+{
+	out[0] = IC_TIME;
+	out[1] = 0;
+	out[2] = 12;
+	out[3] = 0;
+	memcpy(out + 4, &sec, 8);		/* little endian, as is this host */
+	memcpy(out + 12, &nsec, 4);
+}
+
 int initchan__encode_config(uint8_t *out, const char *kinds, const char *const *strs, int n)
 {
 	uint32_t len = 0;

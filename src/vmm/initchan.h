@@ -18,7 +18,9 @@ enum initchan_type {
 	IC_EXIT = 4,		/* payload: u8 kind (0 exited, 1 signaled), u8 pad[3], s32 value */
 	IC_LOG = 5,		/* payload: a line from init itself */
 	IC_CONFIG = 6,		/* host -> guest: entries of u8 kind + NUL-terminated string */
+	IC_TIME = 7,		/* host -> guest: s64 sec, u32 nsec of the host's CLOCK_REALTIME */
 };
+#define INITCHAN_TIME_FRAME	(4 + 12)
 
 /* CONFIG entry kinds */
 #define IC_CFG_ARG	'a'	/* next argv element of the workload */
@@ -46,6 +48,8 @@ struct initchan {
 /* Encode a CONFIG frame into out (4 + INITCHAN_MAX_PAYLOAD bytes); returns
  * its length, or -E2BIG if the entries do not fit.  kinds[i] goes with strs[i]. */
 int initchan__encode_config(uint8_t *out, const char *kinds, const char *const *strs, int n);
+/* Encode a TIME frame (INITCHAN_TIME_FRAME bytes) for the given wall time. */
+void initchan__encode_time(uint8_t *out, int64_t sec, uint32_t nsec);
 void initchan__init(struct initchan *c, const struct initchan_ops *ops, void *ctx);
 void initchan__byte(struct initchan *c, uint8_t b);
 #endif

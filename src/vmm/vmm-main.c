@@ -259,12 +259,26 @@ static int setup_boot(struct vmm *m, char *msg, size_t msglen)
 	return 0;
 }
 
+/* The guest's wall clock stood still while it was a snapshot: init sets it
+ * from this frame, queued before anything else the guest reads. */
+static void send_time(struct vmm *m)
+{
+	uint8_t frame[INITCHAN_TIME_FRAME];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	initchan__encode_time(frame, (int64_t)ts.tv_sec, (uint32_t)ts.tv_nsec);
+	if (serial__receive(m->chan_uart, frame, sizeof(frame)) != sizeof(frame))
+		log_warn("init channel: no room for the TIME frame — the guest clock stays behind");
+}
+
 /* Disks attached now get a config-change interrupt; a boot snapshot's init
  * is waiting for its CONFIG frame, so the workload starts at once. */
 static int setup_restore(struct vmm *m, char *msg, size_t msglen)
 {
 	if (vmm__restore(m, msg, msglen) < 0 || attach_disks(m, msg, msglen) < 0)
 		return -1;
+	send_time(m);
 	for (int i = 0; i < m->o.nr_disks; i++)
 		virtio_blk__announce(m->blk[i]);
 	if (m->o.argc > 0)

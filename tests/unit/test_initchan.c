@@ -66,5 +66,12 @@ int main(void)
 	initchan__init(&c, &ops, NULL);
 	feed(&c, old_version, sizeof(old_version));
 	ok(errors_seen == 4 && hellos == 1, "other channel version refused");
+
+	uint8_t t[INITCHAN_TIME_FRAME];
+	const uint8_t want[] = { 7, 0, 12, 0, 0x00, 0xf2, 0x05, 0x2a, 0x01, 0, 0, 0, 0x15, 0xcd, 0x5b, 0x07 };
+
+	initchan__encode_time(t, 5000000000LL, 123456789u);
+	ok(sizeof(t) == sizeof(want) && !memcmp(t, want, sizeof(want)),
+	   "TIME frame: type 7, 12 bytes, s64 sec + u32 nsec little endian");
 	return done_testing();
 }
