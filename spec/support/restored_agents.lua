@@ -3,7 +3,8 @@
 -- Boots a VM with an agent socket and busybox httpd as its workload, opens a
 -- proxied connection, snapshots the VM (it carries on), then restores the
 -- snapshot N times at once, each with its own socket, and on every restored
--- VM runs an exec and a proxied HTTP GET.  DIR is a private (0700) scratch
+-- VM runs an exec and a proxied HTTP GET, and checks that the connection
+-- held open across the snapshot is gone in the guest.  DIR is a private (0700) scratch
 -- directory.  Prints "key=value" lines; exit status 0 when all passed.
 local core = require "sm.core"
 local vm = require "sm.vm"
@@ -51,8 +52,12 @@ for i, v in ipairs(vms) do
   local r = agent_ok and v:exec{ argv = { "/bin/sh", "-c", "echo restored-" .. i } }
   local exec_ok = r and r.code == 0 and r.stdout == "restored-" .. i .. "\n"
   local http_ok = agent_ok and get(v, 8080)
-  out("vm" .. i, string.format("agent=%s exec=%s http=%s", agent_ok, exec_ok, http_ok))
-  if exec_ok and http_ok then passed = passed + 1 end
+  -- the connection held across the snapshot was reset in this guest: the
+  -- agent closed its TCP side, so nothing is established any more
+  local tcp = agent_ok and v:exec{ argv = { "/bin/sh", "-c", "netstat -tn | grep -c ESTABLISHED" } }
+  local reset_ok = tcp and tcp.stdout == "0\n"
+  out("vm" .. i, string.format("agent=%s exec=%s http=%s held_reset=%s", agent_ok, exec_ok, http_ok, reset_ok))
+  if exec_ok and http_ok and reset_ok then passed = passed + 1 end
 end
 for _, v in ipairs(vms) do v:kill(9) v:wait(30) end
 out("restored_ok", passed)
