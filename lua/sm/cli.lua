@@ -7,7 +7,8 @@ local M = {}
 M.version = "0.1.0"
 
 -- Commands listed by `sm --help`, in this order.
-M.commands = { "boot", "restore", "exec", "stop", "pull", "images", "rmi", "lua", "version", "help" }
+M.commands = { "boot", "restore", "exec", "stop", "pull", "images", "rmi", "setup", "assets-path", "lua",
+  "version", "help" }
 
 local function load_cmd(name)
   if not name:match("^[%w][%w%-]*$") then return nil end
@@ -34,7 +35,7 @@ function M.help_text()
   }
   for _, name in ipairs(M.commands) do
     local cmd = load_cmd(name)
-    if cmd then lines[#lines + 1] = string.format("  %-10s %s", name, cmd.summary or "") end
+    if cmd then lines[#lines + 1] = string.format("  %-12s %s", name, cmd.summary or "") end
   end
   lines[#lines + 1] = ""
   lines[#lines + 1] = "`sm <command> --help` describes a command; docs/ has the rest."

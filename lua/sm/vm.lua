@@ -65,15 +65,22 @@ local function check_file(what, path, hint)
   if not ok then errors.fail(string.format("%s %s: %s%s", what, path, err, hint or "")) end
 end
 
--- /dev/kvm first: without it nothing else (boot snapshots included) can work.
-function M.check_kvm()
+-- What is wrong with /dev/kvm for this user (a message saying how to fix
+-- it), or nil and the device path when it can be opened read-write.
+function M.kvm_problem()
   local dev = env("SM_KVM_DEVICE") or "/dev/kvm"
   local ok, _, errno = core.access(dev, "rw")
-  if ok then return end
+  if ok then return nil, dev end
   if errno == 2 then
-    errors.fail(dev .. ": no such device — this host has no KVM (enable virtualization, load kvm_intel/kvm_amd or kvm_pvm)")
+    return dev .. ": no such device — this host has no KVM (enable virtualization, load kvm_intel/kvm_amd or kvm_pvm)"
   end
-  errors.fail(dev .. ": permission denied — add yourself to the kvm group (sudo usermod -aG kvm $USER, then log in again)")
+  return dev .. ": permission denied — add yourself to the kvm group (sudo usermod -aG kvm $USER, then log in again)"
+end
+
+-- /dev/kvm first: without it nothing else (boot snapshots included) can work.
+function M.check_kvm()
+  local problem = M.kvm_problem()
+  if problem then errors.fail(problem) end
 end
 
 function M.validate(opts)

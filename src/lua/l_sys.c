@@ -12,6 +12,7 @@
 #include "lua/core.h"
 #include "oci/digest.h"
 #include "util/paths.h"
+#include "vmm/kvm.h"
 
 /* core.paths() -> { exe=, lua=, guest=, vmm= (nil without sm-vmm) } */
 static int l_paths(lua_State *L)
@@ -175,7 +176,15 @@ static int l_unlock(lua_State *L)
 	return 0;
 }
 
+/* core.emulating_host() -> true on KVM that emulates guest kernel mode (kvm_pvm) */
+static int l_emulating_host(lua_State *L)
+{
+	lua_pushboolean(L, kvm__emulating_host());
+	return 1;
+}
+
 static const luaL_Reg fns[] = {
+	{ "emulating_host", l_emulating_host },
 	{ "sha256_file", l_sha256_file },
 	{ "sha256", l_sha256 },
 	{ "stat", l_stat },
