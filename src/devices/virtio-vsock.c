@@ -31,6 +31,7 @@
 #include "devices/virtio-vsock.h"
 #include "net/evloop.h"
 #include "vmm/log.h"
+#include "util/clock.h"
 
 /* §5.10.6: every packet starts with this header */
 struct vsock_hdr {
@@ -110,20 +111,12 @@ struct virtio_vsock {
 	unsigned warn_count, warn_dropped;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Guest- and client-triggered warnings, rate-limited so a flood cannot
  * flood the log: WARN_PER_WINDOW per window, then a count. */
 __attribute__((format(printf, 2, 3)))
 static void warn(struct virtio_vsock *v, const char *fmt, ...)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock__ms();
 	char buf[256];
 	va_list ap;
 
@@ -210,7 +203,7 @@ static struct conn *conn_alloc(struct virtio_vsock *v, enum conn_state state)
 		c->gen = gen;
 		c->fd = -1;
 		c->state = state;
-		c->born_ms = now_ms();
+		c->born_ms = clock__ms();
 		if (i >= v->hi)
 			v->hi = i + 1;
 		return c;
@@ -797,7 +790,7 @@ static void on_event(void *ctx, uint64_t token, uint32_t events)
 static void on_tick(void *ctx)
 {
 	struct virtio_vsock *v = ctx;
-	uint64_t now = now_ms();
+	uint64_t now = clock__ms();
 
 	pthread_mutex_lock(&v->t->lock);
 	for (int i = 0; i < MAX_CONNS; i++) {
@@ -966,7 +959,7 @@ int virtio_vsock__reset_transport(struct virtio_vsock *v)
 		virtq__push(&v->t->vq[Q_EVENT], ch.head, sizeof(id));
 		virtio_mmio__signal_used(v->t, Q_EVENT);
 		v->await_cid_read = true;
-		v->reset_ms = now_ms();
+		v->reset_ms = clock__ms();
 		r = 0;
 	} else {
 		if (r != 0)

@@ -37,6 +37,7 @@
 
 #include "lua/core.h"
 #include "net/agent-proto.h"
+#include "util/clock.h"
 
 #define SOCK_MT		"sm.sock"
 #define CAPTURE_MAX	(64u << 20)	/* captured stdout/stderr of one exec */
@@ -45,19 +46,11 @@ struct sock {
 	int fd;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t deadline_of(lua_State *L, int idx)
 {
 	double t = luaL_optnumber(L, idx, -1);
 
-	return t < 0 ? INT64_MAX : now_ms() + (int64_t)(t * 1000);
+	return t < 0 ? INT64_MAX : (int64_t)clock__ms() + (int64_t)(t * 1000);
 }
 
 /* poll() timeout until deadline: -1 for none */
@@ -67,7 +60,7 @@ static int left_ms(int64_t deadline)
 
 	if (deadline == INT64_MAX)
 		return -1;
-	d = deadline - now_ms();
+	d = deadline - (int64_t)clock__ms();
 	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
 }
 
@@ -665,7 +658,7 @@ static int l_agent_exec(lua_State *L)
 	p->out_fd[1] = opt_fd(L, 2, "stderr");
 	p->tty = opt_bool(L, 2, "tty");
 	lua_getfield(L, 2, "timeout");
-	deadline = lua_isnumber(L, -1) ? now_ms() + (int64_t)(lua_tonumber(L, -1) * 1000) : INT64_MAX;
+	deadline = lua_isnumber(L, -1) ? (int64_t)clock__ms() + (int64_t)(lua_tonumber(L, -1) * 1000) : INT64_MAX;
 	lua_pop(L, 1);
 	if (p->in_done)
 		queue(p, AGENT_STDIN, NULL, 0);

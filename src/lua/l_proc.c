@@ -28,6 +28,7 @@
 #include <lauxlib.h>
 
 #include "lua/core.h"
+#include "util/clock.h"
 
 #define PROC_MT "sm.proc"
 #define STATUS_FD 3		/* the child's status pipe, see docs/vmm.md */
@@ -45,22 +46,6 @@ struct proc {
 	int ctl;			/* our write end of the control pipe, or -1 */
 	uint64_t spawned_ns;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static const char *opt_mode(lua_State *L, int t, const char *key, const char *def)
 {
@@ -87,7 +72,7 @@ static void child_env(lua_State *L, int t)
 {
 	char t0[32];
 
-	snprintf(t0, sizeof(t0), "%llu", (unsigned long long)now_ns());
+	snprintf(t0, sizeof(t0), "%llu", (unsigned long long)clock__ns());
 	setenv("SM_T0_NS", t0, 1);		/* the VMM measures its set-up from here */
 	lua_getfield(L, t, "env");
 	if (lua_istable(L, -1)) {
@@ -183,7 +168,7 @@ static int l_spawn(lua_State *L)
 		p->fd[i] = pipes[i][0];
 	}
 	fflush(NULL);
-	p->spawned_ns = now_ns();
+	p->spawned_ns = clock__ns();
 	p->pid = fork();
 	if (p->pid == 0)
 		exec_child(L, 2, argv, pipes, want_status, ctl);
@@ -224,7 +209,7 @@ static int pump_once(struct proc *p, uint64_t deadline)
 {
 	struct pollfd pf[P_N];
 	int n = 0, map[P_N], r;
-	uint64_t now = now_ms();
+	uint64_t now = clock__ms();
 
 	for (int i = 0; i < P_N; i++)
 		if (p->fd[i] >= 0) {
@@ -261,7 +246,7 @@ static bool reap(struct proc *p, uint64_t deadline)
 			p->reaped = 1;
 			break;
 		}
-		if (now_ms() >= deadline)
+		if (clock__ms() >= deadline)
 			return false;
 		usleep(2000);
 	}
@@ -280,7 +265,7 @@ static int l_wait(lua_State *L)
 {
 	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
 	double timeout = luaL_optnumber(L, 2, 1e9);
-	uint64_t deadline = now_ms() + (uint64_t)(timeout * 1000);
+	uint64_t deadline = clock__ms() + (uint64_t)(timeout * 1000);
 
 	if (!pump(p, deadline) || !reap(p, deadline)) {
 		lua_pushnil(L);
@@ -306,14 +291,14 @@ static int l_expect(lua_State *L)
 	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
 	size_t nlen;
 	const char *needle = luaL_checklstring(L, 2, &nlen);
-	uint64_t deadline = now_ms() + (uint64_t)(luaL_optnumber(L, 3, 1e9) * 1000);
+	uint64_t deadline = clock__ms() + (uint64_t)(luaL_optnumber(L, 3, 1e9) * 1000);
 	int i = strcmp(luaL_optstring(L, 4, "stdout"), "status") ? P_OUT : P_STATUS;
 
 	for (;;) {
 		int r;
 
 		if (p->buf[i] && memmem(p->buf[i], p->len[i], needle, nlen)) {
-			lua_pushnumber(L, (double)(now_ns() - p->spawned_ns) / 1e9);
+			lua_pushnumber(L, (double)(clock__ns() - p->spawned_ns) / 1e9);
 			return 1;
 		}
 		r = pump_once(p, deadline);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "net/evloop.h"
+#include "util/clock.h"
 
 #define MAX_EVENTS	64
 #define WAKE_TOKEN	UINT64_MAX
@@ -25,14 +26,6 @@ struct evloop {
 	pthread_cond_t park_cond;
 	bool pause_req, parked;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct evloop *evloop__new(evloop_fn fn, evloop_tick_fn tick, void *ctx, int tick_ms)
 {
@@ -78,8 +71,8 @@ int evloop__run_once(struct evloop *l, int timeout_ms)
 			/* already drained: nothing to do */
 		}
 	}
-	if (l->tick && now_ms() >= l->next_tick_ms) {
-		l->next_tick_ms = now_ms() + (uint64_t)l->tick_ms;
+	if (l->tick && clock__ms() >= l->next_tick_ms) {
+		l->next_tick_ms = clock__ms() + (uint64_t)l->tick_ms;
 		l->tick(l->ctx);
 	}
 	return n;

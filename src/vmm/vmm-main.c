@@ -31,17 +31,10 @@
 #include "vmm/vmm-main.h"
 #include "vmm/vmm-opts.h"
 #include "vmm/vmm.h"
+#include "util/clock.h"
 
 /* Kernel switches for kvm_pvm hosts: docs/emulating-hosts.md explains each. */
 #define EMULATING_HOST_CMDLINE " noxsave clearcpuid=151,297,308,580 sm_pfsyscall clocksource=kvm-clock"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* 0, or -errno (e.g. -EPIPE when the reader is gone) */
 static int write_all(int fd, const void *buf, size_t len)
@@ -93,7 +86,7 @@ static void chan_hello(void *ctx, int version)
 	struct vmm *m = ctx;
 
 	(void)version;
-	m->ready_ns = now_ns();
+	m->ready_ns = clock__ns();
 	status_printf(m, "ready ready_us=%" PRIu64 "\n", (m->ready_ns - m->t0_ns) / 1000);
 	request(m, m->o.snapshot_on_ready ? ACT_SNAPSHOT : ACT_SEND_CONFIG);
 }
@@ -212,7 +205,7 @@ static int send_config(struct vmm *m)
 		return -1;
 	}
 	if (m->o.snapshot_after_ms)
-		m->snapshot_at_ns = now_ns() + (uint64_t)m->o.snapshot_after_ms * 1000000ULL;
+		m->snapshot_at_ns = clock__ns() + (uint64_t)m->o.snapshot_after_ms * 1000000ULL;
 	return 0;
 }
 
@@ -284,7 +277,7 @@ static int setup_restore(struct vmm *m, char *msg, size_t msglen)
 	if (m->o.argc > 0)
 		request(m, ACT_SEND_CONFIG);	/* the snapshot timer starts with the workload */
 	else if (m->o.snapshot_after_ms)	/* the workload runs already */
-		m->snapshot_at_ns = now_ns() + (uint64_t)m->o.snapshot_after_ms * 1000000ULL;
+		m->snapshot_at_ns = clock__ns() + (uint64_t)m->o.snapshot_after_ms * 1000000ULL;
 	return 0;
 }
 
@@ -366,7 +359,7 @@ static void do_actions(struct vmm *m, int actions)
 {
 	if (actions & ACT_SEND_CONFIG)
 		send_config(m);
-	if (m->snapshot_at_ns && now_ns() >= m->snapshot_at_ns) {
+	if (m->snapshot_at_ns && clock__ns() >= m->snapshot_at_ns) {
 		m->snapshot_at_ns = 0;
 		snapshot_and_end(m, m->o.snapshot_to);
 	}
@@ -419,7 +412,7 @@ static int run(struct vmm *m)
 	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (m->o.vsock_uds && virtio_vsock__start(m->vsock) < 0)
 		vm__end(vm, VM_END_CRASH, 0, "vsock: cannot start its thread");
-	m->first_run_ns = now_ns();
+	m->first_run_ns = clock__ns();
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu__start(vm->vcpus[i]);
 
@@ -474,7 +467,7 @@ int vmm__main(int argc, char **argv)
 
 	if (!m)
 		return 1;
-	m->t0_ns = t0 ? strtoull(t0, NULL, 10) : now_ns();
+	m->t0_ns = t0 ? strtoull(t0, NULL, 10) : clock__ns();
 	signal(SIGPIPE, SIG_IGN);	/* a detached VM's status reader goes away; sockets too */
 	m->vm.vm_fd = -1;
 	if (vmm_opts__parse(&m->o, argc, argv, msg, sizeof(msg)) < 0) {
