@@ -67,11 +67,9 @@ static int msr_list(struct vcpu *v, struct msrs *m)
 
 int vcpu__save(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen)
 {
-	struct msrs *m = calloc(1, sizeof(*m));
+	struct msrs *m;
 	int r;
 
-	if (!m)
-		return -ENOMEM;
 	SAVE(ST_VCPU_MPSTATE, KVM_GET_MP_STATE, struct kvm_mp_state);
 	SAVE(ST_VCPU_REGS, KVM_GET_REGS, struct kvm_regs);
 	SAVE(ST_VCPU_SREGS, KVM_GET_SREGS, struct kvm_sregs);
@@ -80,6 +78,9 @@ int vcpu__save(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen)
 	SAVE(ST_VCPU_DEBUGREGS, KVM_GET_DEBUGREGS, struct kvm_debugregs);
 	SAVE(ST_VCPU_LAPIC, KVM_GET_LAPIC, struct kvm_lapic_state);
 	SAVE(ST_VCPU_EVENTS, KVM_GET_VCPU_EVENTS, struct kvm_vcpu_events);
+	m = calloc(1, sizeof(*m));	/* after the SAVEs: their early returns would leak it */
+	if (!m)
+		return -ENOMEM;
 	r = msr_list(v, m);
 	if (r == 0 && ioctl(v->fd, KVM_GET_MSRS, m) != (int)m->hdr.nmsrs)
 		r = -EIO;
