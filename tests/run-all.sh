@@ -2,12 +2,12 @@
 # Runs every test suite, counts TAP "ok"/"not ok" lines across all of them,
 # and ends with one line "N passed, N failed".  Exit status is non-zero on
 # any failure (including a suite that crashed without reporting).
-#   SM_SUITES="unit spec integration"  which suites (default: all)
+#   SM_SUITES="scripts unit spec integration"  which suites (default: all)
 #   SM_BUILD=build                      build directory
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${SM_BUILD:-build}
-suites=${SM_SUITES:-unit spec integration}
+suites=${SM_SUITES:-scripts unit spec integration}
 export SM_BIN=$PWD/$build/sm SM_ROOT=$PWD
 # sanitizer builds share the guest assets of the normal build
 [ -d "$build/guest" ] || export SM_GUEST_DIR=$PWD/build/guest
@@ -34,6 +34,13 @@ run_unit() {
 	done
 }
 
+run_scripts() {   # the shell tests of scripts/ (TAP each)
+	for t in tests/scripts/*_test.sh; do
+		echo "# $t"
+		timeout 120 bash "$t" || echo "not ok 0 - $t exited with $?"
+	done
+}
+
 run_busted() {   # DIR
 	local files
 	files=$(find "$1" -maxdepth 1 -name '*_spec.lua' | sort)
@@ -45,6 +52,7 @@ run_busted() {   # DIR
 
 for s in $suites; do
 	case $s in
+	scripts)     run_scripts 2>&1 | tee "$log/scripts.tap" ;;
 	unit)        run_unit 2>&1 | tee "$log/unit.tap" ;;
 	spec)        run_busted spec | tee "$log/spec.tap" ;;
 	integration) run_busted spec/integration | tee "$log/integration.tap" ;;
