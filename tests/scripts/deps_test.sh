@@ -54,3 +54,4 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env PATH="$bin" SM_DEPS_PACKAGES="$list" bash scripts/deps.sh 2>&1); rc=$?
 	ok "$([ $rc = 0 ] && grep -q "installing .*through sudo" <<< "$out" && grep -qx "apt-get install -y -q --no-install-recommends $missing" "$bin/sudo.log"; echo $?)" "with sudo: apt-get install runs through sudo"
 fi
+exit 0
