@@ -3,6 +3,7 @@
 #   make test       every suite; ends with "N passed, N failed"
 #   make asan-test  the C unit tests and specs under ASan/UBSan
 #   make bench      benchmarks, with ratios against peers measured in the same run
+#   make bench-smoke  every benchmark once with the smallest counts (part of make test)
 #   make demo       the main job (see README)
 #   make deps       install build/test dependencies (Debian 12, apt-get with retries)
 
@@ -13,15 +14,20 @@ PKGS    := lua5.4
 # (OCI) libraries used by src/oci/:
 PKGS    += libcurl libarchive libsquashfs1 jansson libcrypto
 OPT     ?= -O2
-CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc \
-           $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+# The libraries' flags are asked of pkg-config only when a compile or link
+# needs them (then once), so a machine that lacks them parses this Makefile
+# silently and `make test`/`make demo` reach scripts/deps.sh first.
+pkgflags = $(if $(shell pkg-config --exists $(PKGS) && echo y),$(shell pkg-config $(1) $(PKGS)),$(error libraries missing (pkg-config $(PKGS)) — run: make deps))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkgflags,--cflags))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(call pkgflags,--libs))$(PKG_LIBS)
+CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 SRCS    := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all sm guest kernel test unit unit-build spec asan-test bench demo deps install clean fuzz
+.PHONY: all sm guest kernel test unit unit-build spec asan-test bench bench-smoke demo deps install clean fuzz
 all: sm guest
 
 sm: $(BUILD)/sm $(BUILD)/sm-vmm
@@ -62,7 +68,7 @@ $(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/init $(BUILD)/guest/sm-counter gue
 # `make test` is the whole job on a fresh Debian 12: deps, build, every suite.
 test:
 	@scripts/deps.sh
-	@$(MAKE) --no-print-directory all unit-build
+	@$(MAKE) --no-print-directory all unit-build $(BENCH_BINS)
 	@tests/run-all.sh
 unit-build: $(TESTS)
 unit: $(TESTS)
@@ -77,11 +83,10 @@ asan-test:
 # ---- fuzz: libFuzzer harnesses over src/oci, FUZZ_SECONDS each ----
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS    := $(wildcard src/oci/*.c)
-FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
-                $(shell pkg-config --cflags $(PKGS))
+FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(shell pkg-config --libs $(PKGS)) -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
 fuzz: $(BUILD)/fuzz/fuzz_manifest $(BUILD)/fuzz/fuzz_layer
 	@mkdir -p $(BUILD)/fuzz/corpus-manifest $(BUILD)/fuzz/corpus-layer
 	@cp tests/fuzz/seeds/* $(BUILD)/fuzz/corpus-manifest/
@@ -91,8 +96,16 @@ fuzz: $(BUILD)/fuzz/fuzz_manifest $(BUILD)/fuzz/fuzz_layer
 	LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp \
 	$(BUILD)/fuzz/fuzz_layer -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=4096 $(BUILD)/fuzz/corpus-layer
 
-bench: all
+# the benchmarks' own helper programs
+BENCH_BINS := $(BUILD)/bench/vsock_dev
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsm.a $(LDLIBS)
+bench: all $(BENCH_BINS)
 	@bench/run.sh
+# every benchmark once with the smallest counts (also part of make test)
+bench-smoke: all $(BENCH_BINS)
+	@SM_SUITES=bench tests/run-all.sh
 
 demo:
 	@scripts/deps.sh

@@ -24,9 +24,9 @@ if arg[1] == "--echo-server" then		-- the native peer, in a child process
   return 0
 end
 
-local RUNS = tonumber(arg[1] or "30")
-local MIB = tonumber(arg[2] or "4")
-local RESTORES = tonumber(arg[3] or "10")
+local RUNS = tonumber(arg[1] or os.getenv("SM_BENCH_EXECS") or "30")
+local MIB = tonumber(arg[2] or os.getenv("SM_BENCH_MIB") or "4")
+local RESTORES = tonumber(arg[3] or os.getenv("SM_BENCH_AGENT_RESTORES") or "10")
 local TICK = 100				-- USER_HZ
 
 local function p50(t)

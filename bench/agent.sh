@@ -5,8 +5,6 @@
 #   bench/agent.sh [EXEC_RUNS] [MIB]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p build/bench
-cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc -Itests/unit -o build/bench/vsock_dev bench/vsock_dev.c build/libsm.a \
-	$(pkg-config --libs lua5.4 libcurl libarchive libsquashfs1 jansson libcrypto) -lpthread -lm
-build/bench/vsock_dev 64 2>/dev/null
+[ -x build/bench/vsock_dev ] || make --no-print-directory build/bench/vsock_dev >/dev/null
+build/bench/vsock_dev "${SM_BENCH_VSOCK_MIB:-64}" 2>/dev/null
 exec build/sm lua bench/agent.lua "$@"

@@ -8,6 +8,7 @@ local vm = require "sm.vm"
 
 local N = tonumber(arg[1] or os.getenv("SM_BENCH_RESTORES") or "30")
 local CONCURRENT = tonumber(os.getenv("SM_BENCH_CONCURRENT") or "20")
+local BOOT_TRUE = tonumber(os.getenv("SM_BENCH_BOOT_TRUE") or "5")
 local function vmm(...)
   local argv = vm.vmm_command()
   for _, a in ipairs({ ... }) do argv[#argv + 1] = a end
@@ -62,7 +63,7 @@ end
 
 -- sm boot -- /bin/true from the boot snapshot
 local boot_true = {}
-for _ = 1, 5 do
+for _ = 1, BOOT_TRUE do
   local t0 = core.monotime()
   local r = assert(vm.boot{ argv = { "/bin/true" }, console = "capture" }:wait(300))
   assert(r.status == "exit" and r.code == 0)
@@ -114,7 +115,7 @@ print(string.format("  QEMU TCG -incoming exec:cat -> guest answers    p50 %7.2f
   pct(qans, 50), pct(qans, 99)))
 print(string.format("  ratio sm / QEMU TCG, restore -> answer (p50): %.2fx   (< 1 means sm is faster)",
   pct(answer, 50) / pct(qans, 50)))
-print(string.format("  sm boot -- /bin/true from the boot snapshot: median %.2f s (of 5)", pct(boot_true, 50)))
+print(string.format("  sm boot -- /bin/true from the boot snapshot: median %.2f s (of %d)", pct(boot_true, 50), BOOT_TRUE))
 print(string.format("%d concurrent restores of one 256 MiB snapshot: combined PSS %.1f MiB, one VM alone %.1f MiB,",
   CONCURRENT, total / 1024, one / 1024))
 print(string.format("  marginal per VM %.1f MiB = %.1f%% of guest RAM",

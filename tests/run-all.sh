@@ -2,12 +2,13 @@
 # Runs every test suite, counts TAP "ok"/"not ok" lines across all of them,
 # and ends with one line "N passed, N failed".  Exit status is non-zero on
 # any failure (including a suite that crashed without reporting).
-#   SM_SUITES="scripts unit spec integration"  which suites (default: all)
+#   SM_SUITES="scripts unit spec integration bench"  which suites (default: all;
+#                                     bench = every benchmark once, smallest counts)
 #   SM_BUILD=build                      build directory
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${SM_BUILD:-build}
-suites=${SM_SUITES:-scripts unit spec integration}
+suites=${SM_SUITES:-scripts unit spec integration bench}
 export SM_BIN=$PWD/$build/sm SM_ROOT=$PWD
 # sanitizer builds share the guest assets of the normal build
 [ -d "$build/guest" ] || export SM_GUEST_DIR=$PWD/build/guest
@@ -56,6 +57,7 @@ for s in $suites; do
 	unit)        run_unit 2>&1 | tee "$log/unit.tap" ;;
 	spec)        run_busted spec | tee "$log/spec.tap" ;;
 	integration) run_busted spec/integration | tee "$log/integration.tap" ;;
+	bench)       bench/run.sh --smoke 2>&1 | tee "$log/bench.tap" ;;
 	*)           echo "unknown suite $s"; continue ;;
 	esac
 	count "$s"

@@ -8,7 +8,8 @@
  *   res = p:wait(timeout_s)   -- { code=, signal=, stdout=, stderr=, status= } | nil, "timeout"
  *   t = p:expect(needle, timeout_s [, "status"]) -- seconds from spawn until stdout
  *                                    (or the status pipe) held needle
- *   p:send(bytes)             -- to the child's control pipe (fd 4, opts.control = true)
+ *   p:send(bytes [, "stdin"]) -- to the child's control pipe (fd 4, opts.control = true),
+ *                                or its stdin (opts.stdin = "pipe")
  *   p:kill(signo); p:pid()
  */
 #include <errno.h>
@@ -44,6 +45,7 @@ struct proc {
 	int wstatus;
 	int reaped;
 	int ctl;			/* our write end of the control pipe, or -1 */
+	int in;				/* our write end of the child's stdin pipe, or -1 */
 	uint64_t spawned_ns;
 };
 
@@ -58,10 +60,10 @@ static const char *opt_mode(lua_State *L, int t, const char *key, const char *de
 }
 
 /* In the child: point fd at a pipe's write end, /dev/null, or leave it. */
-static void child_stdio(int target, const char *mode, int pipe_w)
+static void child_stdio(int target, const char *mode, int pipe_end)
 {
 	if (!strcmp(mode, "pipe"))
-		dup2(pipe_w, target);
+		dup2(pipe_end, target);
 	else if (!strcmp(mode, "null"))
 		dup2(open("/dev/null", O_RDWR), target);
 	else if (!strncmp(mode, "file:", 5))	/* a detached VMM's log */
@@ -87,11 +89,11 @@ static void child_env(lua_State *L, int t)
 }
 
 static void exec_child(lua_State *L, int opts, char **argv, int pipes[P_N][2], int want_status,
-		       const int ctl[2])
+		       const int ctl[2], int in_r)
 {
 	child_stdio(1, opt_mode(L, opts, "stdout", "inherit"), pipes[P_OUT][1]);
 	child_stdio(2, opt_mode(L, opts, "stderr", "inherit"), pipes[P_ERR][1]);
-	child_stdio(0, opt_mode(L, opts, "stdin", "inherit"), -1);
+	child_stdio(0, opt_mode(L, opts, "stdin", "inherit"), in_r);
 	/* move both out of the way first: either may sit on 3 or 4 already */
 	int status_w = want_status ? fcntl(pipes[P_STATUS][1], F_DUPFD, 16) : -1;
 	int ctl_r = ctl[0] >= 0 ? fcntl(ctl[0], F_DUPFD, 16) : -1;
@@ -130,7 +132,7 @@ static char **build_argv(lua_State *L, int t)
 
 static int l_spawn(lua_State *L)
 {
-	int pipes[P_N][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, ctl[2] = { -1, -1 };
+	int pipes[P_N][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, ctl[2] = { -1, -1 }, in[2] = { -1, -1 };
 	const char *modes[2];
 	char **argv;
 	struct proc *p;
@@ -153,13 +155,16 @@ static int l_spawn(lua_State *L)
 	memset(p, 0, sizeof(*p));
 	for (int i = 0; i < P_N; i++)
 		p->fd[i] = -1;
-	p->ctl = -1;
+	p->ctl = p->in = -1;
 	luaL_setmetatable(L, PROC_MT);
 	lua_getfield(L, 2, "control");
 	if (lua_toboolean(L, -1) && pipe2(ctl, O_CLOEXEC) < 0)
 		return luaL_error(L, "spawn: pipe: %s", strerror(errno));
 	lua_pop(L, 1);
 	p->ctl = ctl[1];
+	if (!strcmp(opt_mode(L, 2, "stdin", "inherit"), "pipe") && pipe2(in, O_CLOEXEC) < 0)
+		return luaL_error(L, "spawn: pipe: %s", strerror(errno));
+	p->in = in[1];
 	for (int i = 0; i < P_N; i++) {
 		if ((i < P_STATUS && strcmp(modes[i], "pipe")) || (i == P_STATUS && !want_status))
 			continue;
@@ -171,9 +176,11 @@ static int l_spawn(lua_State *L)
 	p->spawned_ns = clock__ns();
 	p->pid = fork();
 	if (p->pid == 0)
-		exec_child(L, 2, argv, pipes, want_status, ctl);
+		exec_child(L, 2, argv, pipes, want_status, ctl, in[0]);
 	if (ctl[0] >= 0)
 		close(ctl[0]);
+	if (in[0] >= 0)
+		close(in[0]);
 	for (int i = 0; i < P_N; i++)
 		if (pipes[i][1] >= 0)
 			close(pipes[i][1]);
@@ -327,9 +334,10 @@ static int l_send(lua_State *L)
 	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
 	size_t len;
 	const char *data = luaL_checklstring(L, 2, &len);
+	int fd = strcmp(luaL_optstring(L, 3, "control"), "stdin") ? p->ctl : p->in;
 
-	while (len && p->ctl >= 0) {
-		ssize_t n = write(p->ctl, data, len);
+	while (len && fd >= 0) {
+		ssize_t n = write(fd, data, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -340,7 +348,7 @@ static int l_send(lua_State *L)
 	}
 	if (len) {
 		lua_pushnil(L);
-		lua_pushstring(L, p->ctl < 0 ? "no control pipe" : strerror(errno));
+		lua_pushstring(L, fd < 0 ? "send: no such pipe to the child" : strerror(errno));
 		return 2;
 	}
 	lua_pushboolean(L, 1);
@@ -382,7 +390,9 @@ static int l_gc(lua_State *L)
 	}
 	if (p->ctl >= 0)
 		close(p->ctl);
-	p->ctl = -1;
+	if (p->in >= 0)
+		close(p->in);
+	p->ctl = p->in = -1;
 	return 0;
 }
 

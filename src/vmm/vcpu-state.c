@@ -53,32 +53,44 @@ static int msr_list(struct vcpu *v, struct msrs *m)
 	return 0;
 }
 
-/* ioctl into a struct and add it as a section, or say which failed. */
-#define SAVE(tag, req, type)							\
-	do {									\
-		type x_;							\
-		memset(&x_, 0, sizeof(x_));					\
-		if (ioctl(v->fd, req, &x_) < 0) {				\
-			snprintf(msg, msglen, "vCPU %d: " #req ": %s", v->id, strerror(errno)); \
-			return -errno;						\
-		}								\
-		state__add(b, tag, v->id, &x_, sizeof(x_));			\
-	} while (0)
+/*
+ * The fixed-size sections, in the order restore must set them (KVM's and
+ * Firecracker's order: MP state first, MSRs after the LAPIC, pending events
+ * last).  Save and restore both walk this one list; the MSRs, whose size
+ * varies, have their own functions and sit in the list as a marker.
+ */
+struct vcpu_section {
+	uint32_t tag;
+	unsigned long get, set;		/* KVM_GET_x / KVM_SET_x */
+	size_t size;			/* 0: the MSR list */
+	const char *name;
+};
 
-int vcpu__save(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen)
+static const struct vcpu_section sections[] = {
+	{ ST_VCPU_MPSTATE, KVM_GET_MP_STATE, KVM_SET_MP_STATE, sizeof(struct kvm_mp_state), "MP state" },
+	{ ST_VCPU_REGS, KVM_GET_REGS, KVM_SET_REGS, sizeof(struct kvm_regs), "registers" },
+	{ ST_VCPU_SREGS, KVM_GET_SREGS, KVM_SET_SREGS, sizeof(struct kvm_sregs), "system registers" },
+	{ ST_VCPU_XSAVE, KVM_GET_XSAVE, KVM_SET_XSAVE, sizeof(struct kvm_xsave), "XSAVE area" },
+	{ ST_VCPU_XCRS, KVM_GET_XCRS, KVM_SET_XCRS, sizeof(struct kvm_xcrs), "XCRs" },
+	{ ST_VCPU_DEBUGREGS, KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, sizeof(struct kvm_debugregs), "debug registers" },
+	{ ST_VCPU_LAPIC, KVM_GET_LAPIC, KVM_SET_LAPIC, sizeof(struct kvm_lapic_state), "LAPIC" },
+	{ ST_VCPU_MSRS, 0, 0, 0, "MSRs" },
+	{ ST_VCPU_EVENTS, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, sizeof(struct kvm_vcpu_events), "events" },
+};
+
+/* room for the largest fixed section (the XSAVE area) */
+union section_buf {
+	struct kvm_xsave xsave;
+	struct kvm_lapic_state lapic;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+};
+
+static int save_msrs(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen)
 {
-	struct msrs *m;
+	struct msrs *m = calloc(1, sizeof(*m));
 	int r;
 
-	SAVE(ST_VCPU_MPSTATE, KVM_GET_MP_STATE, struct kvm_mp_state);
-	SAVE(ST_VCPU_REGS, KVM_GET_REGS, struct kvm_regs);
-	SAVE(ST_VCPU_SREGS, KVM_GET_SREGS, struct kvm_sregs);
-	SAVE(ST_VCPU_XSAVE, KVM_GET_XSAVE, struct kvm_xsave);
-	SAVE(ST_VCPU_XCRS, KVM_GET_XCRS, struct kvm_xcrs);
-	SAVE(ST_VCPU_DEBUGREGS, KVM_GET_DEBUGREGS, struct kvm_debugregs);
-	SAVE(ST_VCPU_LAPIC, KVM_GET_LAPIC, struct kvm_lapic_state);
-	SAVE(ST_VCPU_EVENTS, KVM_GET_VCPU_EVENTS, struct kvm_vcpu_events);
-	m = calloc(1, sizeof(*m));	/* after the SAVEs: their early returns would leak it */
 	if (!m)
 		return -ENOMEM;
 	r = msr_list(v, m);
@@ -92,18 +104,29 @@ int vcpu__save(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen)
 	return r;
 }
 
-#define RESTORE(tag, req, type)							\
-	do {									\
-		type x_;							\
-		if (state__get(sv, tag, v->id, &x_, sizeof(x_)) < 0) {		\
-			snprintf(msg, msglen, "vCPU %d: state has no valid " #type, v->id); \
-			return -EINVAL;						\
-		}								\
-		if (ioctl(v->fd, req, &x_) < 0) {				\
-			snprintf(msg, msglen, "vCPU %d: " #req ": %s", v->id, strerror(errno)); \
-			return -errno;						\
-		}								\
-	} while (0)
+int vcpu__save(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen)
+{
+	union section_buf x;
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		const struct vcpu_section *s = &sections[i];
+		int r;
+
+		if (!s->size) {
+			if ((r = save_msrs(v, b, msg, msglen)) < 0)
+				return r;
+			continue;
+		}
+		memset(&x, 0, sizeof(x));
+		if (ioctl(v->fd, s->get, &x) < 0) {
+			r = -errno;
+			snprintf(msg, msglen, "vCPU %d: reading the %s: %s", v->id, s->name, strerror(-r));
+			return r;
+		}
+		state__add(b, s->tag, v->id, &x, s->size);
+	}
+	return 0;
+}
 
 static int restore_msrs(struct vcpu *v, const struct state_view *sv, char *msg, size_t msglen)
 {
@@ -135,15 +158,26 @@ static int restore_msrs(struct vcpu *v, const struct state_view *sv, char *msg, 
 
 int vcpu__restore(struct vcpu *v, const struct state_view *sv, char *msg, size_t msglen)
 {
-	RESTORE(ST_VCPU_MPSTATE, KVM_SET_MP_STATE, struct kvm_mp_state);
-	RESTORE(ST_VCPU_REGS, KVM_SET_REGS, struct kvm_regs);
-	RESTORE(ST_VCPU_SREGS, KVM_SET_SREGS, struct kvm_sregs);
-	RESTORE(ST_VCPU_XSAVE, KVM_SET_XSAVE, struct kvm_xsave);
-	RESTORE(ST_VCPU_XCRS, KVM_SET_XCRS, struct kvm_xcrs);
-	RESTORE(ST_VCPU_DEBUGREGS, KVM_SET_DEBUGREGS, struct kvm_debugregs);
-	RESTORE(ST_VCPU_LAPIC, KVM_SET_LAPIC, struct kvm_lapic_state);
-	if (restore_msrs(v, sv, msg, msglen) < 0)
-		return -EINVAL;
-	RESTORE(ST_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, struct kvm_vcpu_events);
+	union section_buf x;
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		const struct vcpu_section *s = &sections[i];
+
+		if (!s->size) {
+			if (restore_msrs(v, sv, msg, msglen) < 0)
+				return -EINVAL;
+			continue;
+		}
+		if (state__get(sv, s->tag, v->id, &x, s->size) < 0) {
+			snprintf(msg, msglen, "vCPU %d: state has no valid %s", v->id, s->name);
+			return -EINVAL;
+		}
+		if (ioctl(v->fd, s->set, &x) < 0) {
+			int r = -errno;
+
+			snprintf(msg, msglen, "vCPU %d: setting the %s: %s", v->id, s->name, strerror(-r));
+			return r;
+		}
+	}
 	return 0;
 }
