@@ -130,7 +130,7 @@ end
 local name = "bench-agent-" .. tostring(math.floor(core.monotime() * 1000) % 100000)
 io.stdout:write("booting a detached guest (", name, ")...\n")
 io.stdout:flush()
-local v = vm.start_detached(name, { memory_mib = 192 })
+local v = vm.start_detached(name, { memory_mib = tonumber(os.getenv("SM_BENCH_MEM") or "192") })
 local ok, err = pcall(function()
   local pid = v.vmm_pid
   -- exec round trips

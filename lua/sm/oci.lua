@@ -24,9 +24,7 @@ function M.store_dir()
 end
 
 local function mkdir_p(dir)
-  local ok = os.execute("mkdir -p -m 0700 '" .. dir:gsub("'", "'\\''") .. "'")
-  if not ok then return nil, "cannot create " .. dir end
-  return true
+  return core.mkdir_p(dir, tonumber("700", 8))
 end
 
 -- One file per image name; the name is kept inside, the file name is a
@@ -90,14 +88,12 @@ end
 
 function M.list()
   local out = {}
-  local p = io.popen("ls -1 '" .. M.store_dir():gsub("'", "'\\''") .. "' 2>/dev/null")
-  for file in p:lines() do
+  for _, file in ipairs(core.readdir(M.store_dir()) or {}) do
     if file:match("%.json$") then
       local e = read_json(M.store_dir() .. "/" .. file)
       if type(e) == "table" and e.name then out[#out + 1] = e end
     end
   end
-  p:close()
   table.sort(out, function(a, b) return a.name < b.name end)
   return out
 end

@@ -1,7 +1,7 @@
 -- sm.target: what a command's TARGET names, resolved in one place.
--- Today a TARGET is the name of a detached VM (sm boot --detach --name);
--- omitted, it is the only one running.  The daemon will add ports,
--- snapshot names and images here.
+-- A TARGET is the name of a detached VM (sm boot --detach --name), or an
+-- `sm run` daemon by its port, its snapshot's name or its image reference;
+-- omitted, it is the only one running.
 local errors = require "sm.errors"
 local vm = require "sm.vm"
 
@@ -20,6 +20,27 @@ function M.resolve(target)
   local v, err = vm.attach(target)
   if not v then errors.fail(err .. " — see sm boot --detach") end
   return v
+end
+
+-- The `sm run` daemon TARGET names: a port, a snapshot name or an image
+-- reference; omitted, the only one running.  Returns the sm.run.daemon
+-- record, or nil when TARGET names no daemon (it may name a VM).
+function M.daemon(t)
+  local run = require "sm.run"
+  local list = run.daemons()
+  if t == nil then
+    if #list > 1 then
+      local ports = {}
+      for _, d in ipairs(list) do ports[#ports + 1] = tostring(d.port) end
+      errors.usage_error("several daemons are running (ports " .. table.concat(ports, ", ") .. ") — name one by port or snapshot")
+    end
+    return list[1]
+  end
+  local port = math.tointeger(tonumber(t))
+  local name = not port and run.snapshot_name(t)
+  for _, d in ipairs(list) do
+    if d.port == port or d.snapshot == t or d.snapshot == name then return d end
+  end
 end
 
 return M

@@ -395,8 +395,6 @@ function M.vm_dir(name)
   return M.runtime_dir() .. "/vms/" .. name
 end
 
-local function shq(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
-
 local function read_file(path)
   local f = io.open(path)
   if not f then return nil end
@@ -422,11 +420,9 @@ end
 function M.list_detached()
   local names = {}
   local root = M.runtime_dir() .. "/vms"
-  local p = io.popen("ls -1 " .. shq(root) .. " 2>/dev/null")
-  for name in p:lines() do
-    if M.attach(name) then names[#names + 1] = name else os.execute("rm -rf " .. shq(root .. "/" .. name)) end
+  for _, name in ipairs(core.readdir(root) or {}) do
+    if M.attach(name) then names[#names + 1] = name else core.rmtree(root .. "/" .. name) end
   end
-  p:close()
   table.sort(names)
   return names
 end
@@ -438,7 +434,7 @@ end
 function M.start_detached(name, opts)
   local dir = M.vm_dir(name)
   if M.attach(name) then errors.fail("a VM named '" .. name .. "' is already running — sm stop " .. name) end
-  os.execute("rm -rf " .. shq(dir))
+  core.rmtree(dir)
   local ok, err = core.private_dir(dir)
   check(ok, err, "VM directory")
   local o = {}
@@ -452,7 +448,7 @@ function M.start_detached(name, opts)
     return M.boot(o)
   end)
   if not started then
-    os.execute("rm -rf " .. shq(dir))	-- nothing half-made is left to find
+    core.rmtree(dir)	-- nothing half-made is left to find
     error(vm, 0)
   end
   local f = assert(io.open(dir .. "/vmm.pid", "w"))
@@ -481,7 +477,7 @@ function VM:stop(grace)
   local killed = running(self)
   if killed then core.kill_pid(pid, 9) end
   if killed and self.proc then self.proc:wait(10) end
-  if self.dir then os.execute("rm -rf " .. shq(self.dir)) end
+  if self.dir then core.rmtree(self.dir) end
   return killed and "killed" or "stopped"
 end
 

@@ -11,4 +11,5 @@ void l_sys__register(lua_State *L);
 void l_proc__register(lua_State *L);
 void l_oci__register(lua_State *L);
 void l_net__register(lua_State *L);
+void l_fs__register(lua_State *L);
 #endif

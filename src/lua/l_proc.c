@@ -4,7 +4,8 @@
  * workers.  Pipes are drained while waiting so a chatty child never blocks.
  *
  *   p = core.spawn(argv, { stdout = "pipe"|"inherit"|"null"|"file:PATH", stderr = ...,
- *                          status = true, env = { K = "v" }, die_with_parent = true })
+ *                          stdin = "inherit"|"null"|"pipe", status = true, env = { K = "v" },
+ *                          die_with_parent = true, setsid = true })
  *   res = p:wait(timeout_s)   -- { code=, signal=, stdout=, stderr=, status= } | nil, "timeout"
  *   t = p:expect(needle, timeout_s [, "status"]) -- seconds from spawn until stdout
  *                                    (or the status pipe) held needle
@@ -111,6 +112,9 @@ static void exec_child(lua_State *L, int opts, char **argv, int pipes[P_N][2], i
 	lua_getfield(L, opts, "die_with_parent");
 	if (lua_toboolean(L, -1))		/* an attached VM ends with its sm */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	lua_getfield(L, opts, "setsid");
+	if (lua_toboolean(L, -1))		/* a detached daemon: no terminal's signals reach it */
+		setsid();
 	execv(argv[0], argv);
 	dprintf(2, "sm: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);

@@ -150,7 +150,9 @@ static int l_mkdir(lua_State *L)
 
 #define LOCK_MT "sm.lock"
 
-/* core.lock(path) -> lock (exclusive flock, waits; released by lock:unlock() or GC) */
+/* core.lock(path [, { wait = false }]) -> lock (exclusive flock; released by
+ * lock:unlock() or GC) | nil, "path: busy", EWOULDBLOCK when wait = false and
+ * another process holds it */
 static int l_lock(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
@@ -160,9 +162,23 @@ static int l_lock(lua_State *L)
 	if (*fd < 0)
 		return fail_errno(L, path);
 	luaL_setmetatable(L, LOCK_MT);
-	while (flock(*fd, LOCK_EX) < 0)
-		if (errno != EINTR)
+	int how = LOCK_EX;
+
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "wait");
+		if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
+			how |= LOCK_NB;
+		lua_pop(L, 1);
+	}
+	while (flock(*fd, how) < 0)
+		if (errno != EINTR) {
+			int err = errno;
+
+			close(*fd);
+			*fd = -1;
+			errno = err;
 			return fail_errno(L, path);
+		}
 	return 1;
 }
 
@@ -174,6 +190,13 @@ static int l_unlock(lua_State *L)
 		close(*fd);		/* closing the fd drops the flock */
 	*fd = -1;
 	return 0;
+}
+
+/* core.getpid() -> this process's pid */
+static int l_getpid(lua_State *L)
+{
+	lua_pushinteger(L, getpid());
+	return 1;
 }
 
 /* core.emulating_host() -> true on KVM that emulates guest kernel mode (kvm_pvm) */
@@ -190,6 +213,7 @@ static const luaL_Reg fns[] = {
 	{ "stat", l_stat },
 	{ "mkdir", l_mkdir },
 	{ "lock", l_lock },
+	{ "getpid", l_getpid },
 	{ "paths", l_paths },
 	{ "monotime", l_monotime },
 	{ "isatty", l_isatty },

@@ -1,0 +1,310 @@
+-- sm.bake: turn an OCI image into a snapshot that workers are restored from.
+--
+--   local snap = bake.ensure(r)   -- r: validated `sm run` options (sm.run.options)
+--   snap = { name=, dir=, meta=, baked = true|false }
+--
+-- Pipeline (docs/run.md §2): pull per r.pull → restore the boot snapshot
+-- with the image's layer images attached read-only → guest init stacks
+-- them with overlayfs and moves into it → the run config (Docker
+-- semantics) → the workload starts → wait until the guest port accepts →
+-- settle → snapshot.  With volumes the snapshot is taken before the
+-- workload starts ("ready" point): a volume's filesystem must never be in
+-- a snapshot's memory, so each restore mounts the volumes and then starts
+-- the workload.
+--
+-- A snapshot directory <snapshots>/<name>/ holds vm/ (the VM snapshot,
+-- docs/snapshot-format.md) and bake.json (what was baked and how).  It is
+-- built under a temporary name and renamed into place complete.  The bake
+-- key hashes everything that changes the snapshot; a snapshot whose key
+-- matches is reused.
+local core = require "sm.core"
+local errors = require "sm.errors"
+local oci = require "sm.oci"
+local cjson = require "cjson"
+
+local M = {}
+
+M.FORMAT = 1			-- bake.json's version; bump when its meaning changes
+M.SETTLE_S = 0.3		-- after the port accepts: let the workload finish warming up
+
+local function env(name)
+  local v = os.getenv(name)
+  if v ~= nil and v ~= "" then return v end
+end
+
+local function trace(fmt, ...)
+  if env("SM_RUN_TRACE") == "1" then io.stderr:write("sm run: trace: ", string.format(fmt, ...), "\n") end
+end
+
+local function data_home()
+  return env("XDG_DATA_HOME") or ((env("HOME") or errors.fail("HOME is not set")) .. "/.local/share")
+end
+
+function M.snapshots_dir(r)
+  local dir = (r and r.snapshots_dir) or env("SM_SNAPSHOTS") or (data_home() .. "/sm/snapshots")
+  local ok, err = core.mkdir_p(dir, tonumber("700", 8))
+  if not ok then errors.fail("snapshots directory: " .. tostring(err) .. " — set --snapshots-dir or SM_SNAPSHOTS") end
+  return dir
+end
+
+-- ---- the image ----
+
+local function pull_hint(err)
+  if err:find("—", 1, true) then return "" end
+  if err:find("not found", 1, true) or err:find("404", 1, true) then return " — check the image name and tag" end
+  return ""
+end
+
+-- The image record per the pull policy.
+function M.image(r)
+  local t0 = core.monotime()
+  local img, err
+  if r.pull ~= "always" then img = oci.inspect(r.image) end
+  if img then
+    trace("pull: %s already present (%s)", r.image, img.digest)
+    return img
+  end
+  if r.pull == "never" then
+    errors.fail(string.format("image %s is not pulled and --pull never forbids it — `sm pull %s` or --pull missing", r.image, r.image))
+  end
+  img, err = oci.pull(r.image, { insecure = r.insecure })
+  if not img then errors.fail(string.format("pulling %s: %s%s", r.image, err, pull_hint(err))) end
+  trace("pull %.1f ms (%s, %d layers)", (core.monotime() - t0) * 1e3, img.digest, #img.layers)
+  return img
+end
+
+-- ---- the run config: image config + flags, Docker's rules ----
+
+local function first_port(ports)
+  for _, p in ipairs(ports or {}) do
+    local n = math.tointeger(tonumber(p:match("^(%d+)")))
+    if n and n >= 1 and n <= 65535 and not p:find("/udp") then return n end
+  end
+end
+
+function M.run_config(img, r)
+  local c = img.config or {}
+  -- --entrypoint replaces ENTRYPOINT and drops the image's CMD unless --cmd is given
+  local entry = r.entrypoint and { r.entrypoint } or c.entrypoint or {}
+  local cmd = r.cmd or (r.entrypoint and {} or c.cmd or {})
+  local argv = table.move(cmd, 1, #cmd, #entry + 1, table.move(entry, 1, #entry, 1, {}))
+  if #argv == 0 then
+    errors.fail(string.format("image %s has no ENTRYPOINT or CMD — give one with --cmd '[\"prog\",\"arg\"]' or --entrypoint", r.image))
+  end
+  local envs = table.move(c.env or {}, 1, #(c.env or {}), 1, {})
+  table.move(r.env, 1, #r.env, #envs + 1, envs)	-- later entries win, in the guest as in Docker
+  return {
+    argv = argv, env = envs,
+    workdir = r.workdir or (c.workdir ~= "" and c.workdir) or "/",
+    user = r.user or (c.user ~= "" and c.user) or "",
+    hostname = r.hostname or M.default_hostname(r),
+    port = r.guest_port or first_port(c.ports) or 80,
+  }
+end
+
+function M.default_hostname(r)
+  return (require("sm.run").snapshot_name(r.image):gsub("[^%w%-]", "-"):sub(1, 63))
+end
+
+-- ---- volumes: named ones live in $XDG_DATA_HOME/sm/volumes/NAME.img ----
+
+M.VOLUME_BYTES = 1 << 30
+
+function M.volume_path(v)
+  if v.path then return v.path end
+  local dir = data_home() .. "/sm/volumes"
+  local ok, err = core.mkdir_p(dir, tonumber("700", 8))
+  if not ok then errors.fail("volumes directory: " .. tostring(err)) end
+  return dir .. "/" .. v.name .. ".img"
+end
+
+-- A named volume is made on first use: 1 GiB sparse, ext4, no privilege.
+function M.ensure_volume(v)
+  local path = M.volume_path(v)
+  if core.stat(path) then return path end
+  if v.path then errors.fail("volume " .. path .. ": no such file — make it (e.g. mke2fs -t ext4 " .. path .. " 1G) or use a volume name") end
+  local tmp = path .. ".tmp"
+  local p = core.spawn({ "/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-L", v.name:sub(1, 16), "-E", "root_owner=0:0", tmp,
+    tostring(M.VOLUME_BYTES // 1024) .. "k" }, { stdout = "pipe", stderr = "pipe", stdin = "null" })
+  local res = p:wait(120)
+  if not res or res.code ~= 0 then
+    os.remove(tmp)
+    errors.fail("formatting volume " .. v.name .. " failed: " .. tostring(res and res.stderr or "timeout") .. " — is e2fsprogs installed?")
+  end
+  local ok, err = os.rename(tmp, path)
+  if not ok then errors.fail("volume " .. path .. ": " .. tostring(err)) end
+  return path
+end
+
+-- ---- the key and the stored snapshot ----
+
+local function layer_file(l) return l.image or l.erofs or l.sqfs or l.path end
+
+function M.key(img, cfg, r)
+  local vm = require "sm.vm"
+  local kernel, initrd = vm.assets()
+  local parts = { "bake", M.FORMAT, img.digest, cjson.encode(cfg), r.memory_mib, r.vcpus,
+    r.kernel or kernel, initrd }
+  for _, l in ipairs(img.layers) do parts[#parts + 1] = layer_file(l) end
+  for _, v in ipairs(r.volumes) do parts[#parts + 1] = v.guest .. (v.readonly and ":ro" or ":rw") end
+  for i = 1, #parts do parts[i] = tostring(parts[i]) end
+  return core.sha256(table.concat(parts, "\0"))
+end
+
+local function read_json(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  local ok, t = pcall(cjson.decode, s)
+  return ok and type(t) == "table" and t or nil
+end
+M.read_json = read_json
+
+local function write_json(path, t)
+  local f = assert(io.open(path, "w"))
+  f:write(cjson.encode(t), "\n")
+  f:close()
+end
+
+-- The stored snapshot NAME in the snapshots dir, if complete.
+function M.find(dir, name)
+  local meta = read_json(dir .. "/" .. name .. "/bake.json")
+  if meta and meta.format == M.FORMAT and core.stat(dir .. "/" .. name .. "/vm/metadata.json") then return meta end
+end
+
+-- Every stored snapshot: { name, dir, meta }.
+function M.list(r)
+  local dir, out = M.snapshots_dir(r), {}
+  for _, name in ipairs(core.readdir(dir) or {}) do
+    local meta = not name:match("^%.") and M.find(dir, name)
+    if meta then out[#out + 1] = { name = name, dir = dir .. "/" .. name, meta = meta } end
+  end
+  return out
+end
+
+-- Which running daemon serves the snapshot directory, if any.
+function M.served_by(snapdir)
+  for _, d in ipairs(require("sm.run").daemons()) do
+    if d.snapshot_dir == snapdir then return d end
+  end
+end
+
+-- ---- baking ----
+
+local function tail(s, n)
+  s = (s or ""):gsub("%s+$", "")
+  local lines = {}
+  for l in s:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  return table.concat(lines, "\n", math.max(1, #lines - n + 1))
+end
+
+-- Boot the image (from the boot snapshot) and, depending on volumes,
+-- snapshot it listening or ready.  Writes into tmpdir/vm.
+local function bake_vm(img, cfg, r, tmpdir)
+  local vm = require "sm.vm"
+  local layers = {}
+  for _, l in ipairs(img.layers) do layers[#layers + 1] = layer_file(l) end
+  local ready_point = #r.volumes > 0
+  local v = vm.boot{
+    memory_mib = r.memory_mib, vcpus = r.vcpus, kernel = r.kernel, console = "capture",
+    vsock_uds = tmpdir .. "/bake.sock",
+    rootfs = { layers = layers }, hostname = cfg.hostname, env = cfg.env, workdir = cfg.workdir, user = cfg.user,
+    argv = cfg.argv, start = ready_point and "later" or nil,
+  }
+  local ok, err = v:wait_agent(120)
+  if not ok then
+    local res = v:wait(0) or (v:kill(9) and v:wait(10))
+    errors.fail("baking " .. r.image .. ": the guest did not come up: " .. tostring(err) ..
+      (res and ("\n" .. tail((res.stdout or "") .. (res.stderr or ""), 20)) or ""))
+  end
+  if not ready_point then
+    local timeout = tonumber(env("SM_BAKE_TIMEOUT") or "120")
+    local deadline = core.monotime() + timeout
+    repeat
+      if v:listening(cfg.port) then break end
+      local res = v:wait(0)
+      if res then
+        errors.fail(string.format("baking %s: the workload exited (%s) before it listened on guest port %d:\n%s",
+          r.image, res.status == "exit" and ("status " .. tostring(res.code)) or tostring(res.message), cfg.port,
+          tail((res.stdout or "") .. (res.stderr or ""), 20)))
+      end
+      core.sleep(0.1)
+    until core.monotime() >= deadline
+    if core.monotime() >= deadline then
+      v:kill(9)
+      local res = v:wait(10)
+      errors.fail(string.format("baking %s: nothing listened on guest port %d within %d s — set --port to the port the workload serves (SM_BAKE_TIMEOUT raises the wait)%s",
+        r.image, cfg.port, timeout, res and ("\n" .. tail((res.stdout or "") .. (res.stderr or ""), 10)) or ""))
+    end
+    core.sleep(M.SETTLE_S)
+  end
+  ok, err = v:snapshot(tmpdir .. "/vm", 300)
+  v:kill(9)
+  v:wait(10)
+  if not ok then errors.fail("baking " .. r.image .. ": snapshot failed: " .. tostring(err)) end
+  return ready_point and "ready" or "listening"
+end
+
+-- Put the finished tmpdir in place of dir (atomically as far as a reader goes).
+local function install(tmpdir, dir)
+  local old = core.stat(dir) and (dir .. ".old." .. core.getpid())
+  if old then assert(os.rename(dir, old)) end
+  local ok, err = os.rename(tmpdir, dir)
+  if old then core.rmtree(old) end
+  if not ok then errors.fail("installing the snapshot " .. dir .. ": " .. tostring(err)) end
+end
+
+function M.bake(img, cfg, r, name, key)
+  local dir = M.snapshots_dir(r)
+  local tmpdir = string.format("%s/.%s.tmp-%d", dir, name, core.getpid())
+  core.rmtree(tmpdir)
+  assert(core.mkdir_p(tmpdir, tonumber("700", 8)))
+  local t0 = core.monotime()
+  local ok, point = pcall(bake_vm, img, cfg, r, tmpdir)
+  os.remove(tmpdir .. "/bake.sock")
+  if not ok then core.rmtree(tmpdir) error(point, 0) end
+  local layers = {}
+  for _, l in ipairs(img.layers) do layers[#layers + 1] = { digest = l.digest, file = layer_file(l), size = l.size } end
+  local vols = {}
+  for _, v in ipairs(r.volumes) do vols[#vols + 1] = { guest = v.guest, readonly = v.readonly } end
+  local meta = {
+    format = M.FORMAT, key = key, name = name, image = r.image, image_name = img.name, digest = img.digest,
+    config = cfg, port = cfg.port, memory_mib = r.memory_mib, vcpus = r.vcpus, layers = layers,
+    volumes = vols, point = point, baked_at = os.time(), bake_ms = math.floor((core.monotime() - t0) * 1e3),
+  }
+  write_json(tmpdir .. "/bake.json", meta)
+  install(tmpdir, dir .. "/" .. name)
+  trace("bake %.1f ms (%s snapshot %s)", (core.monotime() - t0) * 1e3, point, name)
+  return meta
+end
+
+-- The snapshot for these options: reused when its key matches, else baked.
+function M.ensure(r)
+  local name = r.name or require("sm.run").snapshot_name(r.image)
+  local dir = M.snapshots_dir(r)
+  local have = M.find(dir, name)
+  if not r.bake then
+    if not have then errors.fail(string.format("no snapshot %s in %s and --no-bake forbids baking it — drop --no-bake", name, dir)) end
+    trace("bake: skipped (--no-bake, snapshot %s)", name)
+    return { name = name, dir = dir .. "/" .. name, meta = have, baked = false }
+  end
+  local img = M.image(r)
+  local cfg = M.run_config(img, r)
+  for _, v in ipairs(r.volumes) do M.ensure_volume(v) end
+  local key = M.key(img, cfg, r)
+  if have and have.key == key then
+    trace("bake: skipped (snapshot %s is up to date)", name)
+    return { name = name, dir = dir .. "/" .. name, meta = have, baked = false }
+  end
+  local d = have and M.served_by(dir .. "/" .. name)
+  if d then
+    errors.fail(string.format("snapshot %s needs a new bake but the daemon on port %d serves it — `sm run --stop --http-port %d` first",
+      name, d.port, d.port))
+  end
+  trace("bake: %s (%s)", have and "image or options changed" or "no snapshot yet", name)
+  local meta = M.bake(img, cfg, r, name, key)
+  return { name = name, dir = dir .. "/" .. name, meta = meta, baked = true }
+end
+
+return M

@@ -1,0 +1,425 @@
+-- sm.run: the life of an `sm run` daemon seen from outside — its options,
+-- its state files, readiness, --connect, --stop, and the list `sm ps`
+-- shows.  The daemon itself (router + supervisor) is sm.daemon; the bake
+-- is sm.bake.  Errors are raised with sm.errors (usage errors exit 2).
+--
+-- State of the daemon on PORT, in the per-user 0700 state directory
+-- ($XDG_STATE_HOME/sm, else ~/.local/state/sm):
+--   router-PORT.pid        the daemon's pid; the daemon holds a lock on it while it runs
+--   router-PORT.log        the router's own log (`sm logs --router`)
+--   router-PORT.workers.log every worker's output, each line tagged with its worker (`sm logs`)
+--   router-PORT.snapshot   the snapshot it serves: its name, then its directory, a line each
+--                          (read by ps, logs, exec and --stop --rm)
+--   router-PORT.stop       written by `sm run --stop` before it signals the daemon: the grace in seconds
+--   router-PORT.rm         present when it was started with --rm (sticky until --stop)
+local core = require "sm.core"
+local errors = require "sm.errors"
+local cjson = require "cjson"
+
+local M = {}
+
+local function env(name)
+  local v = os.getenv(name)
+  if v ~= nil and v ~= "" then return v end
+end
+
+local function env_int(name, default)
+  local v = env(name)
+  if not v then return default end
+  local n = math.tointeger(tonumber(v))
+  if not n then errors.usage_error(name .. "=" .. v .. ": must be a whole number") end
+  return n
+end
+
+-- ---- options ----
+
+-- The options `sm run` (and, where they change the bake, `sm pull`) take:
+-- sm.args specs, in the order --help lists them.
+M.spec = {
+  { "detach", short = "d" }, { "connect" }, { "stop" },
+  { "http-port", arg = "PORT", type = "int" }, { "name", arg = "NAME" },
+  { "port", arg = "PORT", type = "int" }, { "memory", arg = "MIB", type = "int" },
+  { "vcpus", arg = "N", type = "int" }, { "cpus", arg = "N", type = "int" },
+  { "workers-per-snapshot", arg = "N", type = "int" }, { "idle-timeout", arg = "SEC", type = "int" },
+  { "snapshots-dir", arg = "DIR" }, { "pull", arg = "POLICY" }, { "no-bake" }, { "no-push" },
+  { "insecure" },
+  { "volume", short = "v", arg = "HOST:GUEST", many = true },
+  { "entrypoint", arg = "CMD" }, { "cmd", arg = "JSON" }, { "workdir", arg = "DIR" },
+  { "user", arg = "USER" }, { "hostname", arg = "NAME" }, { "env", short = "e", arg = "K=V", many = true },
+  { "restart", arg = "POLICY" }, { "health-cmd", arg = "CMD" }, { "health-interval", arg = "SEC", type = "int" },
+  { "rm" }, { "stop-grace", short = "t", arg = "SEC" },
+  { "enable-egress" }, { "no-egress" }, { "egress-policy", arg = "POLICY" },
+  { "probe-path", arg = "PATH" }, { "ready-timeout-ms", arg = "MS", type = "int" },
+  { "pid-file", arg = "PATH" }, { "log-file", arg = "PATH" },
+  { "inbound-tls-cert", arg = "PATH" }, { "inbound-tls-key", arg = "PATH" }, { "inbound-tls-autogen" },
+  { "kernel", arg = "PATH" },
+}
+
+M.MAX_WORKERS = 64
+M.DEFAULT_IDLE_TIMEOUT = 300		-- s; a worker idle this long is reaped
+
+local function bad(fmt, ...) errors.usage_error(string.format(fmt, ...)) end
+
+local function range(name, v, lo, hi, unit)
+  if v ~= nil and (math.type(v) ~= "integer" or v < lo or v > hi) then
+    bad("--%s must be %d..%d%s, got %s", name, lo, hi, unit or "", tostring(v))
+  end
+  return v
+end
+
+-- --cmd '["a","b"]': a JSON array of strings.
+local function parse_cmd(s)
+  local ok, v = pcall(cjson.decode, s)
+  if not ok or type(v) ~= "table" or #v == 0 then bad("--cmd %s: expected a JSON array of strings, e.g. '[\"nginx\",\"-g\",\"daemon off;\"]'", s) end
+  for i, a in pairs(v) do
+    if math.type(i) ~= "integer" or type(a) ~= "string" then bad("--cmd %s: expected a JSON array of strings", s) end
+  end
+  return v
+end
+
+-- --volume NAME:/path or /abs/file.img:/path[:ro]
+function M.parse_volume(s)
+  local host, guest, mode = s:match("^([^:]+):(/[^:]*):?(%a*)$")
+  if not host then
+    bad("--volume %s: expected HOST:GUEST, e.g. data:/var/lib/data or /abs/disk.img:/data", s)
+  end
+  if mode ~= "" and mode ~= "ro" and mode ~= "rw" then bad("--volume %s: mode must be ro or rw", s) end
+  if guest == "/" or guest:find("/%.%.?/") or guest:find("/%.%.?$") then
+    bad("--volume %s: the guest path must be an absolute directory other than /", s)
+  end
+  local v = { guest = guest, readonly = mode == "ro", spec = s }
+  if host:sub(1, 1) == "/" then
+    v.path = host
+  elseif host:match("^[%w][%w_.%-]*$") and #host <= 64 then
+    v.name = host
+  else
+    bad("--volume %s: HOST is a volume name (letters, digits, '.', '_', '-') or an absolute path", s)
+  end
+  return v
+end
+
+local RESTART = { no = "no", ["on-failure"] = "on-failure", always = "always", ["unless-stopped"] = "always" }
+
+local function check_unsupported(o)
+  if o.enable_egress or o.egress_policy then
+    errors.fail("--enable-egress/--egress-policy: guest networking is not built yet (guests have no network) — drop the flag")
+  end
+  if o.inbound_tls_cert or o.inbound_tls_key or o.inbound_tls_autogen then
+    errors.fail("--inbound-tls-*: TLS at the edge is not built yet — put a TLS proxy in front of http://127.0.0.1:PORT/")
+  end
+end
+
+-- Validated options with every default filled in.  `o` is what sm.args
+-- parsed; `image` the positional argument (nil for --connect/--stop).
+function M.options(o, image)
+  check_unsupported(o)
+  local r = {
+    image = image, detach = o.detach, connect = o.connect, stop = o.stop, rm = o.rm,
+    http_port = range("http-port", o.http_port or env_int("SM_HTTP_PORT", 8080), 1, 65535),
+    guest_port = range("port", o.port, 1, 65535),
+    memory_mib = range("memory", o.memory or 256, 64, 16384, " MiB"),
+    vcpus = range("vcpus", o.vcpus or o.cpus or 1, 1, 16),
+    workers = range("workers-per-snapshot", o.workers_per_snapshot or env_int("SM_WORKERS_PER_SNAPSHOT", 1), 1, M.MAX_WORKERS),
+    idle_timeout = range("idle-timeout", o.idle_timeout or env_int("SM_IDLE_TIMEOUT", M.DEFAULT_IDLE_TIMEOUT), 0, 86400, " s"),
+    snapshots_dir = o.snapshots_dir or env("SM_SNAPSHOTS"),
+    pull = o.pull or env("SM_PULL_POLICY") or "missing",
+    bake = not (o.no_bake or o.no_push), insecure = o.insecure,
+    entrypoint = o.entrypoint, cmd = o.cmd and parse_cmd(o.cmd), workdir = o.workdir, user = o.user,
+    hostname = o.hostname, env = o.env or {}, volumes = {},
+    restart = o.restart or "no", health_cmd = o.health_cmd,
+    health_interval = range("health-interval", o.health_interval or 30, 1, 3600, " s"),
+    probe_path = o.probe_path, ready_timeout_ms = range("ready-timeout-ms", o.ready_timeout_ms or env_int("SM_READY_TIMEOUT_MS", 30000), 1, 3600000),
+    kernel = o.kernel, name = o.name,
+  }
+  if not ({ missing = 1, always = 1, never = 1 })[r.pull] then bad("--pull must be missing, always or never, got '%s'", r.pull) end
+  r.restart = RESTART[r.restart] or bad("--restart must be no, on-failure, always or unless-stopped, got '%s'", r.restart)
+  if r.probe_path and (r.probe_path:sub(1, 1) ~= "/" or r.probe_path:find("[\r\n]")) then
+    bad("--probe-path must start with '/' and not contain CR/LF, got '%s'", r.probe_path)
+  end
+  if r.hostname and not r.hostname:match("^[%w][%w.%-]*$") or (r.hostname and #r.hostname > 64) then
+    bad("--hostname %s: letters, digits, '.' and '-', at most 64", r.hostname)
+  end
+  for _, e in ipairs(r.env) do
+    if not e:match("^[^=]+=") then bad("--env %s: expected KEY=VALUE", e) end
+  end
+  local grace = o.stop_grace or env("SM_STOP_GRACE_MS") and tostring(env_int("SM_STOP_GRACE_MS") / 1000) or "10"
+  r.stop_grace = tonumber(grace)
+  if not r.stop_grace or r.stop_grace < 0 or r.stop_grace > 600 then bad("--stop-grace must be 0..600 s, got %s", grace) end
+  for _, v in ipairs(o.volume or {}) do r.volumes[#r.volumes + 1] = M.parse_volume(v) end
+  local rw = 0
+  for _, v in ipairs(r.volumes) do if not v.readonly then rw = rw + 1 end end
+  if rw > 0 and r.workers > 1 then
+    bad("--workers-per-snapshot %d with a read-write --volume: a volume is attached to one VM at a time — use 1 worker or :ro volumes", r.workers)
+  end
+  if r.name and (not r.name:match("^[%w][%w_.%-]*$") or #r.name > 64) then
+    bad("--name %s: letters, digits, '.', '_' and '-', at most 64", r.name)
+  end
+  if not r.connect and not r.stop and not r.image then bad("missing image — e.g. sm run nginx:1.27-alpine") end
+  local files = M.files(r.http_port)
+  r.pid_file, r.log_file = o.pid_file or files.pid, o.log_file or files.log
+  return r
+end
+
+-- The snapshot name for an image reference: what `--name` defaults to.
+--   nginx:1.27-alpine -> nginx-1.27-alpine;  localhost:5000/test/web:1 -> localhost-5000-test-web-1
+--   oci-layout:/some/dir/web:1 -> web-1
+function M.snapshot_name(image)
+  local s = image:gsub("^oci%-layout:", ""):gsub("^oci%-archive:", ""):gsub("^docker%-archive:", "")
+  if s ~= image then s = s:match("([^/]+)$") or s end
+  s = s:gsub("@sha256:(%x%x%x%x%x%x%x%x%x%x%x%x)%x*", "-%1"):gsub("%.tar$", "")
+  s = s:lower():gsub("[^%w_.%-]+", "-"):gsub("%-+", "-"):gsub("^[%-.]+", ""):gsub("%-$", "")
+  if s == "" then s = "image" end
+  return s:sub(1, 64)
+end
+
+-- ---- state files ----
+
+-- $XDG_STATE_HOME/sm, else ~/.local/state/sm; created 0700.
+function M.state_dir()
+  local dir = env("XDG_STATE_HOME") and env("XDG_STATE_HOME") .. "/sm"
+    or (env("HOME") or errors.fail("HOME is not set")) .. "/.local/state/sm"
+  local ok, err = core.private_dir(dir)
+  if not ok then errors.fail("state directory " .. dir .. ": " .. tostring(err) .. " — set XDG_STATE_HOME to a directory you own") end
+  return dir
+end
+
+function M.files(port)
+  local base = M.state_dir() .. "/router-" .. port
+  return { pid = base .. ".pid", log = base .. ".log", workers = base .. ".workers.log", snapshot = base .. ".snapshot", rm = base .. ".rm",
+    stop = base .. ".stop" }
+end
+
+local function read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f, err = io.open(path .. ".tmp", "w")
+  if not f then errors.fail("writing " .. path .. ": " .. tostring(err)) end
+  f:write(s)
+  f:close()
+  local ok, rerr = os.rename(path .. ".tmp", path)
+  if not ok then errors.fail("writing " .. path .. ": " .. tostring(rerr)) end
+end
+
+local function alive(pid) return pid and core.kill_pid(pid, 0) ~= nil end
+
+local function pid_of(files)
+  return math.tointeger(tonumber((read(files.pid) or ""):match("^%s*(%d+)")))
+end
+
+-- Remove the state files of the daemon on port (the log stays for `sm logs`).
+function M.clear(port)
+  local f = M.files(port)
+  for _, p in ipairs({ f.pid, f.snapshot, f.rm, f.stop }) do os.remove(p) end
+end
+
+-- The running daemon on port: { port, pid, snapshot, rm } or nil (stale
+-- files are swept).
+function M.daemon(port)
+  local f = M.files(port)
+  local pid = pid_of(f)
+  if not pid then return nil end
+  if not alive(pid) then M.clear(port) return nil end
+  local name, dir = (read(f.snapshot) or ""):match("^([^\n]*)\n?([^\n]*)")
+  return { port = port, pid = pid, snapshot = name ~= "" and name or nil, snapshot_dir = dir ~= "" and dir or nil,
+    rm = core.stat(f.rm) ~= nil }
+end
+
+-- The daemon's own claim on its port, made before it binds: a lock held
+-- for its life, then the pid and sidecar files.  A second daemon on the
+-- same port is refused naming the first.
+function M.claim(port, snapshot, dir, rm)
+  local f = M.files(port)
+  local lock, err = core.lock(f.pid .. ".lock", { wait = false })
+  if not lock then
+    local other = M.daemon(port)
+    errors.fail(string.format("port %d is already served by sm daemon pid %s (snapshot %s) — `sm run --stop --http-port %d` first, or pick another --http-port",
+      port, other and other.pid or "?", other and other.snapshot or "?", port))
+  end
+  write(f.snapshot, snapshot .. "\n" .. dir .. "\n")
+  os.remove(f.stop)
+  if rm then write(f.rm, "") else os.remove(f.rm) end
+  write(f.pid, core.getpid() .. "\n")
+  return lock
+end
+
+-- Every running daemon, sorted by port; stale pid files are removed.
+function M.daemons()
+  local list = {}
+  for _, name in ipairs(core.readdir(M.state_dir()) or {}) do
+    local port = math.tointeger(tonumber(name:match("^router%-(%d+)%.pid$")))
+    local d = port and M.daemon(port)
+    if d then list[#list + 1] = d end
+  end
+  table.sort(list, function(a, b) return a.port < b.port end)
+  return list
+end
+
+-- ---- talking to a daemon over HTTP (127.0.0.1 only) ----
+
+-- One GET with Connection: close.  Returns status, body | nil, err.
+function M.http_get(port, path, timeout)
+  timeout = timeout or 2
+  local s, err = core.tcp_connect("127.0.0.1", port, timeout)
+  if not s then return nil, err end
+  local ok, serr = s:send("GET " .. path .. " HTTP/1.1\r\nHost: 127.0.0.1:" .. port .. "\r\nConnection: close\r\n\r\n", timeout)
+  if not ok then s:close() return nil, serr end
+  local parts, deadline = {}, core.monotime() + timeout
+  repeat
+    local d = s:recv(65536, math.max(0.01, deadline - core.monotime()))
+    if not d or d == "" then break end
+    parts[#parts + 1] = d
+  until core.monotime() >= deadline
+  s:close()
+  local resp = table.concat(parts)
+  local status = math.tointeger(tonumber(resp:match("^HTTP/1%.%d (%d%d%d)")))
+  if not status then return nil, "no HTTP answer" end
+  return status, resp:match("\r\n\r\n(.*)$") or ""
+end
+
+-- The daemon's /_health as a table, or nil, why.
+function M.health(port)
+  local status, body = M.http_get(port, "/_health")
+  if status ~= 200 then return nil, status and ("/_health answered " .. status) or body end
+  local ok, t = pcall(cjson.decode, body)
+  if not ok or type(t) ~= "table" or t.status ~= "ok" then return nil, "/_health did not say {\"status\":\"ok\"}" end
+  return t
+end
+
+-- Readiness (the original tool's rule): the workload answers / with any
+-- status but 502/503/504 — or 200 on probe_path.  Returns true | nil, last error.
+function M.wait_ready(port, probe_path, timeout_ms, still_running)
+  local deadline, last = core.monotime() + timeout_ms / 1000, "no answer"
+  repeat
+    local status, body = M.http_get(port, probe_path or "/", 5)
+    if status and (probe_path and status == 200 or not probe_path and status ~= 502 and status ~= 503 and status ~= 504) then
+      return true
+    end
+    last = status and string.format("%s answered %d %s", probe_path or "/", status, (body or ""):sub(1, 120):gsub("%s+", " ")) or body
+    if still_running and not still_running() then return nil, "the daemon exited" end
+    core.sleep(0.02)
+  until core.monotime() >= deadline
+  return nil, last
+end
+
+-- ---- the modes of `sm run` ----
+
+local function endpoint(port) return string.format("http://127.0.0.1:%d/", port) end
+
+function M.connect(r)
+  local h, err = M.health(r.http_port)
+  if not h then
+    errors.fail(string.format("no healthy sm daemon at %s (%s) — start one with `sm run IMAGE --detach --http-port %d`",
+      endpoint(r.http_port), tostring(err), r.http_port))
+  end
+  io.stdout:write("endpoint: ", endpoint(r.http_port), "\n")
+  return 0
+end
+
+-- The snapshot a finished daemon leaves behind when --rm asked for it gone.
+local function remove_snapshot(dir)
+  if dir and core.stat(dir .. "/metadata.json") then core.rmtree(dir) end
+end
+
+-- SIGTERM to the daemon (it stops its workloads through their agents,
+-- waits the grace, kills what is left, removes its files); kill it if it
+-- takes longer than the grace plus a margin.
+function M.stop(r)
+  local d = M.daemon(r.http_port)
+  if not d then
+    errors.fail(string.format("no sm daemon is running on port %d — nothing to stop (`sm ps` lists the running ones)", r.http_port))
+  end
+  local f = M.files(r.http_port)
+  write(f.stop, string.format("%g\n", r.stop_grace))
+  if r.rm then write(f.rm, "") end
+  local rm = r.rm or d.rm
+  core.kill_pid(d.pid, 15)
+  local deadline = core.monotime() + r.stop_grace + 15
+  while alive(d.pid) and core.monotime() < deadline do core.sleep(0.05) end
+  if alive(d.pid) then
+    io.stderr:write(string.format("sm run: daemon pid %d did not stop in time; killing it\n", d.pid))
+    core.kill_pid(d.pid, 9)
+    while alive(d.pid) and core.monotime() < deadline + 5 do core.sleep(0.05) end
+  end
+  M.clear(r.http_port)
+  if rm then remove_snapshot(d.snapshot_dir) end
+  return 0
+end
+
+local function trace(fmt, ...)
+  if env("SM_RUN_TRACE") == "1" then io.stderr:write("sm run: trace: ", string.format(fmt, ...), "\n") end
+end
+M.trace = trace
+
+-- The `sm daemon` command line for a baked snapshot.
+function M.daemon_argv(r, snap)
+  local core_paths = core.paths()
+  local argv = { core_paths.exe, "daemon", "--http-port", tostring(r.http_port), "--snapshot", snap.dir,
+    "--name", snap.name, "--workers-per-snapshot", tostring(r.workers), "--idle-timeout", tostring(r.idle_timeout),
+    "--stop-grace", string.format("%g", r.stop_grace), "--restart", r.restart }
+  if r.rm then argv[#argv + 1] = "--rm" end
+  if r.health_cmd then
+    table.move({ "--health-cmd", r.health_cmd, "--health-interval", tostring(r.health_interval) }, 1, 4, #argv + 1, argv)
+  end
+  return argv
+end
+
+-- A daemon already on the port: fine if it serves the same snapshot.
+local function already_running(r, name)
+  local d = M.daemon(r.http_port)
+  if not d then return false end
+  if d.snapshot ~= name then
+    errors.fail(string.format("port %d is already served by sm daemon pid %d (snapshot %s) — `sm run --stop --http-port %d` first, or pick another --http-port",
+      r.http_port, d.pid, tostring(d.snapshot), r.http_port))
+  end
+  return true
+end
+
+function M.detach(r)
+  local bake = require "sm.bake"
+  local t0 = core.monotime()
+  local snap = bake.ensure(r)
+  if already_running(r, snap.name) then
+    io.stdout:write("endpoint: ", endpoint(r.http_port), "\n")
+    return 0
+  end
+  local p = core.spawn(M.daemon_argv(r, snap), { stdout = "file:" .. r.log_file, stderr = "file:" .. r.log_file,
+    stdin = "null", setsid = true })
+  local t1 = core.monotime()
+  local ok, err = M.wait_ready(r.http_port, r.probe_path, r.ready_timeout_ms, function() return p:wait(0) == nil end)
+  if not ok then
+    local res = p:wait(0)
+    if not res then p:kill(15) res = p:wait(10) or (p:kill(9) and p:wait(5)) end
+    if M.daemon(r.http_port) == nil then M.clear(r.http_port) end
+    local last = (read(r.log_file) or ""):match("([^\n]+)\n?$") or ""
+    errors.fail(string.format("the daemon on port %d did not become ready in %d ms: %s%s — see %s",
+      r.http_port, r.ready_timeout_ms, tostring(err), last ~= "" and (" (log: " .. last .. ")") or "", r.log_file))
+  end
+  trace("first response %.1f ms (daemon start -> / answered), total %.1f ms", (core.monotime() - t1) * 1e3,
+    (core.monotime() - t0) * 1e3)
+  io.stdout:write("endpoint: ", endpoint(r.http_port), "\n")
+  return 0
+end
+
+-- Foreground: the daemon runs in this process, attached to the terminal
+-- (workload output streams here; SIGINT/SIGTERM stop it gracefully).
+function M.foreground(r)
+  local bake = require "sm.bake"
+  local snap = bake.ensure(r)
+  already_running(r, snap.name)
+  local daemon = require "sm.daemon"
+  return daemon.serve(M.daemon_options(r, snap))
+end
+
+function M.daemon_options(r, snap)
+  return { http_port = r.http_port, snapshot = snap.dir, name = snap.name, workers = r.workers,
+    idle_timeout = r.idle_timeout, stop_grace = r.stop_grace, restart = r.restart, rm = r.rm,
+    health_cmd = r.health_cmd, health_interval = r.health_interval, log_file = r.log_file, foreground = true }
+end
+
+return M
