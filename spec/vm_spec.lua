@@ -1,5 +1,6 @@
 -- sm.vm without booting: command line policy, argv encoding, status parsing.
-package.loaded["sm.core"] = package.loaded["sm.core"] or { paths = function() return { guest = "/g", exe = "/sm" } end }
+package.loaded["sm.core"] = package.loaded["sm.core"] or { paths = function() return { guest = "/g", exe = "/sm" } end,
+  agent_proto = { types = {} } }
 local vm = require "sm.vm"
 
 describe("sm.vm", function()

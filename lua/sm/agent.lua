@@ -14,18 +14,20 @@ local core = require "sm.core"
 
 local M = {}
 
-M.PORT = 1024
-M.VERSION = 1
-M.MAX_PAYLOAD = 65536
-local T = { EXEC = 1, PROXY = 2, LISTENING = 3, STOP = 4, PING = 5, STDIN = 16, SIGNAL = 17, RESIZE = 18,
-  OK = 32, ERROR = 33, STARTED = 34, STDOUT = 35, STDERR = 36, EXIT = 37 }
+-- The wire format lives in C (src/net/agent-proto.c, also compiled into the
+-- guest agent): constants and frames come from there, never built here.
+local P = core.agent_proto
+M.PORT = P.PORT
+M.VERSION = P.VERSION
+M.MAX_PAYLOAD = P.MAX_PAYLOAD
+local T = P.types
 M.types = T
 
 function M.frame(t, payload)
-  payload = payload or ""
-  return string.pack("<BBI2I4", M.VERSION, t, 0, #payload) .. payload
+  return assert(core.agent_frame(t, payload))
 end
 
+-- req.env may be a list of "K=V" or a map; the frame wants a sorted list.
 local function env_list(env)
   local list = {}
   for k, v in pairs(env or {}) do
@@ -35,22 +37,10 @@ local function env_list(env)
   return list
 end
 
--- The EXEC frame: u32 flags, u16 rows, u16 cols, u16 argc, u16 envc, then
--- cwd, user, argv..., env... each NUL-terminated.
+-- The EXEC frame for req | nil, "exec: why"
 function M.encode_exec(req)
-  local argv, env = req.argv or {}, env_list(req.env)
-  if #argv == 0 then return nil, "exec: empty argv" end
-  if #argv > 256 or #env > 256 then return nil, "exec: at most 256 arguments and 256 environment entries" end
-  local strs = { req.cwd or "", req.user or "" }
-  for _, a in ipairs(argv) do strs[#strs + 1] = a end
-  for _, e in ipairs(env) do strs[#strs + 1] = e end
-  for _, s in ipairs(strs) do
-    if s:find("\0", 1, true) then return nil, "exec: arguments cannot contain NUL bytes" end
-  end
-  local payload = string.pack("<I4I2I2I2I2", req.tty and 1 or 0, req.rows or 0, req.cols or 0, #argv, #env)
-    .. table.concat(strs, "\0") .. "\0"
-  if #payload > M.MAX_PAYLOAD then return nil, "exec: the request is over 64 KiB" end
-  return M.frame(T.EXEC, payload)
+  return core.agent_exec_frame{ argv = req.argv or {}, env = env_list(req.env), cwd = req.cwd, user = req.user,
+    tty = req.tty, rows = req.rows, cols = req.cols }
 end
 
 local function connect(uds, timeout)
@@ -71,12 +61,10 @@ end
 
 -- One frame: type, payload | nil, err
 function M.read_frame(s, timeout)
-  local hdr, err = read_exact(s, 8, timeout)
+  local hdr, err = read_exact(s, P.HDR_LEN, timeout)
   if not hdr then return nil, err end
-  local v, t, flags, len = string.unpack("<BBI2I4", hdr)
-  if v ~= M.VERSION or flags ~= 0 or len > M.MAX_PAYLOAD then
-    return nil, string.format("bad frame from the guest agent (version %d, flags %d, length %d)", v, flags, len)
-  end
+  local t, len = core.agent_header(hdr)
+  if not t then return nil, "bad frame from the guest agent (" .. len .. ")" end
   if len == 0 then return t, "" end
   local p
   p, err = read_exact(s, len, timeout)

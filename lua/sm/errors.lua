@@ -23,6 +23,17 @@ function M.usage_error(msg) M.fail(msg, 2) end
 
 function M.is_failure(e) return getmetatable(e) == Failure end
 
+-- fn(...)'s results; a failure it raises (other than a usage error) exits
+-- with `code` instead of 1: sm boot, restore and exec keep 1..124 for the
+-- workload's own status and report their own failures as 125.
+function M.with_exit_code(code, fn, ...)
+  local res = table.pack(pcall(fn, ...))
+  if res[1] then return table.unpack(res, 2, res.n) end
+  local e = res[2]
+  if M.is_failure(e) and e.code ~= 2 then e.code = code end
+  error(e, 0)
+end
+
 function M.protect(cmd, fn, ...)
   local ok, res = xpcall(fn, function(e)
     if M.is_failure(e) then return e end

@@ -21,5 +21,6 @@ int luaopen_sm_core(lua_State *L)
 	l_oci__register(L);
 	l_net__register(L);
 	l_fs__register(L);
+	l_agent__register(L);
 	return 1;
 }

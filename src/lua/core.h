@@ -12,4 +12,5 @@ void l_proc__register(lua_State *L);
 void l_oci__register(lua_State *L);
 void l_net__register(lua_State *L);
 void l_fs__register(lua_State *L);
+void l_agent__register(lua_State *L);
 #endif

@@ -1,5 +1,6 @@
 /* The agent wire codec (docs/agent-protocol.md §Frames, §EXEC), including hostile input. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "net/agent-proto.h"
@@ -68,9 +69,53 @@ static void test_exec(void)
 	ok(agent_exec__encode(buf, 20, &e) < 0, "encode into too small a buffer: -1");
 }
 
+/* The hex of vector `name` in tests/vectors/agent-proto.txt, shared with the Lua spec. */
+static const char *vector(const char *name)
+{
+	static char line[4096];
+	FILE *f = fopen("tests/vectors/agent-proto.txt", "r");
+	size_t n = strlen(name);
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ' ') {
+			fclose(f);
+			line[strcspn(line, "\n")] = '\0';
+			return line + n + 1;
+		}
+	if (f)
+		fclose(f);
+	return "";
+}
+
+static int same_hex(const uint8_t *b, int n, const char *hex)
+{
+	char buf[4096];
+
+	for (int i = 0; i < n && 2 * i + 2 < (int)sizeof(buf); i++)
+		sprintf(buf + 2 * i, "%02x", b[i]);
+	return (int)strlen(hex) == 2 * n && !memcmp(buf, hex, (size_t)(2 * n));
+}
+
+static void test_vectors(void)
+{
+	static uint8_t buf[AGENT_HDR_LEN + AGENT_MAX_PAYLOAD];
+	struct agent_exec tty = { .flags = AGENT_EXEC_TTY, .rows = 40, .cols = 120, .cwd = "/tmp",
+				  .user = "nobody", .argc = 2, .envc = 1,
+				  .argv = { "/bin/echo", "hi there" }, .env = { "A=b" } };
+	struct agent_exec plain = { .cwd = "", .user = "", .argc = 1, .argv = { "true" } };
+	int n = agent_exec__encode(buf, sizeof(buf), &tty);
+
+	ok(same_hex(buf, n, vector("exec-tty")), "vector exec-tty: the same bytes as the Lua side");
+	n = agent_exec__encode(buf, sizeof(buf), &plain);
+	ok(same_hex(buf, n, vector("exec-plain")), "vector exec-plain");
+	agent_hdr__encode(buf, AGENT_PING, 0);
+	ok(same_hex(buf, AGENT_HDR_LEN, vector("ping")), "vector ping");
+}
+
 int main(void)
 {
 	test_header();
 	test_exec();
+	test_vectors();
 	return done_testing();
 }

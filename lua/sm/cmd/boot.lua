@@ -85,11 +85,7 @@ end
 -- background with its agent; prints NAME once the agent answers.
 function M.detach(o, start)
   if not (o.detach and o.name) then errors.usage_error("--detach and --name go together") end
-  local ok, v = pcall(vm.start_detached, o.name, start)
-  if not ok then
-    if errors.is_failure(v) and v.code ~= 2 then v.code = VM_FAILED end
-    error(v, 0)
-  end
+  errors.with_exit_code(VM_FAILED, vm.start_detached, o.name, start)
   io.stdout:write(o.name, "\n")
   return 0
 end
@@ -107,13 +103,9 @@ function M.run(argv)
   if (o.snapshot_to == nil) ~= (o.snapshot_after_ms == nil) then
     errors.usage_error("--snapshot-after-ms and --snapshot-to go together")
   end
-  local ok, v = pcall(vm.boot, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus, disks = disks,
-    kernel = o.kernel, verbose = o.verbose, snapshot_after_ms = o.snapshot_after_ms,
+  local v = errors.with_exit_code(VM_FAILED, vm.boot, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus,
+    disks = disks, kernel = o.kernel, verbose = o.verbose, snapshot_after_ms = o.snapshot_after_ms,
     snapshot_to = o.snapshot_to })
-  if not ok then
-    if errors.is_failure(v) and v.code ~= 2 then v.code = VM_FAILED end
-    error(v, 0)
-  end
   return M.finish("boot", v:wait())
 end
 

@@ -43,23 +43,17 @@ function M.run(argv)
   for _, e in ipairs(o.env or {}) do
     if not e:find("=", 1, true) then errors.usage_error("--env " .. e .. ": expected K=V") end
   end
-  local ok, vm = pcall(target.resolve, positional[1])
-  if not ok then
-    if errors.is_failure(vm) and vm.code ~= 2 then vm.code = EXEC_FAILED end
-    error(vm, 0)
-  end
+  local vm = errors.with_exit_code(EXEC_FAILED, target.resolve, positional[1])
   local tty = o.tty and core.isatty(0)
   if o.tty and not tty then io.stderr:write("sm exec: stdin is not a terminal — running without a tty\n") end
   local saved = tty and core.tty_raw(0)
   local rows, cols
   if tty then rows, cols = core.winsize(0) end
-  local ok2, res = pcall(vm.exec, vm, { argv = cmd, env = o.env, cwd = o.workdir, user = o.user, tty = tty,
-    rows = rows, cols = cols, stdin = 0, stdout_fd = 1, stderr_fd = 2, forward_signals = not tty })
-  if saved then core.tty_restore(0, saved) end
-  if not ok2 then
-    if errors.is_failure(res) then res.code = EXEC_FAILED end
-    error(res, 0)
-  end
+  local ok, res = pcall(errors.with_exit_code, EXEC_FAILED, vm.exec, vm, { argv = cmd, env = o.env,
+    cwd = o.workdir, user = o.user, tty = tty, rows = rows, cols = cols, stdin = 0, stdout_fd = 1, stderr_fd = 2,
+    forward_signals = not tty })
+  if saved then core.tty_restore(0, saved) end		-- also when it failed
+  if not ok then error(res, 0) end
   if res.signal then return 128 + res.signal end
   return res.code
 end

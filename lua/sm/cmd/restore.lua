@@ -52,12 +52,8 @@ function M.run(argv)
   if o.detach or o.name then
     return boot.detach(o, { restore = positional[1], disks = disks, verbose = o.verbose })
   end
-  local ok, v = pcall(vm.restore, positional[1], { disks = disks, verbose = o.verbose,
+  local v = errors.with_exit_code(125, vm.restore, positional[1], { disks = disks, verbose = o.verbose,
     snapshot_after_ms = o.snapshot_after_ms, snapshot_to = o.snapshot_to })
-  if not ok then
-    if errors.is_failure(v) and v.code ~= 2 then v.code = 125 end
-    error(v, 0)
-  end
   return boot.finish("restore", v:wait())
 end
 
