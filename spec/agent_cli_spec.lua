@@ -6,7 +6,7 @@ describe("sm exec and sm stop (no guest needed)", function()
   local tmp, env
 
   setup(function()
-    tmp = select(2, run.sh("mktemp -d /tmp/sm-agentcli.XXXXXX")):gsub("\n", "")
+    tmp = run.tmpdir("agentcli")
     env = { XDG_RUNTIME_DIR = tmp .. "/xdg" }
     run.sh("mkdir -m 700 " .. tmp .. "/xdg")
   end)

@@ -5,7 +5,7 @@
 local t = require "support.run"
 
 local tmp
-setup(function() tmp = t.combined("mktemp -d /tmp/sm-agent-codec.XXXXXX"):gsub("%s+$", "") end)
+setup(function() tmp = t.tmpdir("agent-codec") end)
 teardown(function() t.sh("rm -rf " .. tmp) end)
 
 local function sm_lua(src)

@@ -6,7 +6,7 @@ describe("core.tcp_connect", function()
   local tmp, port, pid
 
   setup(function()
-    tmp = select(2, run.sh("mktemp -d /tmp/sm-net.XXXXXX")):gsub("\n", "")
+    tmp = run.tmpdir("net")
     run.sh("{ mkdir " .. tmp .. "/www && echo hello-tcp > " .. tmp .. "/www/index.html; }")
     port = 30000 + os.time() % 20000
     local _, out = run.sh("busybox httpd -p 127.0.0.1:" .. port .. " -h " .. tmp .. "/www; sleep 0.3; "

@@ -5,7 +5,7 @@ local t = require "support.run"
 
 local tmp, env
 setup(function()
-  tmp = t.combined("mktemp -d /tmp/sm-run-cli.XXXXXX"):gsub("%s+$", "")
+  tmp = t.tmpdir("run-cli")
   env = { XDG_STATE_HOME = tmp .. "/state", XDG_DATA_HOME = tmp .. "/data", SM_CACHE_DIR = tmp .. "/cache",
     SM_HTTP_PORT = "" }
 end)

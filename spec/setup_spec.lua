@@ -5,7 +5,7 @@ describe("sm setup", function()
   local tmp
 
   setup(function()
-    tmp = select(2, run.sh("mktemp -d /tmp/sm-setup.XXXXXX")):gsub("\n", "")
+    tmp = run.tmpdir("setup")
     run.sh("mkdir -m 700 " .. tmp .. "/xdg && { printf 'not a kernel' > " .. tmp .. "/text; }")
     run.sh("{ { printf '%0514d' 0; printf 'HdrS'; } > " .. tmp .. "/bz; }")
   end)

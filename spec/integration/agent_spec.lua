@@ -25,13 +25,10 @@ local function client(...)
 end
 
 describe("guest agent (one detached VM)", function()
-  if not run.have_kvm() then
-    pending("/dev/kvm not accessible: integration boots skipped")
-    return
-  end
+  if run.skip_without_kvm(pending) then return end
 
   setup(function()
-    tmp = select(2, run.sh("mktemp -d /tmp/sm-agent.XXXXXX")):gsub("\n", "")
+    tmp = run.tmpdir("agent")
     run.sh("mkdir -m 700 " .. tmp .. "/xdg")
     env = { XDG_RUNTIME_DIR = tmp .. "/xdg" }
     local code, out, err = sm({ "boot", "--detach", "--name", NAME, "--memory", "192" })

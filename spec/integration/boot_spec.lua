@@ -12,10 +12,7 @@ local function sm_boot(args, prefix)
 end
 
 describe("sm boot (real guest)", function()
-  if not run.have_kvm() then
-    pending("/dev/kvm not accessible: integration boots skipped")
-    return
-  end
+  if run.skip_without_kvm(pending) then return end
 
   it("runs a command and prints its output: sm boot -- /bin/echo hello", function()
     local code, out, err = sm_boot({ "--", "/bin/echo", "hello" })
@@ -44,7 +41,7 @@ describe("sm boot as a non-root user in the kvm group", function()
   setup(function()
     local uid = run.sh("id -u")
     if select(2, run.sh("id -u")) ~= "0\n" or not run.have_kvm() then return end
-    tmp = select(2, run.sh("mktemp -d /tmp/sm-nonroot.XXXXXX")):gsub("\n", "")
+    tmp = run.tmpdir("nonroot")
     local _, mode = run.sh("stat -c '%g %a' /dev/kvm")
     saved_kvm_mode = mode:gsub("\n", "")
     -- an installed-looking copy every user can read: bin/sm, lua/, bin/guest/

@@ -2,13 +2,10 @@
 local run = require "support.run"
 
 describe("the demo (scripts/demo.sh)", function()
-  if not run.have_kvm() then
-    pending("/dev/kvm not accessible: integration boots skipped")
-    return
-  end
+  if run.skip_without_kvm(pending) then return end
 
   it("serves a page from the guest through the port proxy, execs, and leaves no VM behind", function()
-    local tmp = select(2, run.sh("mktemp -d /tmp/sm-demo.XXXXXX")):gsub("\n", "")
+    local tmp = run.tmpdir("demo")
     run.sh("mkdir -m 700 " .. tmp .. "/xdg")
     local code, out, err = run.sh("cd " .. run.quote(run.root) .. " && env XDG_RUNTIME_DIR=" .. tmp
       .. "/xdg timeout 600 bash scripts/demo.sh")

@@ -10,13 +10,10 @@ local tmp, env
 local function sm(args) return run.sm(args, env, T) end
 
 describe("the agent after restore", function()
-  if not run.have_kvm() then
-    pending("/dev/kvm not accessible: integration boots skipped")
-    return
-  end
+  if run.skip_without_kvm(pending) then return end
 
   setup(function()
-    tmp = select(2, run.sh("mktemp -d /tmp/sm-restore-agent.XXXXXX")):gsub("\n", "")
+    tmp = run.tmpdir("restore-agent")
     run.sh("mkdir -m 700 " .. tmp .. "/xdg " .. tmp .. "/snaps")
     env = { XDG_RUNTIME_DIR = tmp .. "/xdg" }
   end)

@@ -40,13 +40,10 @@ local function first_after_restore(dir)
 end
 
 describe("snapshots", function()
-  if not run.have_kvm() then
-    pending("/dev/kvm not accessible")
-    return
-  end
+  if run.skip_without_kvm(pending) then return end
 
   setup(function()
-    tmp = select(2, run.sh("mktemp -d /tmp/sm-snap.XXXXXX")):gsub("\n", "")
+    tmp = run.tmpdir("snap")
   end)
   teardown(function()
     if tmp then run.sh("rm -rf " .. run.quote(tmp)) end

@@ -24,6 +24,21 @@ function M.have_kvm()
   return false
 end
 
+-- At the top of a describe block that boots VMs:
+--   if run.skip_without_kvm(pending) then return end
+-- marks the block pending (busted's `pending`) when /dev/kvm cannot be opened.
+function M.skip_without_kvm(pending)
+  if M.have_kvm() then return false end
+  pending("/dev/kvm not accessible: integration boots skipped")
+  return true
+end
+
+-- A fresh private directory /tmp/sm-NAME.XXXXXX (the caller removes it).
+function M.tmpdir(name)
+  local _, dir = M.sh("mktemp -d /tmp/sm-" .. name .. ".XXXXXX")
+  return (dir:gsub("%s+$", ""))
+end
+
 -- sh(cmd) -> code, stdout, stderr    (cmd is a shell string)
 function M.sh(cmd)
   local out, err = os.tmpname(), os.tmpname()
