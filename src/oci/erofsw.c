@@ -540,6 +540,8 @@ static int layout(struct erofsw *w)
 	}
 	w->meta_end = pos;
 	blk = w->meta_blk + (pos + EROFS_BLKSIZ - 1) / EROFS_BLKSIZ;
+	if (blk > BLOCKS_MAX)
+		return fail(-EFBIG, "image larger than 16 TiB");
 	for (size_t i = 0; i < w->norder; i++) {
 		struct tree_node *n = w->order[i];
 		struct einfo *e = n->wdata;
@@ -703,6 +705,7 @@ static uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t n)
 static int put_super(struct erofsw *w, struct tree_node *root)
 {
 	unsigned char b[EROFS_BLKSIZ] = { 0 }, *sb = b + EROFS_SUPER_OFFSET;
+	int r;
 
 	put32(sb, EROFS_SUPER_MAGIC_V1);
 	put32(sb + 8, EROFS_FEATURE_COMPAT_SB_CHKSUM | EROFS_FEATURE_COMPAT_MTIME);
@@ -713,8 +716,6 @@ static int put_super(struct erofsw *w, struct tree_node *root)
 	put32(sb + 36, (uint32_t)w->blk);        /* blocks */
 	put32(sb + 40, (uint32_t)w->meta_blk);
 	put32(sb + 4, crc32c(~0u, sb, EROFS_BLKSIZ - EROFS_SUPER_OFFSET));
-	int r;
-
 	w->o.off = 0;
 	w->o.len = 0;
 	r = out_put(&w->o, b, sizeof(b));

@@ -36,6 +36,9 @@
 #define LAYER_XATTR_NAME_MAX 255
 #define LAYER_XATTR_VALUE_MAX 65535
 #define LAYER_XATTRS_MAX (64 * 1024)           /* all xattrs of one entry, names + values */
+/* paths, symlink targets and xattrs of a whole layer, all kept in memory
+ * until the image's metadata is written */
+#define LAYER_META_MAX (512ull << 20)
 /* Linux new_encode_dev(): 12-bit major, 20-bit minor */
 #define LAYER_DEV_MAJOR_MAX 0xfff
 #define LAYER_DEV_MINOR_MAX 0xfffff
@@ -47,6 +50,7 @@ struct conv {
 	struct imgw *w;
 	struct oci_layer_stats *st;
 	const char *path;                      /* current entry, for messages */
+	unsigned long long meta;               /* bytes counted against LAYER_META_MAX */
 };
 
 static int bad(struct conv *c, const char *why)
@@ -266,6 +270,21 @@ static int add_whiteout(struct conv *c, struct tree_node *dir, const char *name)
 	return n ? 0 : -ENOMEM;
 }
 
+static unsigned long long meta_bytes(struct conv *c, struct archive_entry *e)
+{
+	const char *key;
+	const void *val;
+	size_t size;
+	unsigned long long n = strlen(c->path);
+
+	if (archive_entry_symlink(e))
+		n += strlen(archive_entry_symlink(e));
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &key, &val, &size) == ARCHIVE_OK)
+		n += strlen(key) + size;
+	return n;
+}
+
 static int add_entry(struct conv *c, struct archive_entry *e)
 {
 	char clean[OCI_PATH_MAX];
@@ -276,6 +295,9 @@ static int add_entry(struct conv *c, struct archive_entry *e)
 	c->path = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
 	if (++c->st->entries > LAYER_ENTRIES_MAX)
 		return bad(c, "more than 2M entries in one layer");
+	c->meta += meta_bytes(c, e);
+	if (c->meta > LAYER_META_MAX)
+		return bad(c, "paths, symlinks and xattrs of the layer over 512 MiB");
 	r = oci_path__clean(c->path, clean, sizeof(clean));
 	if (r < 0)
 		return r;
