@@ -518,28 +518,79 @@ static uint64_t extent(const struct tree_node *n, const struct shape *s)
 	return s->isize + s->xsize + s->inl + (S_ISDIR(n->mode) && s->inl);
 }
 
-/* Metadata offsets (nids) and the blocks of non-inline dirs and symlinks. */
-static int layout(struct erofsw *w)
+/* Metadata blocks still being filled: an inode goes into the first that has
+ * room, so one whose inline tail does not fit here leaves the rest of the
+ * block to the smaller ones after it (first fit over the last few blocks,
+ * deterministic). */
+#define OPEN_BLOCKS 32
+
+struct meta_alloc {
+	uint64_t next;                         /* next fresh block, from meta_blkaddr */
+	uint64_t blk[OPEN_BLOCKS];
+	unsigned used[OPEN_BLOCKS];
+	int n;
+};
+
+static void open_block(struct meta_alloc *m, uint64_t blk, unsigned used)
 {
-	uint64_t pos = 1ull << EROFS_ISLOTBITS;  /* nid 0 unused: no inode number 0 */
-	uint64_t blk;
+	if (used >= EROFS_BLKSIZ)
+		return;
+	if (m->n == OPEN_BLOCKS) {           /* the oldest is as full as it gets */
+		memmove(m->blk, m->blk + 1, (OPEN_BLOCKS - 1) * sizeof(m->blk[0]));
+		memmove(m->used, m->used + 1, (OPEN_BLOCKS - 1) * sizeof(m->used[0]));
+		m->n--;
+	}
+	m->blk[m->n] = blk;
+	m->used[m->n++] = used;
+}
+
+static unsigned align32(uint64_t v)
+{
+	return (unsigned)((v + 31) & ~31ull);
+}
+
+/* Byte offset from meta_blkaddr for an inode of ext bytes (inode, xattrs,
+ * inline data): inside one block when it fits one (inline data must not
+ * cross a block), else from a fresh block on. */
+static uint64_t meta_place(struct meta_alloc *m, uint64_t ext)
+{
+	uint64_t pos;
+
+	if (ext > EROFS_BLKSIZ) {
+		pos = m->next << EROFS_BLKSZBITS;
+		m->next += (ext + EROFS_BLKSIZ - 1) >> EROFS_BLKSZBITS;
+		return pos;
+	}
+	for (int i = 0; i < m->n; i++) {
+		if (m->used[i] + ext > EROFS_BLKSIZ)
+			continue;
+		pos = (m->blk[i] << EROFS_BLKSZBITS) + m->used[i];
+		m->used[i] = align32(m->used[i] + ext);
+		if (m->used[i] == EROFS_BLKSIZ) {
+			memmove(m->blk + i, m->blk + i + 1, (size_t)(m->n - i - 1) * sizeof(m->blk[0]));
+			memmove(m->used + i, m->used + i + 1, (size_t)(m->n - i - 1) * sizeof(m->used[0]));
+			m->n--;
+		}
+		return pos;
+	}
+	pos = m->next << EROFS_BLKSZBITS;
+	open_block(m, m->next++, align32(ext));
+	return pos;
+}
+
+static int by_nid(const void *a, const void *b)
+{
+	uint64_t x = (*(struct tree_node *const *)a)->inode_ref, y = (*(struct tree_node *const *)b)->inode_ref;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The blocks of non-inline dirs and symlinks, after the metadata. */
+static int place_dir_blocks(struct erofsw *w)
+{
+	uint64_t blk = w->meta_blk + ((w->meta_end + EROFS_BLKSIZ - 1) >> EROFS_BLKSZBITS);
 	struct shape s;
 
-	for (size_t i = 0; i < w->norder; i++) {
-		struct tree_node *n = w->order[i];
-		uint64_t ext, off;
-
-		shape(w, n, &s);
-		ext = extent(n, &s);
-		off = pos % EROFS_BLKSIZ;
-		/* inline data must not cross a block; keep small inodes in one */
-		if ((ext <= EROFS_BLKSIZ && off + ext > EROFS_BLKSIZ) || (ext > EROFS_BLKSIZ && off))
-			pos += EROFS_BLKSIZ - off;
-		n->inode_ref = pos >> EROFS_ISLOTBITS;
-		pos = (pos + ext + 31) & ~31ull;
-	}
-	w->meta_end = pos;
-	blk = w->meta_blk + (pos + EROFS_BLKSIZ - 1) / EROFS_BLKSIZ;
 	if (blk > BLOCKS_MAX)
 		return fail(-EFBIG, "image larger than 16 TiB");
 	for (size_t i = 0; i < w->norder; i++) {
@@ -556,6 +607,25 @@ static int layout(struct erofsw *w)
 	}
 	w->blk = blk;
 	return 0;
+}
+
+/* nids, then the order by nid (the writers only go forward), then the
+ * directory blocks in that order. */
+static int layout(struct erofsw *w)
+{
+	struct meta_alloc m = { .next = 1, .blk = { 0 }, .used = { 1u << EROFS_ISLOTBITS }, .n = 1 };
+	struct shape s;
+
+	/* nid 0 stays unused: no inode number 0 */
+	for (size_t i = 0; i < w->norder; i++) {
+		struct tree_node *n = w->order[i];
+
+		shape(w, n, &s);
+		n->inode_ref = meta_place(&m, extent(n, &s)) >> EROFS_ISLOTBITS;
+	}
+	w->meta_end = m.next << EROFS_BLKSZBITS;
+	qsort(w->order, w->norder, sizeof(*w->order), by_nid);
+	return place_dir_blocks(w);
 }
 
 /* ---- metadata ---- */
