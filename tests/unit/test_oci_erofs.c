@@ -35,6 +35,8 @@ const char *__lsan_default_suppressions(void)
 #define MTIME 1700000000
 #define NMANY 700                 /* names of ~40 bytes: several dir blocks */
 #define BIG (3 * 1024 * 1024 + 17)
+#define NTAILS 300                /* inline tails of many sizes: metadata packing */
+#define TAIL_SIZE(i) ((size_t)(i) * 397 % 4000 + 1)
 
 static char tmpdir[256];
 
@@ -113,6 +115,10 @@ static void lower_layer(const char *path)
 	for (int i = 0; i < NMANY; i++) {
 		snprintf(name, sizeof(name), "many/entry-with-a-fairly-long-name-%04d", i);
 		file(&t, name, (size_t)i % 50, (unsigned)i);
+	}
+	for (int i = 0; i < NTAILS; i++) {
+		snprintf(name, sizeof(name), "tails/t%03d", i);
+		file(&t, name, TAIL_SIZE(i), (unsigned)i + 1000);
 	}
 	/* names that sort before "." and ".." */
 	file(&t, "many/!bang", 3, 1);
@@ -418,6 +424,18 @@ static void unmount(const char *mnt)
 
 /* ---- the checks ---- */
 
+static bool tails_read(const char *root)
+{
+	char p[600];
+
+	for (int i = 0; i < NTAILS; i++) {
+		snprintf(p, sizeof(p), "%s/tails/t%03d", root, i);
+		if (!file_is(p, TAIL_SIZE(i), (unsigned)i + 1000))
+			return false;
+	}
+	return true;
+}
+
 static void tools(const char *img)
 {
 	char ex[512], p[600];
@@ -429,6 +447,7 @@ static void tools(const char *img)
 		snprintf(p, sizeof(p), "%s/data/f%zu", ex, sizes[i]);
 		ok(file_is(p, sizes[i], (unsigned)i), "file of %zu bytes round trips", sizes[i]);
 	}
+	ok(tails_read(ex), "%d files with inline tails of 1..4000 bytes round trip", NTAILS);
 	snprintf(p, sizeof(p), "%s/many/entry-with-a-fairly-long-name-0699", ex);
 	ok(file_is(p, 699 % 50, 699), "last of %d entries in a many-block directory", NMANY);
 	run("dump.erofs --path=/links/hard1 %s; dump.erofs --path=/data/f4097 %s", img, img);
@@ -466,6 +485,7 @@ static void kernel(const char *img, const char *sqfs)
 	ok(1, "the kernel mounts the image");
 	snprintf(p, sizeof(p), "%s/many/entry-with-a-fairly-long-name-0350", m1);
 	ok(file_is(p, 350 % 50, 350), "lookup in the middle of a many-block directory");
+	ok(tails_read(m1), "the kernel reads every inline tail");
 	snprintf(p, sizeof(p), "%s/own/old", m1);
 	ok(stat(p, &st) == 0 && st.st_mtime == 1234567890 && (st.st_mode & 07777) == 01777, "mtime and sticky bit");
 	snprintf(p, sizeof(p), "%s/own/u1000", m1);
