@@ -10,7 +10,7 @@ local cjson = require "cjson.safe"
 
 local M = {}
 
-M.STORE_VERSION = 1
+M.STORE_VERSION = 2   -- 2: layers[i].image + .format (erofs), was .sqfs
 
 local function data_home()
   local x = os.getenv("XDG_DATA_HOME")

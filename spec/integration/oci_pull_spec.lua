@@ -20,6 +20,17 @@ local function sm(args, extra)
   return sh(env .. (extra or "") .. " timeout 60 " .. SM .. " " .. args)
 end
 
+-- One layer image listed like `unsquashfs -lln`, paths under "root/":
+-- erofs by tests/oci/erofs_ls.py (an independent reader of the format).
+local function layer_listing(l)
+  if l.format == "squashfs" then
+    return (must("unsquashfs -lln " .. l.image):gsub("squashfs%-root", "root"))
+  end
+  assert.are.equal("erofs", l.format)
+  must("fsck.erofs " .. l.image)
+  return must("python3 " .. OCI .. "/erofs_ls.py " .. l.image)
+end
+
 -- Every file in every layer image of a pulled image, in order.
 local function rootfs_listing(name)
   local out = must(env .. SM .. " images --format json")
@@ -28,12 +39,26 @@ local function rootfs_listing(name)
     if e.name == name then
       local parts = {}
       for _, l in ipairs(e.layers) do
-        parts[#parts + 1] = must("unsquashfs -lln " .. l.sqfs)
+        parts[#parts + 1] = layer_listing(l)
       end
       return table.concat(parts, "--\n"), e
     end
   end
   error("image " .. name .. " not in `sm images`")
+end
+
+-- docs/images.md §3: what the busybox test image's two layers must hold.
+local function check_busybox(listing)
+  local bb = must("stat -c %s /bin/busybox"):gsub("%s+", "")
+  assert.matches("%-rwxr%-xr%-x 0/0%s+" .. bb .. " [%d%-: ]+ root/bin/busybox\n", listing)
+  assert.matches("root/bin/sh %-> busybox", listing)
+  assert.matches("c%-%-%-%-%-%-%-%-%- 0/0%s+0,%s+0 [%d%-: ]+ root/etc/gone\n", listing)
+  assert.matches("%-rwsr%-xr%-x 0/0%s+10 [%d%-: ]+ root/bin/suid\n", listing)
+  assert.matches("root/bin/suid%-link\n", listing)
+  assert.matches("%-rw%-%-%-%-%-%-%- 1000/1000%s+5000 [%d%-: ]+ root/home/user/notes\n", listing)
+  assert.matches("crw%-rw%-rw%- 0/0%s+1,%s+3 [%d%-: ]+ root/dev/null\n", listing)
+  assert.matches("root/etc/escape %-> %.%./%.%./%.%./%.%./etc/shadow", listing)
+  assert.is_nil(listing:find(".wh.", 1, true))
 end
 
 local function skopeo(src, dst, creds)
@@ -82,16 +107,8 @@ describe("sm pull from a registry", function()
     assert.are.equal(0, rc, out)
     assert.matches("2 layers", out)
     local listing, e = rootfs_listing("localhost:" .. port .. "/test/busybox:1")
-    local bb = must("stat -c %s /bin/busybox"):gsub("%s+", "")
-    assert.matches("%-rwxr%-xr%-x 0/0%s+" .. bb .. " [%d%-: ]+ squashfs%-root/bin/busybox\n", listing)
-    assert.matches("squashfs%-root/bin/sh %-> busybox", listing)
-    assert.matches("c%-%-%-%-%-%-%-%-%- 0/0%s+0,%s+0 [%d%-: ]+ squashfs%-root/etc/gone\n", listing)
-    assert.matches("%-rwsr%-xr%-x 0/0%s+10 [%d%-: ]+ squashfs%-root/bin/suid\n", listing)
-    assert.matches("squashfs%-root/bin/suid%-link\n", listing)
-    assert.matches("%-rw%-%-%-%-%-%-%- 1000/1000%s+5000 [%d%-: ]+ squashfs%-root/home/user/notes\n", listing)
-    assert.matches("crw%-rw%-rw%- 0/0%s+1,%s+3 [%d%-: ]+ squashfs%-root/dev/null\n", listing)
-    assert.matches("squashfs%-root/etc/escape %-> %.%./%.%./%.%./%.%./etc/shadow", listing)
-    assert.is_nil(listing:find(".wh.", 1, true))
+    check_busybox(listing)
+    assert.matches("/layers/%x+%.erofs$", e.layers[1].image)
     assert.are.equal("application/vnd.oci.image.layer.v1.tar+gzip", e.layers[1].media_type)
     assert.are.equal("application/vnd.oci.image.layer.v1.tar+zstd", e.layers[2].media_type)
     assert.are.same({ "/bin/sh", "-c" }, e.config.entrypoint)
@@ -103,10 +120,9 @@ describe("sm pull from a registry", function()
 
   it("keeps the opaque directory xattr (trusted.overlay.opaque=y)", function()
     local _, e = rootfs_listing("localhost:" .. port .. "/test/busybox:1")
-    local out = must("sqfs2tar " .. e.layers[2].sqfs .. " | python3 -c \"import tarfile,sys; t=tarfile.open(fileobj=sys.stdin.buffer,mode='r|');"
-      .. " [print(m.name, k, v) for m in t for k, v in m.pax_headers.items()]\"")
-    assert.matches("opt/old SCHILY.xattr.trusted.overlay.opaque y", out)
-    assert.matches("etc/xattr SCHILY.xattr.user.test yes", out)
+    local out = must("python3 " .. OCI .. "/erofs_ls.py --xattrs " .. e.layers[2].image)
+    assert.matches("/opt/old trusted.overlay.opaque y", out)
+    assert.matches("/etc/xattr user.test yes", out)
   end)
 
   it("picks linux/amd64 from a multi-arch index", function()
@@ -230,5 +246,24 @@ describe("sm images / sm rmi", function()
     out, rc = sm("rmi localhost:" .. port .. "/test/busybox:1")
     assert.are.equal(1, rc, out)
     assert.matches("no image", out)
+  end)
+end)
+
+describe("SM_LAYER_FORMAT=squashfs", function()
+  it("writes squashfs layer images instead, with the same contents", function()
+    local out, rc = sm("pull oci-archive:" .. tmp .. "/busybox.tar:1", "SM_LAYER_FORMAT=squashfs")
+    assert.are.equal(0, rc, out)
+    local listing, e = rootfs_listing("oci-archive:" .. tmp .. "/busybox.tar:1")
+    assert.are.equal("squashfs", e.layers[1].format)
+    assert.matches("/layers/%x+%.sqfs$", e.layers[1].image)
+    check_busybox(listing)
+    out = must("sqfs2tar " .. e.layers[2].image .. " | python3 -c \"import tarfile,sys; t=tarfile.open(fileobj=sys.stdin.buffer,mode='r|');"
+      .. " [print(m.name, k, v) for m in t for k, v in m.pax_headers.items()]\"")
+    assert.matches("opt/old SCHILY.xattr.trusted.overlay.opaque y", out)
+  end)
+  it("refuses a format it does not know", function()
+    local out, rc = sm("pull oci-archive:" .. tmp .. "/busybox.tar:1", "SM_LAYER_FORMAT=ext4")
+    assert.are.equal(1, rc, out)
+    assert.matches("neither erofs nor squashfs", out)
   end)
 end)

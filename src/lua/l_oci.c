@@ -82,10 +82,11 @@ static void push_image(lua_State *L, const struct oci_image *img)
 	lua_setfield(L, -2, "config");
 	lua_createtable(L, (int)img->n, 0);
 	for (size_t i = 0; i < img->n; i++) {
-		lua_createtable(L, 0, 4);
+		lua_createtable(L, 0, 5);
 		set_str(L, "digest", img->layers[i].digest);
 		set_str(L, "media_type", img->layers[i].media_type);
-		set_str(L, "sqfs", img->layers[i].sqfs);
+		set_str(L, "image", img->layers[i].image);
+		set_str(L, "format", img->layers[i].format);
 		lua_pushinteger(L, img->layers[i].size);
 		lua_setfield(L, -2, "size");
 		lua_rawseti(L, -2, (int)i + 1);
@@ -136,14 +137,17 @@ static int l_pull(lua_State *L)
 	return 1;
 }
 
-/* core.oci_convert_layer(tar_path, out_path) -> { entries=, bytes= } */
+/* core.oci_convert_layer(tar_path, out_path[, "erofs"|"squashfs"]) -> { entries=, bytes= } */
 static int l_convert_layer(lua_State *L)
 {
 	struct oci_layer_stats st = { 0 };
+	enum oci_layer_fmt fmt;
 	int r;
 
 	oci_err__clear();
-	r = oci_layer__convert_file(luaL_checkstring(L, 1), luaL_checkstring(L, 2), &st);
+	r = lua_isnoneornil(L, 3) ? oci_layer__default_fmt(&fmt) : oci_layer__parse_fmt(luaL_checkstring(L, 3), &fmt);
+	if (r == 0)
+		r = oci_layer__convert_file(luaL_checkstring(L, 1), luaL_checkstring(L, 2), fmt, &st);
 	if (r < 0)
 		return fail(L, r);
 	lua_createtable(L, 0, 2);

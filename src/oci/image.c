@@ -133,30 +133,35 @@ static int load_config(const struct oci_manifest *m, struct oci_image *img)
 	return r;
 }
 
-/* Converted once per layer digest; concurrent sm processes race harmlessly. */
-static int convert_layer(struct oci_image_layer *l)
+/* Converted once per layer digest and format; concurrent sm processes
+ * race harmlessly. */
+static int convert_layer(struct oci_image_layer *l, enum oci_layer_fmt fmt)
 {
 	char blob[PATH_MAX], tmp[PATH_MAX];
-	int fd, r = oci_cache__layer_path(l->digest, l->sqfs, sizeof(l->sqfs));
+	int fd, r = oci_cache__layer_path(l->digest, oci_layer__fmt_ext(fmt), l->image, sizeof(l->image));
 
-	if (r < 0 || oci_cache__exists(l->sqfs))
+	l->format = oci_layer__fmt_name(fmt);
+	if (r < 0 || oci_cache__exists(l->image))
 		return r;
 	r = oci_cache__blob_path(l->digest, blob, sizeof(blob));
 	fd = r < 0 ? r : oci_cache__tmp("layer", tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
 	close(fd);
-	r = oci_layer__convert_file(blob, tmp, NULL);
+	r = oci_layer__convert_file(blob, tmp, fmt, NULL);
 	if (r == 0)
-		return oci_cache__publish(tmp, l->sqfs);
+		return oci_cache__publish(tmp, l->image);
 	unlink(tmp);
 	return oci_err__wrap(r, "layer %s", l->digest);
 }
 
 static int build_layers(const struct oci_manifest *m, struct oci_image *img)
 {
-	int r = 0;
+	enum oci_layer_fmt fmt;
+	int r = oci_layer__default_fmt(&fmt);
 
+	if (r < 0)
+		return r;
 	img->layers = calloc(m->n + 1, sizeof(*img->layers));
 	if (!img->layers)
 		return -ENOMEM;
@@ -172,7 +177,7 @@ static int build_layers(const struct oci_manifest *m, struct oci_image *img)
 		l->size = m->descs[i].size;
 		img->size += l->size;
 		img->n++;
-		r = convert_layer(l);
+		r = convert_layer(l, fmt);
 	}
 	return r;
 }

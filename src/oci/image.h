@@ -9,13 +9,14 @@
 #include "oci/registry.h"
 /*
  * Pulling an image: from a registry or a local source (local.h) into the
- * cache, then every layer converted to its squashfs image (layer.h).
+ * cache, then every layer converted to its filesystem image (layer.h).
  */
 struct oci_image_layer {
 	oci_digest_t digest;
 	char media_type[128];
 	int64_t size;
-	char sqfs[PATH_MAX];
+	char image[PATH_MAX];            /* the layer's erofs or squashfs image */
+	const char *format;              /* "erofs" or "squashfs" */
 };
 
 struct oci_image {

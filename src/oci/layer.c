@@ -1,10 +1,12 @@
 /*
- * Layer tar -> squashfs.  libarchive reads the (compressed) tar stream;
- * every entry becomes a node of an in-memory tree (tree.c) and regular file
- * data is streamed straight into the image (sqfsw.c).  The OCI rules live
- * here: whiteouts, opaque directories, hard links, what is refused.
+ * Layer tar -> filesystem image.  libarchive reads the (compressed) tar
+ * stream; every entry becomes a node of an in-memory tree (tree.c) and
+ * regular file data is streamed straight into the image by a writer
+ * (imgw.h: erofsw.c or sqfsw.c).  The OCI rules live here, once for both
+ * formats: whiteouts, opaque directories, hard links, what is refused.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "oci/erofsw.h"
 #include "oci/err.h"
 #include "oci/layer.h"
 #include "oci/path.h"
@@ -29,26 +32,30 @@
 
 #define LAYER_ENTRIES_MAX (1u << 21)           /* metadata memory bound */
 #define LAYER_FILE_MAX (64ull << 30)           /* one file, sparse or not */
+/* Linux XATTR_NAME_MAX (with the prefix) and what erofs' 16-bit value size holds */
+#define LAYER_XATTR_NAME_MAX 255
+#define LAYER_XATTR_VALUE_MAX 65535
+#define LAYER_XATTRS_MAX (64 * 1024)           /* all xattrs of one entry, names + values */
+/* paths, symlink targets and xattrs of a whole layer, all kept in memory
+ * until the image's metadata is written */
+#define LAYER_META_MAX (512ull << 20)
+/* Linux new_encode_dev(): 12-bit major, 20-bit minor */
+#define LAYER_DEV_MAJOR_MAX 0xfff
+#define LAYER_DEV_MINOR_MAX 0xfffff
 #define READ_BLOCK (128 * 1024)
 
 struct conv {
 	struct archive *a;
 	struct tree *t;
-	struct sqfsw *w;
+	struct imgw *w;
 	struct oci_layer_stats *st;
 	const char *path;                      /* current entry, for messages */
+	unsigned long long meta;               /* bytes counted against LAYER_META_MAX */
 };
 
 static int bad(struct conv *c, const char *why)
 {
 	return oci_err__set(-EINVAL, "layer tar entry '%.200s': %s", c->path, why);
-}
-
-static struct tree_node *final_target(struct tree_node *n)
-{
-	while (n->link)
-		n = n->link;
-	return n;
 }
 
 /* Walks to the directory named by the first len bytes of path, creating
@@ -93,17 +100,26 @@ static bool xattr_allowed(const char *key)
 	       strncmp(key, "security.", 9) == 0;
 }
 
-static int set_xattrs(struct tree_node *n, struct archive_entry *e)
+static int set_xattrs(struct conv *c, struct tree_node *n, struct archive_entry *e)
 {
 	const char *key;
 	const void *val;
-	size_t size;
+	size_t size, total = 0;
 	int r = 0;
 
 	archive_entry_xattr_reset(e);
-	while (r == 0 && archive_entry_xattr_next(e, &key, &val, &size) == ARCHIVE_OK)
-		if (xattr_allowed(key))
-			r = tree__xattr_set(n, key, val, size);
+	while (r == 0 && archive_entry_xattr_next(e, &key, &val, &size) == ARCHIVE_OK) {
+		if (!xattr_allowed(key))
+			continue;
+		if (strlen(key) > LAYER_XATTR_NAME_MAX || !strchr(key, '.')[1])
+			return bad(c, "xattr name empty or longer than 255 bytes");
+		if (size > LAYER_XATTR_VALUE_MAX)
+			return bad(c, "xattr value larger than 65535 bytes");
+		total += strlen(key) + size;
+		if (total > LAYER_XATTRS_MAX)
+			return bad(c, "xattrs larger than 64 KiB in all");
+		r = tree__xattr_set(n, key, val, size);
+	}
 	return r;
 }
 
@@ -118,7 +134,7 @@ static int set_attrs(struct conv *c, struct tree_node *n, struct archive_entry *
 	n->uid = (uint32_t)uid;
 	n->gid = (uint32_t)gid;
 	n->mtime = mtime < 0 ? 0 : mtime > UINT32_MAX ? UINT32_MAX : (uint32_t)mtime;
-	return set_xattrs(n, e);
+	return set_xattrs(c, n, e);
 }
 
 static int zero_fill(struct conv *c, uint64_t n)
@@ -129,7 +145,7 @@ static int zero_fill(struct conv *c, uint64_t n)
 	while (n > 0 && r == 0) {
 		size_t k = n < sizeof(zero) ? (size_t)n : sizeof(zero);
 
-		r = sqfsw__append(c->w, zero, k);
+		r = c->w->ops->append(c->w, zero, k);
 		n -= k;
 	}
 	return r;
@@ -153,7 +169,7 @@ static int copy_data(struct conv *c, struct archive_entry *e)
 			return oci_err__set(-EBADMSG, "layer tar entry '%.200s': %s", c->path, archive_error_string(c->a));
 		if (off < 0 || (uint64_t)off < pos || (uint64_t)off + len > LAYER_FILE_MAX)
 			return bad(c, "file data out of order or too large");
-		if ((r = zero_fill(c, (uint64_t)off - pos)) < 0 || (r = sqfsw__append(c->w, buf, len)) < 0)
+		if ((r = zero_fill(c, (uint64_t)off - pos)) < 0 || (r = c->w->ops->append(c->w, buf, len)) < 0)
 			return r;
 		pos = (uint64_t)off + len;
 		c->st->bytes += len;
@@ -167,11 +183,11 @@ static int add_file(struct conv *c, struct tree_node *n, struct archive_entry *e
 
 	if ((uint64_t)archive_entry_size(e) > LAYER_FILE_MAX)
 		return bad(c, "file larger than 64 GiB");
-	r = sqfsw__begin_file(c->w, n);
+	r = c->w->ops->begin_file(c->w, n);
 	if (r == 0)
 		r = copy_data(c, e);
 	if (r == 0)
-		r = sqfsw__end_file(c->w);
+		r = c->w->ops->end_file(c->w);
 	return r;
 }
 
@@ -189,7 +205,7 @@ static int add_hardlink(struct conv *c, struct tree_node *dir, const char *name,
 	t = r == 0 ? tree__child(c->t, parent, slash ? slash + 1 : clean) : NULL;
 	if (!t || !clean[0])
 		return bad(c, "hard link to a file that is not in this layer");
-	t = final_target(t);
+	t = tree__final(t);
 	if (S_ISDIR(t->mode))
 		return bad(c, "hard link to a directory");
 	n = tree__add(c->t, dir, name, t->mode);
@@ -228,6 +244,8 @@ static int add_node(struct conv *c, struct tree_node *dir, const char *name, str
 		return n->target ? 0 : -ENOMEM;
 	case AE_IFCHR:
 	case AE_IFBLK:
+		if (archive_entry_rdevmajor(e) > LAYER_DEV_MAJOR_MAX || archive_entry_rdevminor(e) > LAYER_DEV_MINOR_MAX)
+			return bad(c, "device number out of range");
 		n->devno = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
 		return 0;
 	default:
@@ -252,6 +270,21 @@ static int add_whiteout(struct conv *c, struct tree_node *dir, const char *name)
 	return n ? 0 : -ENOMEM;
 }
 
+static unsigned long long meta_bytes(struct conv *c, struct archive_entry *e)
+{
+	const char *key;
+	const void *val;
+	size_t size;
+	unsigned long long n = strlen(c->path);
+
+	if (archive_entry_symlink(e))
+		n += strlen(archive_entry_symlink(e));
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &key, &val, &size) == ARCHIVE_OK)
+		n += strlen(key) + size;
+	return n;
+}
+
 static int add_entry(struct conv *c, struct archive_entry *e)
 {
 	char clean[OCI_PATH_MAX];
@@ -262,6 +295,9 @@ static int add_entry(struct conv *c, struct archive_entry *e)
 	c->path = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
 	if (++c->st->entries > LAYER_ENTRIES_MAX)
 		return bad(c, "more than 2M entries in one layer");
+	c->meta += meta_bytes(c, e);
+	if (c->meta > LAYER_META_MAX)
+		return bad(c, "paths, symlinks and xattrs of the layer over 512 MiB");
 	r = oci_path__clean(c->path, clean, sizeof(clean));
 	if (r < 0)
 		return r;
@@ -282,7 +318,21 @@ static int add_entry(struct conv *c, struct archive_entry *e)
 	return add_node(c, dir, name, e);
 }
 
-static int convert(struct archive *a, const char *out_path, struct oci_layer_stats *st)
+static struct imgw *open_writer(const char *path, enum oci_layer_fmt fmt)
+{
+	if (fmt == OCI_LAYER_SQUASHFS)
+		return sqfsw__open(path);
+	return erofsw__open(path);
+}
+
+static int finish(struct conv *c)
+{
+	int r = tree__link_counts(tree__root(c->t));
+
+	return r < 0 ? r : c->w->ops->finish(c->w, tree__root(c->t));
+}
+
+static int convert(struct archive *a, const char *out_path, enum oci_layer_fmt fmt, struct oci_layer_stats *st)
 {
 	struct oci_layer_stats dummy = { 0 };
 	struct conv c = { .a = a, .st = st ? st : &dummy };
@@ -290,7 +340,7 @@ static int convert(struct archive *a, const char *out_path, struct oci_layer_sta
 	int r = 0, ar;
 
 	c.t = tree__new();
-	c.w = c.t ? sqfsw__open(out_path) : NULL;
+	c.w = c.t ? open_writer(out_path, fmt) : NULL;
 	if (!c.t || !c.w) {
 		r = c.t ? -errno : -ENOMEM;
 		goto out;
@@ -303,10 +353,10 @@ static int convert(struct archive *a, const char *out_path, struct oci_layer_sta
 		r = add_entry(&c, e);
 	}
 	if (r == 0)
-		r = sqfsw__finish(c.w, tree__root(c.t));
+		r = finish(&c);
 out:
 	if (c.w)
-		sqfsw__close(c.w);
+		c.w->ops->close(c.w);
 	tree__free(c.t);
 	return r;
 }
@@ -325,7 +375,37 @@ static struct archive *reader(void)
 	return a;
 }
 
-int oci_layer__convert_file(const char *tar_path, const char *out_path, struct oci_layer_stats *st)
+int oci_layer__parse_fmt(const char *name, enum oci_layer_fmt *fmt)
+{
+	if (strcmp(name, "erofs") == 0)
+		*fmt = OCI_LAYER_EROFS;
+	else if (strcmp(name, "squashfs") == 0)
+		*fmt = OCI_LAYER_SQUASHFS;
+	else
+		return oci_err__set(-EINVAL, "layer format '%.40s' is neither erofs nor squashfs", name);
+	return 0;
+}
+
+int oci_layer__default_fmt(enum oci_layer_fmt *fmt)
+{
+	const char *env = getenv("SM_LAYER_FORMAT");
+
+	*fmt = OCI_LAYER_EROFS;
+	return env && env[0] ? oci_layer__parse_fmt(env, fmt) : 0;
+}
+
+const char *oci_layer__fmt_name(enum oci_layer_fmt fmt)
+{
+	return fmt == OCI_LAYER_SQUASHFS ? "squashfs" : "erofs";
+}
+
+const char *oci_layer__fmt_ext(enum oci_layer_fmt fmt)
+{
+	return fmt == OCI_LAYER_SQUASHFS ? "sqfs" : "erofs";
+}
+
+int oci_layer__convert_file(const char *tar_path, const char *out_path, enum oci_layer_fmt fmt,
+			    struct oci_layer_stats *st)
 {
 	struct archive *a = reader();
 	int r;
@@ -335,12 +415,13 @@ int oci_layer__convert_file(const char *tar_path, const char *out_path, struct o
 	if (archive_read_open_filename(a, tar_path, READ_BLOCK) != ARCHIVE_OK)
 		r = oci_err__set(-EBADMSG, "layer %s: %s", tar_path, archive_error_string(a));
 	else
-		r = convert(a, out_path, st);
+		r = convert(a, out_path, fmt, st);
 	archive_read_free(a);
 	return r;
 }
 
-int oci_layer__convert_mem(const void *buf, size_t len, const char *out_path, struct oci_layer_stats *st)
+int oci_layer__convert_mem(const void *buf, size_t len, const char *out_path, enum oci_layer_fmt fmt,
+			   struct oci_layer_stats *st)
 {
 	struct archive *a = reader();
 	int r;
@@ -350,7 +431,7 @@ int oci_layer__convert_mem(const void *buf, size_t len, const char *out_path, st
 	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK)
 		r = oci_err__set(-EBADMSG, "layer: %s", archive_error_string(a));
 	else
-		r = convert(a, out_path, st);
+		r = convert(a, out_path, fmt, st);
 	archive_read_free(a);
 	return r;
 }

@@ -26,6 +26,7 @@
 #define SQFSW_BACKLOG 32
 
 struct sqfsw {
+	struct imgw base;                      /* first: the imgw is the sqfsw */
 	sqfs_file_t *file;
 	sqfs_compressor_t *cmp, *uncmp;
 	sqfs_super_t super;
@@ -112,13 +113,18 @@ static int open_parts(struct sqfsw *w)
 	return w->ids && w->xwr && w->im && w->dirwr ? 0 : -ENOMEM;
 }
 
-struct sqfsw *sqfsw__open(const char *path)
+static const struct imgw_ops sqfsw_ops;
+
+static void sqfsw_close(struct imgw *base);
+
+struct imgw *sqfsw__open(const char *path)
 {
 	struct sqfsw *w = calloc(1, sizeof(*w));
 	int r;
 
 	if (!w)
 		return NULL;
+	w->base.ops = &sqfsw_ops;
 	w->file = sqfs_open_file(path, SQFS_FILE_OPEN_OVERWRITE);
 	if (!w->file) {
 		r = oci_err__set(-errno, "create %s: %s", path, strerror(errno));
@@ -126,39 +132,35 @@ struct sqfsw *sqfsw__open(const char *path)
 	}
 	r = open_parts(w);
 	if (r == 0)
-		return w;
+		return &w->base;
 fail:
-	sqfsw__close(w);
+	sqfsw_close(&w->base);
 	errno = -r;
 	return NULL;
 }
 
-int sqfsw__begin_file(struct sqfsw *w, struct tree_node *n)
+static int sqfsw_begin_file(struct imgw *base, struct tree_node *n)
 {
-	int r = sqfs_block_processor_begin_file(w->data, &n->inode, NULL, 0);
+	struct sqfsw *w = (struct sqfsw *)base;
+	int r = sqfs_block_processor_begin_file(w->data, (sqfs_inode_generic_t **)&n->wdata, NULL, 0);
 
 	return r ? sqfs_fail(r, "begin file") : 0;
 }
 
-int sqfsw__append(struct sqfsw *w, const void *buf, size_t len)
+static int sqfsw_append(struct imgw *base, const void *buf, size_t len)
 {
+	struct sqfsw *w = (struct sqfsw *)base;
 	int r = sqfs_block_processor_append(w->data, buf, len);
 
 	return r ? sqfs_fail(r, "file data") : 0;
 }
 
-int sqfsw__end_file(struct sqfsw *w)
+static int sqfsw_end_file(struct imgw *base)
 {
+	struct sqfsw *w = (struct sqfsw *)base;
 	int r = sqfs_block_processor_end_file(w->data);
 
 	return r ? sqfs_fail(r, "end file") : 0;
-}
-
-static struct tree_node *target(struct tree_node *n)
-{
-	while (n->link)
-		n = n->link;
-	return n;
 }
 
 static int push(struct tree_node ***v, size_t *len, size_t *cap, struct tree_node *n)
@@ -181,7 +183,7 @@ static int number(struct sqfsw *w, struct tree_node *dir, struct tree_node ***or
 	int r = tree__sort(dir);
 
 	for (struct tree_node *c = dir->children; c && r == 0; c = c->next) {
-		struct tree_node *t = target(c);
+		struct tree_node *t = tree__final(c);
 
 		if (t->inode_num)
 			continue;
@@ -219,7 +221,7 @@ static sqfs_inode_generic_t *dir_inode(struct sqfsw *w, struct tree_node *n)
 	int r = sqfs_dir_writer_begin(w->dirwr, 0);
 
 	for (struct tree_node *c = n->children; c && r == 0; c = c->next) {
-		struct tree_node *t = target(c);
+		struct tree_node *t = tree__final(c);
 
 		subdirs += S_ISDIR(t->mode);
 		r = sqfs_dir_writer_add_entry(w->dirwr, c->name, t->inode_num, t->inode_ref, (sqfs_u16)t->mode);
@@ -243,9 +245,9 @@ static sqfs_inode_generic_t *dir_inode(struct sqfsw *w, struct tree_node *n)
 
 static sqfs_inode_generic_t *file_inode(struct tree_node *n)
 {
-	sqfs_inode_generic_t *ino = n->inode;
+	sqfs_inode_generic_t *ino = n->wdata;
 
-	n->inode = NULL;
+	n->wdata = NULL;
 	if (ino && n->nlink > 1) {
 		sqfs_inode_make_extended(ino);
 		ino->data.file_ext.nlink = n->nlink;
@@ -347,8 +349,9 @@ static int pad(struct sqfsw *w)
 	return w->file->write_at(w->file, size, zero, SQFS_DEVBLK_SIZE - n) ? -EIO : 0;
 }
 
-int sqfsw__finish(struct sqfsw *w, struct tree_node *root)
+static int sqfsw_finish(struct imgw *base, struct tree_node *root)
 {
+	struct sqfsw *w = (struct sqfsw *)base;
 	int r = sqfs_block_processor_finish(w->data);
 
 	if (r)
@@ -369,8 +372,9 @@ int sqfsw__finish(struct sqfsw *w, struct tree_node *root)
 	return pad(w) < 0 ? oci_err__set(-EIO, "writing squashfs: padding failed") : 0;
 }
 
-void sqfsw__close(struct sqfsw *w)
+static void sqfsw_close(struct imgw *base)
 {
+	struct sqfsw *w = (struct sqfsw *)base;
 	void *objs[] = { w->dirwr, w->dm, w->im, w->xwr, w->ids, w->data,
 			 w->frag, w->blkwr, w->uncmp, w->cmp, w->file };
 
@@ -379,3 +383,11 @@ void sqfsw__close(struct sqfsw *w)
 			sqfs_destroy(objs[i]);
 	free(w);
 }
+
+static const struct imgw_ops sqfsw_ops = {
+	.begin_file = sqfsw_begin_file,
+	.append = sqfsw_append,
+	.end_file = sqfsw_end_file,
+	.finish = sqfsw_finish,
+	.close = sqfsw_close,
+};

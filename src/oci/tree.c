@@ -54,7 +54,7 @@ static void node_free(struct tree_node *n)
 	}
 	free(n->name);
 	free(n->target);
-	free(n->inode);
+	free(n->wdata);
 }
 
 static void subtree_free(struct tree_node *n)
@@ -248,4 +248,37 @@ int tree__sort(struct tree_node *dir)
 	dir->children = v[0];
 	free(v);
 	return 0;
+}
+
+struct tree_node *tree__final(struct tree_node *n)
+{
+	while (n->link)
+		n = n->link;
+	return n;
+}
+
+/* pass 0 clears, pass 1 counts: a replaced hard-link target or a replaced
+ * link no longer in the tree must not count */
+static int count_links(struct tree_node *dir, int pass)
+{
+	int r = pass == 0 ? tree__sort(dir) : 0;
+
+	for (struct tree_node *c = dir->children; c && r == 0; c = c->next) {
+		struct tree_node *t = tree__final(c);
+
+		if (S_ISDIR(t->mode))
+			r = count_links(t, pass);
+		else if (pass == 0)
+			t->nlink = 0;
+		else
+			t->nlink++;
+	}
+	return r;
+}
+
+int tree__link_counts(struct tree_node *root)
+{
+	int r = count_links(root, 0);
+
+	return r < 0 ? r : count_links(root, 1);
 }

@@ -9,8 +9,6 @@
  * by (file data goes straight to the image; only metadata is kept here).
  * Paths are never touched on the host: a tar path only ever names a node.
  */
-struct sqfs_inode_generic_t;
-
 struct tree_xattr {
 	struct tree_xattr *next;
 	char *key;
@@ -28,9 +26,9 @@ struct tree_node {
 	uint32_t uid, gid, mtime, nlink;
 	uint64_t devno;
 	char *target;                                 /* symlink */
-	struct sqfs_inode_generic_t *inode;           /* regular file, from libsquashfs */
-	uint32_t inode_num, xattr_idx;
-	uint64_t inode_ref;
+	void *wdata;                                  /* regular file: the writer's record (free()d) */
+	uint32_t inode_num, xattr_idx;                /* the writer's numbering */
+	uint64_t inode_ref;                           /* squashfs inode ref / erofs nid */
 };
 
 struct tree;
@@ -44,4 +42,9 @@ struct tree_node *tree__child(struct tree *t, struct tree_node *dir, const char 
 struct tree_node *tree__add(struct tree *t, struct tree_node *dir, const char *name, mode_t mode);
 int  tree__xattr_set(struct tree_node *n, const char *key, const void *value, size_t size);
 int  tree__sort(struct tree_node *dir);
+/* The node that holds the inode: n itself, or the end of its hard-link chain. */
+struct tree_node *tree__final(struct tree_node *n);
+/* Sorts every directory and sets nlink of every non-directory to the
+ * number of directory entries that name it. */
+int  tree__link_counts(struct tree_node *root);
 #endif

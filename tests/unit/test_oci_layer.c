@@ -91,7 +91,7 @@ static int convert(const struct ent *v, int gzip, const char *out)
 	size_t n = build(v, gzip, buf, sizeof(buf));
 
 	oci_err__clear();
-	return oci_layer__convert_mem(buf, n, out, NULL);
+	return oci_layer__convert_mem(buf, n, out, OCI_LAYER_SQUASHFS, NULL);
 }
 
 static const struct ent good[] = {
@@ -169,7 +169,7 @@ static void refuses(const char *dir)
 	ok(convert(outlink, 1, img) == -EINVAL, "hard link outside refused: %s", oci_err__msg());
 	ok(convert(dirlink, 1, img) == -EINVAL, "hard link to a directory refused: %s", oci_err__msg());
 	ok(convert(notdir, 1, img) == -EINVAL, "file under a file refused: %s", oci_err__msg());
-	ok(oci_layer__convert_mem("not a tar at all, not at all......", 34, img, NULL) < 0, "garbage refused: %s", oci_err__msg());
+	ok(oci_layer__convert_mem("not a tar at all, not at all......", 34, img, OCI_LAYER_SQUASHFS, NULL) < 0, "garbage refused: %s", oci_err__msg());
 }
 
 int main(void)

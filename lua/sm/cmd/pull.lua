@@ -7,9 +7,10 @@ local core = require "sm.core"
 local usage = [[
 usage: sm pull [--insecure] [--quiet] IMAGE
 
-Fetches IMAGE and converts each layer to a read-only squashfs image in the
-layer cache.  IMAGE is a registry reference (nginx, nginx:1.27,
-localhost:5000/app@sha256:...) or a local source:
+Fetches IMAGE and converts each layer to a read-only erofs image in the
+layer cache (SM_LAYER_FORMAT=squashfs: squashfs instead).  IMAGE is a
+registry reference (nginx, nginx:1.27, localhost:5000/app@sha256:...) or a
+local source:
   oci-layout:DIR[:TAG]   oci-archive:FILE[:TAG]   docker-archive:FILE
 
 options:
