@@ -209,13 +209,14 @@ void virtio_mmio__fail(struct virtio_mmio *t, const char *why)
 	t->failed = true;
 }
 
-/* Appends slot n's declaration (in KiB: the short form keeps 48 of them
- * inside the kernel's 2 KiB command line); -ENOSPC if it does not fit. */
+/* Appends a slot's declaration (~36 bytes: 48 of them fit in the kernel's
+ * 2 KiB command line; its parser takes the base with sscanf %lli, so no
+ * K/M suffix); -ENOSPC if it does not fit. */
 static int declare(char *cmdline, size_t cmdlen, uint64_t gpa, int irq)
 {
 	size_t used = strlen(cmdline);
-	int n = snprintf(cmdline + used, cmdlen - used, " virtio_mmio.device=4K@%lluK:%d",
-			 (unsigned long long)(gpa >> 10), irq);
+	int n = snprintf(cmdline + used, cmdlen - used, " virtio_mmio.device=4K@%#llx:%d",
+			 (unsigned long long)gpa, irq);
 
 	if (n < 0 || (size_t)n >= cmdlen - used) {
 		cmdline[used] = '\0';

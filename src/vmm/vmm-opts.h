@@ -4,7 +4,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#ifndef VMM_MAX_DISKS		/* -D for measurements only (docs/vmm.md "Disk slots") */
 #define VMM_MAX_DISKS 46	/* every VM has this many virtio-blk slots: layers + volumes */
+#endif
 #define VMM_MAX_INIT 256	/* --init entries */
 
 struct vmm_disk {

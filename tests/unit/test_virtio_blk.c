@@ -90,8 +90,7 @@ static uint64_t attach(const char *path, bool ro)
 	   ro ? " read-only" : "");
 	at = strstr(cmdline, "virtio_mmio.device=4K@");
 	ok(at != NULL, "declared on the kernel command line: %s", cmdline);
-	/* 4K@<KiB>K:<irq>: the address in KiB keeps 48 declarations under 2 KiB */
-	return at ? strtoull(at + 22, NULL, 10) << 10 : 0;
+	return at ? strtoull(at + 22, NULL, 16) : 0;
 }
 
 static void driver_init(void)
