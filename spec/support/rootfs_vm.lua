@@ -59,7 +59,7 @@ local function restore(i, cmd)
     argv = { "/bin/sh", "-c", cmd .. "; head -c 16 /dev/urandom | od -An -tx1; cat /run/sm/worker-id; hostname" } })
   local res = w:wait(120)
   out("restore" .. i .. "_s", string.format("%.1f", core.monotime() - t0))
-  out("restore" .. i, res and (res.status .. " " .. tostring(res.code) .. " " .. res.stdout .. res.stderr))
+  out("restore" .. i, res and (res.status .. " " .. tostring(res.code) .. " " .. (res.stdout or "") .. (res.stderr or "") .. " " .. tostring(res.message)))
 end
 restore(1, "echo persisted-by-1 > /data/f && sync && cat /data/f")
 restore(2, "cat /data/f")
