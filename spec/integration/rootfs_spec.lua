@@ -112,5 +112,11 @@ describe("layer images in the guest", function()
     assert.are_not.equal(u1, u2)
     assert.equal(32, #id1)
     assert.are_not.equal(id1, id2)
+    -- a workload ignoring SIGTERM is killed after the grace, and the volume
+    -- still ends clean (e2fsck -n exits 0) with the file it wrote
+    assert.equal("true", r.stop_started)
+    assert.equal("stopped", r.stop)
+    assert.equal("stopped-cleanly\n", must("debugfs -R 'cat /g' " .. tmp .. "/vol.ext4 2>/dev/null"))
+    must("e2fsck -n " .. tmp .. "/vol.ext4")
   end)
 end)

@@ -63,4 +63,15 @@ local function restore(i, cmd)
 end
 restore(1, "echo persisted-by-1 > /data/f && sync && cat /data/f")
 restore(2, "cat /data/f")
+
+-- 4. `stop` of a workload that ignores SIGTERM: after the grace init kills
+-- it, then syncs and unmounts the volume before the VM ends
+t0 = core.monotime()
+local s = vm.restore(dir .. "/ready", { rootfs = { layers = layers }, volumes = { { path = vol, target = "/data" } },
+  stop_grace = 2, vsock_uds = dir .. "/s.sock", console = "capture",
+  argv = { "/bin/sh", "-c", "trap '' TERM; echo stopped-cleanly > /data/g; echo started; exec sleep 600" } })
+ok = s.proc:expect("started\n", 120) and s:wait_agent(60)
+out("stop_started", ok and true or false)
+out("stop", ok and s:stop(30))
+out("stop_s", string.format("%.1f", core.monotime() - t0))
 return 0
