@@ -615,7 +615,11 @@ pid_t agent__start(void)
 	int ready[2];
 	pid_t pid;
 
-	netwarm__run();
+	static bool warmed;
+
+	if (!warmed)		/* once per boot: again after a root move costs a TCP connect */
+		netwarm__run();
+	warmed = true;
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return -1;
 	pid = fork();

@@ -18,6 +18,15 @@ pid_t agent__start(void);
 /* netwarm.c: loopback up, and the guest kernel's costly first TCP connect done. */
 void netwarm__run(void);
 
+/* exec.c: a user as Docker reads it, from the current root's /etc/passwd. */
+struct ident {
+	uid_t uid;
+	gid_t gid;
+	char home[256];
+};
+/* "", "name", "uid", "name:group", "uid:gid": 0, or -1 with msg. */
+int exec__resolve_user(const char *spec, struct ident *id, char *msg, size_t msglen);
+
 /* exec.c: start a process for an exec request. */
 struct agent_exec;
 struct exec_io {

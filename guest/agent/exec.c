@@ -16,12 +16,6 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-struct ident {
-	uid_t uid;
-	gid_t gid;
-	char home[256];
-};
-
 static int parse_id(const char *s, unsigned *out)
 {
 	char *end;
@@ -38,7 +32,7 @@ static int parse_id(const char *s, unsigned *out)
 }
 
 /* "", "name", "uid", "name:group", "uid:gid" (group names via /etc/group). */
-static int resolve_user(const char *spec, struct ident *id, char *msg, size_t msglen)
+int exec__resolve_user(const char *spec, struct ident *id, char *msg, size_t msglen)
 {
 	char user[128], *group;
 	struct passwd *pw;
@@ -165,7 +159,7 @@ int exec__spawn(const struct agent_exec *e, struct exec_io *io, char *msg, size_
 	struct ident id;
 	int mine[3], theirs[3];
 
-	if (resolve_user(e->user, &id, msg, msglen) < 0)
+	if (exec__resolve_user(e->user, &id, msg, msglen) < 0)
 		return -1;
 	if (open_stdio(e, mine, theirs) < 0) {
 		snprintf(msg, msglen, "cannot create the process's stdio: %s", strerror(errno));

@@ -4,10 +4,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CHAN_VERSION	1
+#define CHAN_VERSION	2
 #define CHAN_MAX_PAYLOAD 4096
 enum { CHAN_HELLO = 1, CHAN_STDOUT = 2, CHAN_STDERR = 3, CHAN_EXIT = 4, CHAN_LOG = 5, CHAN_CONFIG = 6,
-       CHAN_TIME = 7 };
+       CHAN_TIME = 7, CHAN_PREPARED = 8, CHAN_ENTROPY = 9 };
 
 int chan_open(const char *tty);
 void chan_send(int type, const void *buf, size_t len);

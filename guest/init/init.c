@@ -1,12 +1,15 @@
 /*
  * sm guest init (PID 1).  Mounts the basics, says hello to the VMM over the
- * init channel (second UART, docs/init-channel.md), runs the workload given
- * on the kernel command line as sm.argv=HEX, forwards its stdout/stderr as
- * frames, reaps every child, and reports the workload's exit.  The VMM ends
- * the VM when it reads the exit frame.
+ * init channel (second UART, docs/init-channel.md), then takes CONFIG
+ * frames: disks, the image's rootfs (rootfs.c) and volumes, then the
+ * workload, which it runs with the image's user, env and working dir,
+ * forwarding its stdout/stderr as frames.  It reaps every child, applies
+ * TIME and ENTROPY frames (seed.c) after restores, and reports the
+ * workload's exit; the VMM ends the VM when it reads the exit frame.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -19,10 +22,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "chan.h"
+#include "rootfs.h"
+#include "seed.h"
 
 #ifndef BLKROSET
 #define BLKROSET _IO(0x12, 93)	/* linux/fs.h: musl has no kernel headers */
@@ -101,39 +107,149 @@ static void wait_disk(const char *spec)
 	dprintf(2, "sm init: /dev/%s did not reach its size\n", name);
 }
 
-/* The CONFIG frame (docs/init-channel.md): entries of kind byte + string.
- * Returns argc; argv points into buf. */
-static int read_config(char *buf, char **argv)
+#define MAX_ENV		256
+#define DEFAULT_GRACE_S	5	/* SIGTERM to SIGKILL when the host stops the workload */
+
+/* One CONFIG frame (docs/init-channel.md), its strings pointing into buf. */
+struct config {
+	char buf[CHAN_MAX_PAYLOAD + 1];
+	char *argv[MAX_ARGS + 1], *env[MAX_ENV];
+	const char *layers[ROOTFS_MAX_LAYERS], *volumes[ROOTFS_MAX_VOLUMES];
+	const char *hostname, *workdir, *user;
+	int argc, envc, nr_layers, nr_volumes, grace_s;
+};
+
+static pid_t agent_pid = -1;
+
+static void host_control_frame(int type, const void *buf, size_t len)
 {
-	size_t len = 0, i = 0;
-	int argc = 0, type;
-
-	while ((type = chan_recv(buf, &len)) != CHAN_CONFIG) {
-		if (type < 0)
-			return 0;
-		if (type == CHAN_TIME)
-			chan_apply_time(buf, len);
-	}
-	buf[len] = '\0';
-	while (i + 1 < len) {
-		char kind = buf[i++], *str = buf + i;
-
-		i += strnlen(str, len - i) + 1;
-		if (kind == 'a' && argc < MAX_ARGS)
-			argv[argc++] = str;
-		else if (kind == 'e' && strchr(str, '='))
-			putenv(str);
-		else if (kind == 'd')
-			wait_disk(str);
-		else if (kind == 'r')
-			set_readonly(str);
-	}
-	argv[argc] = NULL;
-	return argc;
+	if (type == CHAN_TIME)
+		chan_apply_time(buf, len);
+	else if (type == CHAN_ENTROPY)
+		seed__apply(buf, len);
 }
 
-static pid_t spawn(char **argv, int out[2], int err[2])
+/* Disks are waited for as they come: the VMM lists them first. */
+static void config_entry(struct config *c, char kind, char *str)
 {
+	if (kind == 'a' && c->argc < MAX_ARGS)
+		c->argv[c->argc++] = str;
+	else if (kind == 'e' && strchr(str, '=') && c->envc < MAX_ENV)
+		c->env[c->envc++] = str;
+	else if (kind == 'l' && c->nr_layers < ROOTFS_MAX_LAYERS)
+		c->layers[c->nr_layers++] = str;
+	else if (kind == 'v' && c->nr_volumes < ROOTFS_MAX_VOLUMES)
+		c->volumes[c->nr_volumes++] = str;
+	else if (kind == 'h')
+		c->hostname = str;
+	else if (kind == 'w')
+		c->workdir = str;
+	else if (kind == 'u')
+		c->user = str;
+	else if (kind == 't')
+		c->grace_s = atoi(str) > 0 && atoi(str) <= 3600 ? atoi(str) : DEFAULT_GRACE_S;
+	else if (kind == 'd')
+		wait_disk(str);
+	else if (kind == 'r')
+		set_readonly(str);
+}
+
+/* Waits for the next CONFIG (applying TIME and ENTROPY meanwhile); -1 if
+ * the channel is gone. */
+static int read_config(struct config *c)
+{
+	size_t len = 0, i = 0;
+	int type;
+
+	while ((type = chan_recv(c->buf, &len)) != CHAN_CONFIG) {
+		if (type < 0)
+			return -1;
+		host_control_frame(type, c->buf, len);
+	}
+	c->buf[len] = '\0';
+	c->argc = c->envc = c->nr_layers = c->nr_volumes = 0;
+	c->hostname = c->workdir = c->user = NULL;
+	c->grace_s = DEFAULT_GRACE_S;
+	while (i + 1 < len) {
+		char kind = c->buf[i++], *str = c->buf + i;
+
+		i += strnlen(str, len - i) + 1;
+		config_entry(c, kind, str);
+	}
+	c->argv[c->argc] = NULL;
+	return 0;
+}
+
+/* The agent must serve inside the new root (`sm exec` lands in the image):
+ * the old one still sees the initramfs, so start another. */
+static void restart_agent(void)
+{
+	if (agent_pid > 0) {
+		kill(agent_pid, SIGKILL);
+		waitpid(agent_pid, NULL, 0);
+	}
+	agent_pid = agent__start();
+}
+
+/* Hostname, rootfs, volumes: 0, or -1 with msg. */
+static int apply_config(const struct config *c, char *msg, size_t msglen)
+{
+	if (c->hostname && sethostname(c->hostname, strnlen(c->hostname, 64)) < 0) {
+		snprintf(msg, msglen, "hostname '%.64s': %s", c->hostname, strerror(errno));
+		return -1;
+	}
+	if (c->nr_layers > 0) {
+		if (rootfs__prepare(c->layers, c->nr_layers, msg, msglen) < 0)
+			return -1;
+		restart_agent();
+		seed__write_worker_id();	/* the new root has its own /run */
+	}
+	for (int i = 0; i < c->nr_volumes; i++)
+		if (rootfs__mount_volume(c->volumes[i], msg, msglen) < 0)
+			return -1;
+	return 0;
+}
+
+/* The workload's environment, Docker's way: PATH, HOME (the user's),
+ * HOSTNAME, then the image's and the caller's entries (later ones win). */
+static void workload_env(const struct config *c, const struct ident *id)
+{
+	char host[65] = "";
+
+	clearenv();
+	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+	setenv("HOME", id->home, 1);
+	if (gethostname(host, sizeof(host) - 1) == 0 && host[0])
+		setenv("HOSTNAME", host, 1);
+	for (int i = 0; i < c->envc; i++)
+		putenv(c->env[i]);
+}
+
+/* In the child: working dir, user, environment; -1 with a message on stderr. */
+static int workload_identity(const struct config *c)
+{
+	struct ident id;
+	char msg[256];
+
+	if (exec__resolve_user(c->user ? c->user : "", &id, msg, sizeof(msg)) < 0) {
+		dprintf(2, "sm init: %s\n", msg);
+		return -1;
+	}
+	if (c->workdir && c->workdir[0] && (rootfs__mkdirs(c->workdir, 0755) < 0 || chdir(c->workdir) < 0)) {
+		dprintf(2, "sm init: working directory %s: %s\n", c->workdir, strerror(errno));
+		return -1;
+	}
+	if ((id.uid || id.gid) && (setgroups(0, NULL) < 0 || setgid(id.gid) < 0 || setuid(id.uid) < 0)) {
+		dprintf(2, "sm init: switching to %u:%u: %s\n", id.uid, id.gid, strerror(errno));
+		return -1;
+	}
+	workload_env(c, &id);
+	return 0;
+}
+
+static pid_t spawn(const struct config *c, int out[2], int err[2])
+{
+	sigset_t none;
 	pid_t pid;
 
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
@@ -145,11 +261,12 @@ static pid_t spawn(char **argv, int out[2], int err[2])
 	dup2(open("/dev/null", O_RDONLY), 0);
 	dup2(out[1], 1);
 	dup2(err[1], 2);
-	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execvp(argv[0], argv);
-	dprintf(2, "sm init: cannot run %s: %s\n", argv[0], strerror(errno));
+	if (workload_identity(c) < 0)
+		_exit(126);
+	execvp(c->argv[0], c->argv);
+	dprintf(2, "sm init: cannot run %s: %s\n", c->argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
@@ -182,55 +299,140 @@ static bool reap(pid_t child, int *status)
 	return done;
 }
 
-/* A host frame while the workload runs: TIME after a restore; others have
- * no meaning now.  False if the channel is unusable. */
+/* A host frame while the workload runs: TIME and ENTROPY after a restore;
+ * others have no meaning now.  False if the channel is unusable. */
 static bool host_frame(void)
 {
 	static char buf[CHAN_MAX_PAYLOAD];
 	size_t len;
 	int type = chan_recv(buf, &len);
 
-	if (type == CHAN_TIME)
-		chan_apply_time(buf, len);
+	host_control_frame(type, buf, len);
 	return type >= 0;
 }
 
-static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct watch {
+	pid_t child;
+	int sig_fd, grace_s, status;
+	bool exited;
+	int64_t kill_at;	/* SIGKILL then, once SIGTERM was passed on; 0: not stopping */
+};
+
+/* Signals for the workload (from the agent), and SIGCHLD. */
+static void on_signals(struct watch *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD || w->exited)
+			continue;
+		kill(w->child, (int)si.ssi_signo);
+		if (si.ssi_signo == SIGTERM && !w->kill_at)
+			w->kill_at = now_ms() + 1000LL * w->grace_s;
+	}
+	if (reap(w->child, &w->status))
+		w->exited = true;
+}
+
+static int poll_timeout(const struct watch *w)
+{
+	if (w->exited)
+		return DRAIN_MS;
+	if (!w->kill_at)
+		return -1;
+	return now_ms() >= w->kill_at ? 0 : (int)(w->kill_at - now_ms());
+}
+
+static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd, int grace_s)
 {
 	struct pollfd p[4] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 }, { sig_fd, POLLIN, 0 },
 			       { chan_fd_get(), POLLIN, 0 } };
-	bool exited = false;
-	int status = 0;
+	struct watch w = { child, sig_fd, grace_s, 0, false, 0 };
 
-	while (p[0].fd >= 0 || p[1].fd >= 0 || !exited) {
-		int n = poll(p, 4, exited ? DRAIN_MS : -1);
+	while (p[0].fd >= 0 || p[1].fd >= 0 || !w.exited) {
+		int n = poll(p, 4, poll_timeout(&w));
 
-		if (n == 0)
+		if (n == 0 && w.exited)
 			break;		/* exited, and its output went quiet (daemons keep pipes open) */
+		if (n == 0) {		/* the grace is over: Docker's SIGKILL */
+			kill(-child, SIGKILL);
+			kill(child, SIGKILL);
+			w.kill_at = INT64_MAX;
+			continue;
+		}
 		for (int i = 0; i < 2; i++)
 			if (p[i].revents && !forward(p[i].fd, i == 0 ? CHAN_STDOUT : CHAN_STDERR)) {
 				close(p[i].fd);
 				p[i].fd = -1;
 			}
-		if (p[2].revents) {
-			struct signalfd_siginfo si;
-
-			while (read(sig_fd, &si, sizeof(si)) == sizeof(si))
-				if (si.ssi_signo != SIGCHLD && !exited)
-					kill(child, (int)si.ssi_signo);
-			if (reap(child, &status))
-				exited = true;
-		}
+		if (p[2].revents)
+			on_signals(&w);
 		if (p[3].revents && !host_frame())
 			p[3].fd = -1;
 	}
-	return status;
+	return w.status;
+}
+
+static void halt(void)
+{
+	for (;;)
+		pause();		/* the VMM ends the VM on the exit frame */
+}
+
+static void fail(const char *msg, int code)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "sm init: %s\n", msg);
+
+	chan_send(CHAN_STDERR, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	chan_exit(0, code);
+	halt();
+}
+
+/* Volumes must be clean when the VM ends: nothing may hold them open. */
+static void release_volumes(void)
+{
+	if (rootfs__nr_volumes() == 0)
+		return;
+	kill(-1, SIGKILL);		/* every process but us */
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	rootfs__unmount_volumes();
+}
+
+/* CONFIG frames until one has a workload; after a rootfs-only one, say
+ * PREPARED (a "ready" bake point) and wait for the next. */
+static void configure(struct config *c)
+{
+	char msg[256];
+
+	for (;;) {
+		if (read_config(c) < 0)
+			fail("the init channel closed before a workload came", 1);
+		if (apply_config(c, msg, sizeof(msg)) < 0)
+			fail(msg, 125);
+		if (c->argc > 0)
+			return;
+		if (!rootfs__ready()) {
+			chan_log("no workload given");
+			chan_exit(0, 0);
+			halt();
+		}
+		chan_send(CHAN_PREPARED, NULL, 0);
+	}
 }
 
 int main(void)
 {
-	static char argbuf[CHAN_MAX_PAYLOAD + 1];
-	char *argv[MAX_ARGS + 1];
+	static struct config cfg;
 	int out[2], err[2], status, sig_fd;
 	sigset_t set;
 	pid_t child;
@@ -244,7 +446,7 @@ int main(void)
 		return 1;
 	}
 	/* before HELLO, so boot snapshots (taken at HELLO) hold a running agent */
-	agent__start();		/* vsock agent (docs/agent-protocol.md), a child of ours */
+	agent_pid = agent__start();	/* vsock agent (docs/agent-protocol.md), a child of ours */
 	chan_hello();
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -252,26 +454,17 @@ int main(void)
 		sigaddset(&set, forwarded[i]);	/* vm:signal / `sm stop`, via the agent */
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (read_config(argbuf, argv) == 0) {
-		chan_log("no workload given");
-		chan_exit(0, 0);
-		for (;;)
-			pause();
-	}
-	child = spawn(argv, out, err);
-	if (child < 0) {
-		chan_log("fork failed");
-		chan_exit(0, 126);
-		for (;;)
-			pause();
-	}
+	configure(&cfg);
+	child = spawn(&cfg, out, err);
+	if (child < 0)
+		fail("fork failed", 126);
 	close(out[1]);
 	close(err[1]);
-	status = supervise(child, out[0], err[0], sig_fd);
+	status = supervise(child, out[0], err[0], sig_fd, cfg.grace_s);
+	release_volumes();
 	if (WIFSIGNALED(status))
 		chan_exit(1, WTERMSIG(status));
 	else
 		chan_exit(0, WEXITSTATUS(status));
-	for (;;)
-		pause();		/* the VMM ends the VM on the exit frame */
+	halt();
 }

@@ -7,6 +7,16 @@
 --                          console = "inherit" | "capture" | "null", verbose = false,
 --                          snapshot_after_ms = n, snapshot_to = dir }
 --   local vm = sm.vm.restore(dir, { disks = ..., console = ... })
+--
+-- An image's rootfs (docs/init-channel.md, "Rootfs"): layer files (squashfs
+-- or erofs, first = lowest) attached read-only and stacked with overlayfs
+-- in the guest, which then runs inside it:
+--   sm.vm.boot{ rootfs = { layers = { path, ... } }, hostname =, workdir =, user =,
+--               env = { "K=V", ... }, argv =, volumes = {{ path = "v.ext4", target = "/data" }},
+--               stop_grace = seconds }
+-- Without argv the guest stops at the "ready" point: vm:wait_prepared(), then
+-- vm:snapshot(dir).  sm.vm.restore(dir, { rootfs = { layers = same paths },
+-- argv =, env =, user =, workdir =, volumes = }) starts the workload there.
 --   local res = vm:wait(timeout_s)  -- { status = "exit"|"signal"|"panic"|"snapshot"|..., code = n, ... }
 --   vm:kill()
 --
@@ -99,7 +109,60 @@ function M.validate(opts)
   M.check_kvm()
 end
 
-M.MAX_DISKS = 4
+M.MAX_DISKS = 46	-- virtio-blk slots of every VM (docs/vmm.md): layers + volumes + disks
+
+-- The guest's name for disk slot i (0-based), as virtio_blk names them:
+-- vda..vdz, vdaa.. (the VMM's disk_name does the same).
+function M.disk_name(i)
+  local s = ""
+  repeat
+    s = string.char(97 + i % 26) .. s
+    i = i // 26 - 1
+  until i < 0
+  return "vd" .. s
+end
+
+local function check_entry(what, v)
+  if type(v) ~= "string" or v == "" or v:find("%z") then
+    errors.usage_error(what .. ": want a non-empty string without NUL bytes")
+  end
+  return v
+end
+
+-- Disks and `--init` entries for a rootfs, volumes and the run config.
+-- with_layers: mount the layers (a boot-snapshot restore) or only attach
+-- them again (a snapshot whose rootfs is prepared already).
+function M.guest_config(opts, with_layers)
+  local disks, init = {}, {}
+  local function disk(path, ro)
+    disks[#disks + 1] = { path = check_entry("disk path", path), readonly = ro }
+    return M.disk_name(#disks - 1)
+  end
+  for _, path in ipairs(opts.rootfs and opts.rootfs.layers or {}) do
+    local name = disk(path, true)
+    if with_layers then init[#init + 1] = "l:" .. name end
+  end
+  if opts.hostname then init[#init + 1] = "h:" .. check_entry("hostname", opts.hostname) end
+  for _, v in ipairs(opts.volumes or {}) do
+    local target = check_entry("volume target", v.target)
+    if target:sub(1, 1) ~= "/" or target:find(":") then
+      errors.usage_error("volume target " .. target .. ": want an absolute path without ':'")
+    end
+    init[#init + 1] = "v:" .. disk(v.path, false) .. ":" .. target
+  end
+  for _, d in ipairs(opts.disks or {}) do disks[#disks + 1] = d end
+  for _, e in ipairs(opts.env or {}) do
+    if not check_entry("env", e):find("=") then errors.usage_error("env " .. e .. ": want KEY=value") end
+    init[#init + 1] = "e:" .. e
+  end
+  if opts.workdir then init[#init + 1] = "w:" .. check_entry("workdir", opts.workdir) end
+  if opts.user then init[#init + 1] = "u:" .. check_entry("user", opts.user) end
+  if opts.stop_grace then
+    check_int("stop_grace", opts.stop_grace, 1, 3600, " s")
+    init[#init + 1] = "t:" .. opts.stop_grace
+  end
+  return disks, init
+end
 
 local function append(t, ...)
   for _, v in ipairs({ ... }) do t[#t + 1] = v end
@@ -121,6 +184,7 @@ local function vmm_argv(o, start)
   if o.snapshot_to then
     append(argv, "--snapshot-to", o.snapshot_to, "--snapshot-after-ms", tostring(o.snapshot_after_ms))
   end
+  for _, e in ipairs(o.init or {}) do append(argv, "--init", e) end
   if o.verbose then argv[#argv + 1] = "--verbose" end
   if o.vsock_uds then append(argv, "--vsock-uds", o.vsock_uds, "--cid", tostring(o.cid or 3)) end
   if o.control then append(argv, "--control-fd", "4") end
@@ -192,7 +256,7 @@ end
 function M.boot_snapshot(o)
   local dir = M.snapshots_dir()
   local key = table.concat({ file_hash(dir, o.kernel), o.initrd and file_hash(dir, o.initrd) or "-",
-    o.cmdline, o.memory_mib, o.vcpus, "v5" }, "|")  -- v5: vsock device + its state, agent before HELLO
+    o.cmdline, o.memory_mib, o.vcpus, "v6" }, "|")  -- v6: 46 disk slots, init channel v2
   local snap = dir .. "/" .. core.sha256(key):sub(8, 23)
   if core.stat(snap .. "/metadata.json") then
     trace("boot snapshot %s: restoring", snap)
@@ -224,7 +288,6 @@ function M.boot(opts)
     initrd = opts.initrd == nil and initrd or opts.initrd or nil,
     memory_mib = opts.memory_mib or 128,
     vcpus = opts.vcpus or 1,
-    disks = opts.disks or {},
     verbose = opts.verbose or env("SM_CONSOLE") == "1",
     vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached,
     argv = opts.argv,
@@ -232,6 +295,7 @@ function M.boot(opts)
     snapshot_to = opts.snapshot_to,
   }
   if o.initrd == false then o.initrd = nil end
+  o.disks, o.init = M.guest_config(opts, true)
   o.cmdline = opts.cmdline or M.cmdline(opts.extra_cmdline or env("SM_KERNEL_ARGS"))
   M.validate(o)
   if opts.boot_snapshot == false or env("SM_BOOT_SNAPSHOT") == "0" then
@@ -247,9 +311,11 @@ end
 -- when the snapshot was taken are reset, listeners keep working).
 function M.restore(dir, opts)
   opts = opts or {}
-  local o = { disks = opts.disks or {}, verbose = opts.verbose or env("SM_CONSOLE") == "1", argv = opts.argv,
+  local o = { verbose = opts.verbose or env("SM_CONSOLE") == "1", argv = opts.argv,
     snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to,
     vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached }
+  o.disks, o.init = M.guest_config(opts, false)
+  if #o.disks > M.MAX_DISKS then errors.usage_error(string.format("at most %d disks", M.MAX_DISKS)) end
   if not core.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
   M.check_kvm()
   for _, d in ipairs(o.disks) do check_file("disk", d.path) end
@@ -293,6 +359,21 @@ function VM:snapshot(dir, timeout)
     if left <= 0 or not self.proc:expect("snapshotted ", math.min(left, 0.2), "status") then
       if left <= 0 then return nil, "timeout" end
     end
+  until false
+end
+
+-- Waits until guest init has prepared the rootfs and waits for its workload
+-- (a boot with a rootfs and no argv): true, or nil and why.
+function VM:wait_prepared(timeout)
+  local deadline = core.monotime() + (timeout or 60)
+  repeat
+    local status = self.proc:buffered("status")
+    if status:find("prepared ", 1, true) then return true end
+    local last = status:match("end=[^\n]*")
+    if last then return nil, "the VM ended: " .. last end
+    local left = deadline - core.monotime()
+    if left <= 0 then return nil, "timeout" end
+    self.proc:expect("prepared ", math.min(left, 0.2), "status")
   until false
 end
 

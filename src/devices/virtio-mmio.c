@@ -28,6 +28,10 @@ enum {
 #define ISR_CONFIG_CHANGE	2
 #define MMIO_SLOT_SIZE		0x1000
 #define FIRST_IRQ		5
+/* IOAPIC pins 5..23 (the MP table routes 24 pins): slots share them round
+ * robin, as virtio_mmio requests IRQF_SHARED and reads each device's
+ * INTERRUPT_STATUS, so an image with many layers needs no more pins. */
+#define NR_IRQ_LINES		(24 - FIRST_IRQ)
 
 static struct virtq *cur_queue(struct virtio_mmio *t)
 {
@@ -205,13 +209,32 @@ void virtio_mmio__fail(struct virtio_mmio *t, const char *why)
 	t->failed = true;
 }
 
+/* Appends a slot's declaration (~36 bytes: 48 of them fit in the kernel's
+ * 2 KiB command line; its parser takes the base with sscanf %lli, so no
+ * K/M suffix); -ENOSPC if it does not fit. */
+static int declare(char *cmdline, size_t cmdlen, uint64_t gpa, int irq)
+{
+	size_t used = strlen(cmdline);
+	int n = snprintf(cmdline + used, cmdlen - used, " virtio_mmio.device=4K@%#llx:%d",
+			 (unsigned long long)gpa, irq);
+
+	if (n < 0 || (size_t)n >= cmdlen - used) {
+		cmdline[used] = '\0';
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops *ops, void *dev,
 				     char *cmdline, size_t cmdlen)
 {
+	uint64_t gpa = GPA_VIRTIO_BASE + (uint64_t)vm->nr_virtio * MMIO_SLOT_SIZE;
+	int irq = FIRST_IRQ + vm->nr_virtio % NR_IRQ_LINES;
 	struct virtio_mmio *t;
-	size_t used = strlen(cmdline);
 
 	if (vm->nr_virtio == VM_MAX_VIRTIO || ops->nr_queues > VIRTIO_MMIO_MAX_QUEUES)
+		return NULL;
+	if (cmdline && declare(cmdline, cmdlen, gpa, irq) < 0)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -219,8 +242,8 @@ struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops 
 	t->vm = vm;
 	t->ops = ops;
 	t->dev = dev;
-	t->gpa = GPA_VIRTIO_BASE + (uint64_t)vm->nr_virtio * MMIO_SLOT_SIZE;
-	t->irq = FIRST_IRQ + vm->nr_virtio;
+	t->gpa = gpa;
+	t->irq = irq;
 	pthread_mutex_init(&t->lock, NULL);
 	for (int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
 		t->vq[i].vm = vm;
@@ -229,9 +252,6 @@ struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops 
 		return NULL;
 	}
 	vm->virtio[vm->nr_virtio++] = t;
-	if (cmdline)
-		snprintf(cmdline + used, cmdlen - used, " virtio_mmio.device=4K@%#llx:%d",
-			 (unsigned long long)t->gpa, t->irq);
 	return t;
 }
 

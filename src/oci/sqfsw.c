@@ -23,6 +23,10 @@
 #include "oci/sqfsw.h"
 
 #define SQFSW_ZSTD_LEVEL 6   /* compresses about as well as gzip -9, much faster */
+/* Layers are stored uncompressed: the guest kernel decompresses, which is
+ * emulated kernel work on kvm_pvm hosts and cost more than reading the
+ * larger image (measured: docs/images.md §3).  true restores zstd. */
+#define SQFSW_COMPRESS false
 #define SQFSW_BACKLOG 32
 
 struct sqfsw {
@@ -45,18 +49,37 @@ static int sqfs_fail(int r, const char *what)
 	return oci_err__set(-EIO, "writing squashfs: %s failed (libsquashfs error %d)", what, r);
 }
 
+/* do_block's "did not get smaller": libsquashfs then stores the block as it
+ * is, with the uncompressed bit set — for data, fragments and metadata. */
+static sqfs_s32 store_only(sqfs_compressor_t *cmp, const sqfs_u8 *in, sqfs_u32 size, sqfs_u8 *out,
+			   sqfs_u32 outsize)
+{
+	(void)cmp, (void)in, (void)size, (void)out, (void)outsize;
+	return 0;
+}
+
+/* The superblock names gzip when nothing is compressed: the guest kernel
+ * sets up a decompressor per mount anyway, and zlib's is the smallest. */
+static int comp_id(void)
+{
+	return SQFSW_COMPRESS ? SQFS_COMP_ZSTD : SQFS_COMP_GZIP;
+}
+
 static int make_compressors(struct sqfsw *w)
 {
 	sqfs_compressor_config_t cfg;
 	int r;
 
-	r = sqfs_compressor_config_init(&cfg, SQFS_COMP_ZSTD, SQFS_DEFAULT_BLOCK_SIZE, 0);
+	r = sqfs_compressor_config_init(&cfg, comp_id(), SQFS_DEFAULT_BLOCK_SIZE, 0);
 	if (r)
 		return sqfs_fail(r, "compressor config");
-	cfg.level = SQFSW_ZSTD_LEVEL;
+	if (SQFSW_COMPRESS)
+		cfg.level = SQFSW_ZSTD_LEVEL;
 	r = sqfs_compressor_create(&cfg, &w->cmp);
 	if (r)
 		return sqfs_fail(r, "compressor");
+	if (!SQFSW_COMPRESS)
+		w->cmp->do_block = store_only;	/* copies for worker threads inherit it */
 	cfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
 	r = sqfs_compressor_create(&cfg, &w->uncmp);
 	return r ? sqfs_fail(r, "decompressor") : 0;
@@ -92,7 +115,11 @@ static int open_parts(struct sqfsw *w)
 
 	if (r < 0)
 		return r;
-	r = sqfs_super_init(&w->super, SQFS_DEFAULT_BLOCK_SIZE, 0, SQFS_COMP_ZSTD);
+	r = sqfs_super_init(&w->super, SQFS_DEFAULT_BLOCK_SIZE, 0, comp_id());
+	if (r == 0 && !SQFSW_COMPRESS)
+		w->super.flags |= SQFS_FLAG_UNCOMPRESSED_INODES | SQFS_FLAG_UNCOMPRESSED_DATA |
+				  SQFS_FLAG_UNCOMPRESSED_FRAGMENTS | SQFS_FLAG_UNCOMPRESSED_IDS |
+				  SQFS_FLAG_UNCOMPRESSED_XATTRS;
 	if (r == 0)
 		r = sqfs_super_write(&w->super, w->file);
 	if (r)

@@ -11,7 +11,7 @@
 #include "snapshot/state.h"
 #include "vmm/vm.h"
 
-#define SNAPSHOT_FORMAT 2
+#define SNAPSHOT_FORMAT 3
 #define SNAPSHOT_FP_WORDS 7
 
 struct snapshot_meta {

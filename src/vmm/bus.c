@@ -3,7 +3,7 @@
 
 #include "vmm/bus.h"
 
-#define BUS_MAX 32
+#define BUS_MAX 96	/* 64 virtio-mmio slots + the IOAPIC/LAPIC and friends */
 
 struct bus_range {
 	uint64_t base, len;

@@ -47,6 +47,12 @@ static void dispatch(struct initchan *c)
 		memcpy(&value, p + 4, 4);
 		c->ops->exit(c->ctx, p[0] == 1, value);
 		break;
+	case IC_PREPARED:
+		if (len != 0)
+			return fail(c, "malformed prepared frame");
+		if (c->ops->prepared)
+			c->ops->prepared(c->ctx);
+		break;
 	case IC_LOG:
 		c->payload[len] = '\0';
 		if (c->ops->log)
@@ -65,7 +71,7 @@ void initchan__byte(struct initchan *c, uint8_t b)
 		c->hdr[c->have++] = b;
 		if (c->have < 4)
 			return;
-		if (c->hdr[0] < IC_HELLO || c->hdr[0] > IC_LOG || c->hdr[1] != 0 ||
+		if (c->hdr[0] < IC_HELLO || (c->hdr[0] > IC_LOG && c->hdr[0] != IC_PREPARED) || c->hdr[1] != 0 ||
 		    payload_len(c) > INITCHAN_MAX_PAYLOAD) {
 			snprintf(why, sizeof(why), "bad frame header %02x %02x %02x %02x",
 				 c->hdr[0], c->hdr[1], c->hdr[2], c->hdr[3]);
@@ -88,6 +94,16 @@ void initchan__encode_time(uint8_t *out, int64_t sec, uint32_t nsec)
 	out[3] = 0;
 	memcpy(out + 4, &sec, 8);		/* little endian, as is this host */
 	memcpy(out + 12, &nsec, 4);
+}
+
+void initchan__encode_entropy(uint8_t *out, const uint8_t *seed, const uint8_t *worker_id)
+{
+	out[0] = IC_ENTROPY;
+	out[1] = 0;
+	out[2] = INITCHAN_SEED_BYTES + INITCHAN_WORKER_ID_BYTES;
+	out[3] = 0;
+	memcpy(out + 4, seed, INITCHAN_SEED_BYTES);
+	memcpy(out + 4 + INITCHAN_SEED_BYTES, worker_id, INITCHAN_WORKER_ID_BYTES);
 }
 
 int initchan__encode_config(uint8_t *out, const char *kinds, const char *const *strs, int n)

@@ -34,7 +34,7 @@ struct vcpu;
 struct bus;
 struct virtio_mmio;
 
-#define VM_MAX_VIRTIO	16	/* virtio-mmio slots: IRQs 5..20 */
+#define VM_MAX_VIRTIO	64	/* virtio-mmio slots; IRQ lines 5..23 are shared (docs/vmm.md) */
 
 struct mem_region {
 	uint64_t gpa;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +111,15 @@ static void chan_exit(void *ctx, bool signaled, int value)
 		signaled ? "workload killed by signal %d" : "workload exited with %d", value);
 }
 
+/* Init has mounted the rootfs and waits for its workload: a "ready" bake
+ * point (docs/init-channel.md). */
+static void chan_prepared(void *ctx)
+{
+	struct vmm *m = ctx;
+
+	status_printf(m, "prepared prepared_us=%" PRIu64 "\n", (clock__ns() - m->t0_ns) / 1000);
+}
+
 static void chan_log(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -123,7 +133,7 @@ static void chan_error(void *ctx, const char *why)
 }
 
 static const struct initchan_ops chan_ops = {
-	chan_hello, chan_output, chan_exit, chan_log, chan_error,
+	chan_hello, chan_output, chan_exit, chan_log, chan_error, chan_prepared,
 };
 
 static void chan_byte(void *ctx, uint8_t b)
@@ -172,34 +182,93 @@ static int attach_disks(struct vmm *m, char *msg, size_t msglen)
 	return 0;
 }
 
-/* The workload, read-only disks and nothing else: docs/init-channel.md */
+/* The guest's name for disk slot i, as virtio_blk names them in probe
+ * order: vda..vdz, vdaa.. (drivers/block/virtio_blk.c, virtblk_name_format). */
+static void disk_name(int i, char *out, size_t len)
+{
+	char tmp[8];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('a' + i % 26);
+		i = i / 26 - 1;
+	} while (i >= 0 && n < (int)sizeof(tmp));
+	snprintf(out, len, "vd");
+	for (size_t o = 2; n > 0 && o + 1 < len; o++) {
+		out[o] = tmp[--n];
+		out[o + 1] = '\0';
+	}
+}
+
+#define CONFIG_ENTRIES (2 * VMM_MAX_DISKS + VMM_MAX_INIT + 64)
+
+struct config_list {
+	const char *strs[CONFIG_ENTRIES];
+	char kinds[CONFIG_ENTRIES];
+	char names[VMM_MAX_DISKS][8], sizes[VMM_MAX_DISKS][40];
+	int n;
+};
+
+static void config_add(struct config_list *l, char kind, const char *str)
+{
+	if (l->n < CONFIG_ENTRIES) {
+		l->kinds[l->n] = kind;
+		l->strs[l->n++] = str;
+	}
+}
+
+/* Disks first (init waits for them before it mounts anything), then the
+ * --init entries, then the workload's argv: docs/init-channel.md */
+static void config_fill(struct vmm *m, struct config_list *l)
+{
+	for (int i = 0; i < m->o.nr_disks; i++) {
+		disk_name(i, l->names[i], sizeof(l->names[i]));
+		snprintf(l->sizes[i], sizeof(l->sizes[i]), "%s:%llu", l->names[i],
+			 (unsigned long long)virtio_blk__sectors(m->blk[i]));
+		config_add(l, IC_CFG_DISK, l->sizes[i]);
+		if (m->o.disks[i].ro)
+			config_add(l, IC_CFG_RO_DISK, l->names[i]);
+	}
+	for (int i = 0; i < m->o.nr_init; i++)
+		config_add(l, m->o.init[i][0], m->o.init[i] + 2);
+	for (int i = 0; i < m->o.argc && i < 64; i++)
+		config_add(l, IC_CFG_ARG, m->o.argv[i]);
+}
+
+/* Fresh randomness and a worker identity for this boot or restore, queued
+ * before anything the guest reads after it runs (docs/clone-safety.md). */
+static int send_entropy(struct vmm *m)
+{
+	uint8_t seed[INITCHAN_SEED_BYTES], id[INITCHAN_WORKER_ID_BYTES], frame[INITCHAN_ENTROPY_FRAME];
+
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed) ||
+	    getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+		vm__end(&m->vm, VM_END_CRASH, 0, "getrandom failed: the guest would share its random state with its clones");
+		return -1;
+	}
+	initchan__encode_entropy(frame, seed, id);
+	if (serial__receive(m->chan_uart, frame, sizeof(frame)) != sizeof(frame)) {
+		vm__end(&m->vm, VM_END_CRASH, 0, "init channel: no room for the ENTROPY frame");
+		return -1;
+	}
+	return 0;
+}
+
 static int send_config(struct vmm *m)
 {
 	static uint8_t frame[4 + INITCHAN_MAX_PAYLOAD];
-	const char *strs[64 + 2 * VMM_MAX_DISKS];
-	char kinds[64 + 2 * VMM_MAX_DISKS], names[VMM_MAX_DISKS][8], sizes[VMM_MAX_DISKS][40];
-	int n = 0, len;
+	static struct config_list l;
+	int len;
 
-	for (int i = 0; i < m->o.argc && n < 64; i++, n++) {
-		kinds[n] = IC_CFG_ARG;
-		strs[n] = m->o.argv[i];
-	}
-	for (int i = 0; i < m->o.nr_disks; i++) {
-		snprintf(names[i], sizeof(names[i]), "vd%c", 'a' + i);
-		snprintf(sizes[i], sizeof(sizes[i]), "%s:%llu", names[i],
-			 (unsigned long long)virtio_blk__sectors(m->blk[i]));
-		kinds[n] = IC_CFG_DISK;
-		strs[n++] = sizes[i];
-		if (m->o.disks[i].ro) {
-			kinds[n] = IC_CFG_RO_DISK;
-			strs[n++] = names[i];
-		}
-	}
-	len = initchan__encode_config(frame, kinds, strs, n);
+	l.n = 0;
+	config_fill(m, &l);
+	len = initchan__encode_config(frame, l.kinds, l.strs, l.n);
 	if (len < 0 || m->o.argc > 64) {
-		vm__end(&m->vm, VM_END_CRASH, 0, "the workload's command line is too long (over 4 KiB or 64 arguments)");
+		vm__end(&m->vm, VM_END_CRASH, 0, "the workload's configuration is too long (over 4 KiB or 64 arguments)");
 		return -1;
 	}
+	if (!m->o.restore && send_entropy(m) < 0)
+		return -1;
 	if (serial__receive(m->chan_uart, frame, (size_t)len) != (size_t)len) {
 		vm__end(&m->vm, VM_END_CRASH, 0, "init channel: guest is not reading its input");
 		return -1;
@@ -222,6 +291,11 @@ static int create_vm(struct vmm *m, char *msg, size_t msglen)
 	if (m->o.restore) {
 		if (snapshot__open(&m->snap, vm, m->o.restore, msg, msglen) < 0)
 			return -1;
+		if (m->snap.meta.disk_slots != VMM_MAX_DISKS) {
+			snprintf(msg, msglen, "snapshot %s has %d disk slots, this sm has %d — re-create the snapshot",
+				 m->o.restore, m->snap.meta.disk_slots, VMM_MAX_DISKS);
+			return -1;
+		}
 		m->o.vcpus = m->snap.meta.vcpus;
 		m->o.memory_mib = (int)(m->snap.meta.mem_bytes >> 20);
 		mem_fd = m->snap.mem_fd;
@@ -272,9 +346,13 @@ static int setup_restore(struct vmm *m, char *msg, size_t msglen)
 	if (vmm__restore(m, msg, msglen) < 0 || attach_disks(m, msg, msglen) < 0)
 		return -1;
 	send_time(m);
+	if (send_entropy(m) < 0) {
+		snprintf(msg, msglen, "%s", m->vm.end_msg);
+		return -1;
+	}
 	for (int i = 0; i < m->o.nr_disks; i++)
 		virtio_blk__announce(m->blk[i]);
-	if (m->o.argc > 0)
+	if (m->o.argc > 0 || m->o.nr_init > 0)
 		request(m, ACT_SEND_CONFIG);	/* the snapshot timer starts with the workload */
 	else if (m->o.snapshot_after_ms)	/* the workload runs already */
 		m->snapshot_at_ns = clock__ns() + (uint64_t)m->o.snapshot_after_ms * 1000000ULL;
@@ -288,6 +366,12 @@ static int setup(struct vmm *m, char *msg, size_t msglen)
 		 kvm__emulating_host() ? EMULATING_HOST_CMDLINE : "");
 	if (create_vm(m, msg, msglen) < 0)
 		return -1;
+	if (!m->o.restore && strlen(m->cmdline) >= CMDLINE_MAX) {
+		snprintf(msg, msglen, "the kernel command line is %zu bytes with the VMM's %d device declarations "
+			 "(the kernel takes %d) — shorten --cmdline", strlen(m->cmdline), m->vm.nr_virtio,
+			 CMDLINE_MAX - 1);
+		return -1;
+	}
 	return m->o.restore ? setup_restore(m, msg, msglen) : setup_boot(m, msg, msglen);
 }
 

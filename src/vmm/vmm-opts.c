@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/initchan.h"
 #include "vmm/vm.h"
 #include "vmm/vmm-opts.h"
 
@@ -44,6 +45,22 @@ static int parse_disk(struct vmm_opts *o, const char *arg, char *msg, size_t msg
 	return 0;
 }
 
+/* K:VALUE, K one of the CONFIG kinds the host may pass (docs/init-channel.md) */
+static int parse_init(struct vmm_opts *o, const char *arg, char *msg, size_t msglen)
+{
+	if (o->nr_init == VMM_MAX_INIT) {
+		snprintf(msg, msglen, "at most %d --init entries", VMM_MAX_INIT);
+		return -1;
+	}
+	if (!arg[0] || arg[1] != ':' || !strchr(IC_CFG_PASS_KINDS, arg[0])) {
+		snprintf(msg, msglen, "bad --init '%s': want K:VALUE with K one of %s (docs/init-channel.md)",
+			 arg, IC_CFG_PASS_KINDS);
+		return -1;
+	}
+	o->init[o->nr_init++] = arg;
+	return 0;
+}
+
 /* virtio 1.1 §5.10.4: CIDs 0-2 and 0xffffffff are reserved */
 static int parse_cid(struct vmm_opts *o, const char *val, char *msg, size_t msglen)
 {
@@ -82,6 +99,8 @@ static int parse_one(struct vmm_opts *o, const char *opt, const char *val, char 
 	}
 	else if (!strcmp(opt, "--disk"))
 		return parse_disk(o, val, msg, msglen);
+	else if (!strcmp(opt, "--init"))
+		return parse_init(o, val, msg, msglen);
 	else if (!strcmp(opt, "--vsock-uds"))
 		o->vsock_uds = val;
 	else if (!strcmp(opt, "--cid"))

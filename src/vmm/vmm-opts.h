@@ -4,7 +4,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define VMM_MAX_DISKS 4		/* every VM has this many virtio-blk slots */
+#ifndef VMM_MAX_DISKS		/* -D for measurements only (docs/vmm.md "Disk slots") */
+#define VMM_MAX_DISKS 46	/* every VM has this many virtio-blk slots: layers + volumes */
+#endif
+#define VMM_MAX_INIT 256	/* --init entries */
 
 struct vmm_disk {
 	const char *path;
@@ -29,6 +32,8 @@ struct vmm_opts {
 	const char *snapshot_to;	/* --snapshot-to DIR with --snapshot-after-ms N */
 	int snapshot_after_ms;
 	int control_fd;			/* --control-fd N: commands, one per line (docs/vmm.md) */
+	int nr_init;			/* --init K:VALUE, passed to guest init in CONFIG */
+	const char *init[VMM_MAX_INIT];
 	int argc;			/* the workload, after "--" */
 	char **argv;
 	char disk_paths[VMM_MAX_DISKS][4096];

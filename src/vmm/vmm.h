@@ -35,7 +35,7 @@ struct vmm {
 	uint64_t t0_ns, first_run_ns, ready_ns, snapshot_at_ns;
 	char ctl_line[4096];		/* partial command from --control-fd */
 	size_t ctl_len;
-	char cmdline[CMDLINE_MAX + 256];
+	char cmdline[2 * CMDLINE_MAX + 256];	/* checked against CMDLINE_MAX once complete */
 };
 
 /* Pause the VM and write a snapshot of it to dir (vmm-snapshot.c). */

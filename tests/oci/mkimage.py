@@ -10,6 +10,10 @@ KIND:
              a device node, xattr
   multiarch  an index with linux/arm64 (bogus) and linux/amd64 (= busybox)
   big MB     layers of random and compressible files, about MB megabytes
+  rootfs N   N layers (N >= 2) for booting into: busybox base with user
+             'app' (1234:1234), /shadow and /layers/K in layer K (layer 2
+             shadows /shadow), layer 2 whites out /etc/gone and makes
+             /opt/old opaque; config User app, WorkingDir /home/app
   dotdot     one layer with a '../escape' entry
   absolute   one layer with an '/etc/abs' entry
   badlink    one layer with a hard link to a file not in the layer
@@ -127,6 +131,41 @@ BUSYBOX_CONFIG = {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo hello"],
                   "User": "1000:1000", "ExposedPorts": {"8080/tcp": {}}}
 
 
+def rootfs_layers(n):
+    base = Tar()
+    for d in ("bin", "etc", "tmp", "home", "home/app", "opt", "opt/old", "layers"):
+        base.dir(d, mode=0o1777 if d == "tmp" else 0o755)
+    base.dir("home/app", uid=1234, gid=1234)
+    with open("/bin/busybox", "rb") as f:
+        base.add("bin/busybox", data=f.read(), mode=0o755)
+    for applet in ("sh", "ls", "cat", "echo", "id", "hostname", "pwd", "sleep", "sync", "od", "head", "test", "wc"):
+        base.add("bin/" + applet, tarfile.SYMTYPE, link="busybox", mode=0o777)
+    base.add("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n")
+    base.add("etc/group", data=b"root:x:0:\napp:x:1234:\n")
+    base.add("etc/gone", data=b"deleted in layer 2\n")
+    base.add("opt/old/file", data=b"hidden by the opaque dir\n")
+    base.add("shadow", data=b"layer1\n")
+    base.add("layers/1", data=b"1\n")
+    layers = [(base.raw(), "gzip")]
+    for k in range(2, n + 1):
+        t = Tar()
+        t.dir("layers")
+        t.add("layers/%d" % k, data=b"%d\n" % k)
+        if k == 2:
+            t.add("shadow", data=b"layer2\n")
+            t.dir("etc")
+            t.add("etc/.wh.gone")
+            t.dir("opt/old")
+            t.add("opt/old/.wh..wh..opq")
+            t.add("opt/old/new", data=b"new\n")
+        layers.append((t.raw(), "none"))
+    return layers
+
+
+ROOTFS_CONFIG = {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin", "GREETING=hi"],
+                 "WorkingDir": "/home/app", "User": "app"}
+
+
 def one_bad_layer(kind):
     t = Tar()
     if kind == "dotdot":
@@ -191,7 +230,7 @@ def main():
     kind, root = sys.argv[1], sys.argv[2]
     if kind == "docker-save":
         return docker_save(root, sys.argv[3])
-    tag = sys.argv[3] if len(sys.argv) > 3 and kind != "big" else "1"
+    tag = sys.argv[3] if len(sys.argv) > 3 and kind not in ("big", "rootfs") else "1"
     lay = Layout(root)
     if kind == "busybox":
         d = image(lay, busybox_layers(), BUSYBOX_CONFIG)
@@ -200,6 +239,8 @@ def main():
         amd = image(lay, busybox_layers(), BUSYBOX_CONFIG)
         d = lay.blob(json.dumps({"schemaVersion": 2, "mediaType": MT_INDEX,
                                  "manifests": [arm, amd]}).encode(), MT_INDEX)
+    elif kind == "rootfs":
+        d = image(lay, rootfs_layers(max(2, int(sys.argv[3]))), ROOTFS_CONFIG)
     elif kind == "big":
         d = image(lay, big_layers(int(sys.argv[3])), {"Cmd": ["/bin/true"]})
     else:

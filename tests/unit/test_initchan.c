@@ -19,7 +19,14 @@ static void on_output(void *c, int stream, const uint8_t *b, uint32_t n)
 }
 static void on_exit(void *c, bool sig, int v) { (void)c; exits++; exit_signaled = sig; exit_value = v; }
 static void on_error(void *c, const char *why) { (void)c; (void)why; errors_seen++; }
-static const struct initchan_ops ops = { on_hello, on_output, on_exit, NULL, on_error };
+static int prepareds;
+static void on_prepared(void *ctx)
+{
+	(void)ctx;
+	prepareds++;
+}
+
+static const struct initchan_ops ops = { on_hello, on_output, on_exit, NULL, on_error, on_prepared };
 
 static void feed(struct initchan *c, const uint8_t *b, size_t n)
 {
@@ -30,7 +37,7 @@ static void feed(struct initchan *c, const uint8_t *b, size_t n)
 int main(void)
 {
 	static struct initchan c;
-	const uint8_t hello[] = { 1, 0, 1, 0, 1 };
+	const uint8_t hello[] = { 1, 0, 1, 0, 2 };
 	const uint8_t stdout_frame[] = { 2, 0, 6, 0, 'h', 'e', 'l', 'l', 'o', '\n' };
 	const uint8_t stderr_frame[] = { 3, 0, 1, 0, 'x' };
 	const uint8_t exit7[] = { 4, 0, 8, 0, 0, 0, 0, 0, 7, 0, 0, 0 };
@@ -38,7 +45,9 @@ int main(void)
 	const uint8_t bad_type[] = { 9, 0, 0, 0 };
 	const uint8_t too_long[] = { 2, 0, 0x01, 0x10 };	/* 4097 bytes */
 	const uint8_t bad_exit[] = { 4, 0, 2, 0, 5, 5 };
-	const uint8_t old_version[] = { 1, 0, 1, 0, 0 };
+	const uint8_t old_version[] = { 1, 0, 1, 0, 1 };
+	const uint8_t prepared[] = { 8, 0, 0, 0 };
+	const uint8_t bad_prepared[] = { 8, 0, 1, 0, 0 };
 
 	initchan__init(&c, &ops, NULL);
 	feed(&c, hello, sizeof(hello));
@@ -66,6 +75,21 @@ int main(void)
 	initchan__init(&c, &ops, NULL);
 	feed(&c, old_version, sizeof(old_version));
 	ok(errors_seen == 4 && hellos == 1, "other channel version refused");
+	initchan__init(&c, &ops, NULL);
+	feed(&c, prepared, sizeof(prepared));
+	is(prepareds, 1, "PREPARED frame (type 8, empty) is dispatched");
+	feed(&c, bad_prepared, sizeof(bad_prepared));
+	ok(errors_seen == 5 && prepareds == 1, "PREPARED frame with a payload refused");
+
+	uint8_t e[INITCHAN_ENTROPY_FRAME], seed[32], id[16];
+
+	for (int i = 0; i < 32; i++)
+		seed[i] = (uint8_t)i;
+	for (int i = 0; i < 16; i++)
+		id[i] = (uint8_t)(0xa0 + i);
+	initchan__encode_entropy(e, seed, id);
+	ok(e[0] == 9 && e[1] == 0 && e[2] == 48 && e[3] == 0 && !memcmp(e + 4, seed, 32) && !memcmp(e + 36, id, 16),
+	   "ENTROPY frame: type 9, 48 bytes, seed[32] then worker id[16]");
 
 	uint8_t t[INITCHAN_TIME_FRAME];
 	const uint8_t want[] = { 7, 0, 12, 0, 0x00, 0xf2, 0x05, 0x2a, 0x01, 0, 0, 0, 0x15, 0xcd, 0x5b, 0x07 };

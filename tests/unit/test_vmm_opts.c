@@ -22,7 +22,15 @@ int main(void)
 	char *nok[] = { "vmm", "--memory", "128" };
 	char *junk[] = { "vmm", "--kernel", "k", "--vcpus", "4x" };
 	char *novalue[] = { "vmm", "--kernel" };
+	char *init[] = { "vmm", "--kernel", "k", "--init", "l:vda", "--init", "e:A=b:c", "--", "sh" };
+	char *badkind[] = { "vmm", "--kernel", "k", "--init", "a:x" };
+	char *nocolon[] = { "vmm", "--kernel", "k", "--init", "hname" };
 
+	ok(parse(&o, msg, 9, init) == 0 && o.nr_init == 2 && !strcmp(o.init[0], "l:vda") &&
+	   !strcmp(o.init[1], "e:A=b:c") && o.argc == 1, "--init K:VALUE entries kept in order");
+	ok(parse(&o, msg, 5, badkind) < 0 && strstr(msg, "bad --init 'a:x'"),
+	   "--init refuses kinds the VMM writes itself: %s", msg);
+	ok(parse(&o, msg, 5, nocolon) < 0 && strstr(msg, "want K:VALUE"), "--init without K: %s", msg);
 	ok(parse(&o, msg, 14, good) == 0, "full option set parses");
 	ok(o.memory_mib == 512 && o.vcpus == 4 && o.verbose && o.status_fd == 3, "values kept");
 	ok(o.nr_disks == 2 && !strcmp(o.disks[0].path, "a.img") && !o.disks[0].ro &&
