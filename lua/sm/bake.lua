@@ -138,7 +138,7 @@ end
 
 -- ---- the key and the stored snapshot ----
 
-local function layer_file(l) return l.image or l.erofs or l.sqfs or l.path end
+local function layer_file(l) return l.image end
 
 function M.key(img, cfg, r)
   local vm = require "sm.vm"
@@ -199,44 +199,74 @@ local function tail(s, n)
   return table.concat(lines, "\n", math.max(1, #lines - n + 1))
 end
 
--- Boot the image (from the boot snapshot) and, depending on volumes,
--- snapshot it listening or ready.  Writes into tmpdir/vm.
+-- What a restore of this snapshot needs from sm.vm.restore: the layers
+-- again (same slots), and at the ready point the run config and volumes.
+function M.restore_options(meta, volumes)
+  local o = { rootfs = { layers = {} } }
+  for _, l in ipairs(meta.layers) do o.rootfs.layers[#o.rootfs.layers + 1] = l.file end
+  if meta.point == "ready" then
+    local c = meta.config
+    o.argv, o.env, o.workdir, o.user = c.argv, c.env, c.workdir, c.user
+    o.volumes = {}
+    for i, v in ipairs(meta.volumes or {}) do
+      o.volumes[i] = { path = assert(volumes and volumes[i], "volume " .. v.guest .. " has no host side"), target = v.guest }
+    end
+  end
+  return o
+end
+
+local function vm_output(v, res)
+  res = res or v:wait(0) or (v:kill(9) and v:wait(10))
+  return res and tail((res.stdout or "") .. (res.stderr or ""), 20) or ""
+end
+
+-- Wait until something listens on the guest port; fails with the
+-- workload's output if it exits first, or names the port on timeout.
+local function wait_listening(v, cfg, r, uds)
+  local agent = require "sm.agent"
+  local timeout = tonumber(env("SM_BAKE_TIMEOUT") or "120")
+  local deadline = core.monotime() + timeout
+  repeat
+    if agent.listening(uds, cfg.port, 10) then return end
+    local res = v:wait(0)
+    if res then
+      errors.fail(string.format("baking %s: the workload exited (%s) before it listened on guest port %d:\n%s",
+        r.image, res.status == "exit" and ("status " .. tostring(res.code)) or tostring(res.message), cfg.port,
+        vm_output(v, res)))
+    end
+    core.sleep(0.1)
+  until core.monotime() >= deadline
+  v:kill(9)
+  errors.fail(string.format("baking %s: nothing listened on guest port %d within %d s — set --port to the port the workload serves (SM_BAKE_TIMEOUT raises the wait)\n%s",
+    r.image, cfg.port, timeout, vm_output(v)))
+end
+
+-- Boot the image (from the boot snapshot) and snapshot it listening or,
+-- with volumes, ready.  Writes into tmpdir/vm.
 local function bake_vm(img, cfg, r, tmpdir)
   local vm = require "sm.vm"
   local layers = {}
   for _, l in ipairs(img.layers) do layers[#layers + 1] = layer_file(l) end
   local ready_point = #r.volumes > 0
+  local uds = tmpdir .. "/bake.sock"
   local v = vm.boot{
-    memory_mib = r.memory_mib, vcpus = r.vcpus, kernel = r.kernel, console = "capture",
-    vsock_uds = tmpdir .. "/bake.sock",
-    rootfs = { layers = layers }, hostname = cfg.hostname, env = cfg.env, workdir = cfg.workdir, user = cfg.user,
-    argv = cfg.argv, start = ready_point and "later" or nil,
+    memory_mib = r.memory_mib, vcpus = r.vcpus, kernel = r.kernel, console = "capture", vsock_uds = uds,
+    rootfs = { layers = layers }, hostname = cfg.hostname,
+    -- at the ready point the run config comes with each restore
+    argv = not ready_point and cfg.argv or nil, env = not ready_point and cfg.env or nil,
+    workdir = not ready_point and cfg.workdir or nil, user = not ready_point and cfg.user ~= "" and cfg.user or nil,
   }
-  local ok, err = v:wait_agent(120)
+  local ok, err
+  if ready_point then
+    ok, err = v:wait_prepared(120)
+  else
+    ok, err = v:wait_agent(120)
+  end
   if not ok then
-    local res = v:wait(0) or (v:kill(9) and v:wait(10))
-    errors.fail("baking " .. r.image .. ": the guest did not come up: " .. tostring(err) ..
-      (res and ("\n" .. tail((res.stdout or "") .. (res.stderr or ""), 20)) or ""))
+    errors.fail("baking " .. r.image .. ": the guest did not come up: " .. tostring(err) .. "\n" .. vm_output(v))
   end
   if not ready_point then
-    local timeout = tonumber(env("SM_BAKE_TIMEOUT") or "120")
-    local deadline = core.monotime() + timeout
-    repeat
-      if v:listening(cfg.port) then break end
-      local res = v:wait(0)
-      if res then
-        errors.fail(string.format("baking %s: the workload exited (%s) before it listened on guest port %d:\n%s",
-          r.image, res.status == "exit" and ("status " .. tostring(res.code)) or tostring(res.message), cfg.port,
-          tail((res.stdout or "") .. (res.stderr or ""), 20)))
-      end
-      core.sleep(0.1)
-    until core.monotime() >= deadline
-    if core.monotime() >= deadline then
-      v:kill(9)
-      local res = v:wait(10)
-      errors.fail(string.format("baking %s: nothing listened on guest port %d within %d s — set --port to the port the workload serves (SM_BAKE_TIMEOUT raises the wait)%s",
-        r.image, cfg.port, timeout, res and ("\n" .. tail((res.stdout or "") .. (res.stderr or ""), 10)) or ""))
-    end
+    wait_listening(v, cfg, r, uds)
     core.sleep(M.SETTLE_S)
   end
   ok, err = v:snapshot(tmpdir .. "/vm", 300)

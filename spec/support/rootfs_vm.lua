@@ -14,7 +14,7 @@ local function out(k, v) io.stdout:write(k, "=", (tostring(v):gsub("\n", "|")), 
 
 local img = assert(oci.inspect(name))
 local layers = {}
-for i, l in ipairs(img.layers) do layers[i] = l.sqfs end
+for i, l in ipairs(img.layers) do layers[i] = l.image end
 out("layers", #layers)
 
 -- 1. boot into the image with its config; the workload reports what it sees,
