@@ -7,7 +7,7 @@ local M = {}
 M.version = "0.1.0"
 
 -- Commands listed by `sm --help`, in this order.
-M.commands = { "boot", "restore", "exec", "stop", "pull", "images", "rmi", "setup", "assets-path", "lua",
+M.commands = { "boot", "restore", "exec", "stop", "daemon", "pull", "images", "rmi", "setup", "assets-path", "lua",
   "version", "help" }
 
 local function load_cmd(name)

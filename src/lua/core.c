@@ -20,5 +20,7 @@ int luaopen_sm_core(lua_State *L)
 	l_proc__register(L);
 	l_oci__register(L);
 	l_net__register(L);
+	l_loop__register(L);
+	l_router__register(L);
 	return 1;
 }
