@@ -38,9 +38,6 @@ local function shq(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
 function M.new(o)
   local self = setmetatable({ o = o, workers = {}, next_id = 1, fails = 0, need = loop.event(),
     stopping = false }, Daemon)
-  self.dir = vm.runtime_dir() .. "/daemon-" .. o.http_port
-  os.execute("rm -rf " .. shq(self.dir))
-  assert(core.private_dir(self.dir))
   local lim = { port = o.http_port, snapshot = o.name, max_workers = o.workers }
   for k, v in pairs(o.limits or {}) do lim[k] = v end
   local rt, err, errno = core.router(lim)
@@ -52,6 +49,10 @@ function M.new(o)
     errors.fail(err)
   end
   self.router = rt
+  -- the port is ours now, so is this directory (another daemon on it would have failed above)
+  self.dir = vm.runtime_dir() .. "/daemon-" .. o.http_port
+  os.execute("rm -rf " .. shq(self.dir))
+  assert(core.private_dir(self.dir))
   return self
 end
 
