@@ -68,6 +68,7 @@ local function status_line(self, w, line)
   local st = vm.parse_status(line)
   if line:match("^running ") then
     w.setup_us, w.ready_at = st.setup_us, core.monotime()
+    if self.stopping then return end
     self.router:ready(w.id)
     log("worker %d running (pid %d, restore set-up %d µs)", w.id, w.vm:pid(), st.setup_us or -1)
   elseif st["end"] then
@@ -78,7 +79,7 @@ end
 -- Its VMM exited: out of the router at once (its clients get 502 or a close).
 function Daemon:worker_exited(w)
   if w.pidw then w.pidw:close() w.pidw = nil end
-  self.router:remove_worker(w.id)
+  if not self.stopping then self.router:remove_worker(w.id) end
   self.workers[w.id] = nil
   local r = w.vm.proc:wait(1) or {}
   local e = w.end_line or {}

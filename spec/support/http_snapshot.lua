@@ -7,12 +7,12 @@ local vm = require "sm.vm"
 
 local dir = assert(arg[1], "usage: http_snapshot.lua DIR")
 local script = "mkdir -p /www && echo hello-router > /www/index.html"
-  .. " && dd if=/dev/zero bs=1024 count=1024 2>/dev/null | tr '\\000' x > /www/big"
+  .. " && dd if=/dev/zero bs=65536 count=16 2>/dev/null | tr '\\000' x > /www/big"
   .. " && exec httpd -f -p 8080 -h /www"
 local src = vm.boot{ vsock_uds = dir .. "/src.sock", memory_mib = 128, console = "capture",
   argv = { "/bin/sh", "-c", script } }
 assert(src:wait_agent(240))
-assert(src:wait_listener(8080, 120), "httpd did not listen")
+assert(src:wait_listener(8080, 300), "httpd did not listen")
 local ok, err = src:snapshot(dir .. "/snap", 120)
 src:kill(9)
 src:wait(30)

@@ -785,6 +785,16 @@ struct router *router__new(uv_loop_t *loop, const char *host, int port, const ch
 	return r;
 }
 
+int router__port(struct router *r)
+{
+	struct sockaddr_in sa;
+	int len = sizeof(sa);
+
+	if (uv_tcp_getsockname(&r->listener, (struct sockaddr *)&sa, &len) < 0)
+		return -1;
+	return ntohs(sa.sin_port);
+}
+
 void router__on_need(struct router *r, router_need_fn fn, void *ctx)
 {
 	r->need_fn = fn;

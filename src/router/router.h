@@ -44,6 +44,8 @@ void router_limits__default(struct router_limits *l);
 /* Listening on host:port, or NULL with *err a negative errno (e.g. -EADDRINUSE). */
 struct router *router__new(uv_loop_t *loop, const char *host, int port, const char *snapshot,
 			   const struct router_limits *lim, int *err);
+/* The port it listens on (useful after asking for port 0). */
+int router__port(struct router *r);
 /* Called (from a loop callback, never re-entrantly) when a worker is wanted. */
 void router__on_need(struct router *r, router_need_fn fn, void *ctx);
 /* A worker that is starting: connections are not sent to it before router__ready. */
