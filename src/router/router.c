@@ -135,7 +135,18 @@ static struct worker *find_worker(struct router *r, unsigned id, unsigned *idx)
 	return NULL;
 }
 
-/* The least-loaded ready worker with room, or NULL. */
+static unsigned starting_workers(struct router *r)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < r->nworkers; i++)
+		n += !r->workers[i]->ready;
+	return n;
+}
+
+/* Where a client goes now: an idle worker; else, while the pool can still
+ * grow (or is growing), nowhere yet (it waits for a new worker rather than
+ * piling onto busy ones); else the least-loaded worker with room. */
 static struct worker *pick(struct router *r)
 {
 	struct worker *best = NULL;
@@ -146,6 +157,10 @@ static struct worker *pick(struct router *r)
 		if (w->ready && w->active < r->lim.worker_conns && (!best || w->active < best->active))
 			best = w;
 	}
+	if (!best || best->active == 0)
+		return best;
+	if (r->nworkers < r->lim.max_workers || starting_workers(r))
+		return NULL;
 	return best;
 }
 
@@ -222,20 +237,13 @@ static void drain_queue(struct router *r)
 
 /* ---- asking the supervisor for workers ---- */
 
+/* Clients wait beyond what the starting workers will take (one each at
+ * first), and the pool may grow. */
 static bool wants_worker(struct router *r)
 {
-	unsigned starting = 0;
-	bool idle = false;
-
 	if (r->closing || !r->need_fn || r->nworkers >= r->lim.max_workers)
 		return false;
-	for (unsigned i = 0; i < r->nworkers; i++) {
-		starting += !r->workers[i]->ready;
-		idle |= r->workers[i]->ready && r->workers[i]->active == 0;
-	}
-	if (r->nqueued)		/* more waiting than the starting workers will take */
-		return r->nqueued > starting * r->lim.worker_conns;
-	return r->nworkers > 0 && !idle && !starting;	/* all busy: grow the pool */
+	return r->nqueued > starting_workers(r);
 }
 
 static void on_need_timer(uv_timer_t *t)
@@ -556,8 +564,8 @@ static void on_up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	if (n == 0 || c->st == S_CLOSING)
 		return;
 	if (n < 0 && !c->started)
-		return reply(c, 502, c->st == S_HANDSHAKE ? "the worker's guest refused the connection "
-			     "(agent not listening)" : "the service closed before answering");
+		return reply(c, 502, c->st == S_HANDSHAKE ? "the worker closed the connection before its "
+			     "guest accepted it (is the agent listening?)" : "the service closed before answering");
 	if (n < 0 && n != UV_EOF)
 		return conn_close(c);
 	if (n < 0) {
