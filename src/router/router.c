@@ -7,6 +7,9 @@
  *   CONNECT   connecting to the worker's hybrid-vsock socket
  *   HANDSHAKE wrote "CONNECT 1024\n", the PROXY frame and the head in one go;
  *             reading "OK <hostport>\n" and the agent's OK frame
+ *   RETRY     the worker's socket closed before OK (a restored guest that is
+ *             not accepting yet: the VMM holds a request 2 s at most), or the
+ *             connect failed: nothing reached the service, so try again soon
  *   PROXY     bytes both ways, one buffer per direction, with backpressure:
  *             a side is read only while the other side's write is done
  *   RESPOND   writing our own small response (Connection: close)
@@ -31,8 +34,10 @@
 #define LINGER_MS	1000
 #define NEED_DELAY_MS	0		/* coalesce need checks to one per loop turn */
 #define SNAPSHOT_MAX	256
+#define RETRY_MS	100		/* between upstream attempts */
+#define RETRY_MAX	50
 
-enum state { S_HEAD, S_QUEUED, S_CONNECT, S_HANDSHAKE, S_PROXY, S_RESPOND, S_LINGER, S_CLOSING };
+enum state { S_HEAD, S_QUEUED, S_CONNECT, S_HANDSHAKE, S_RETRY, S_PROXY, S_RESPOND, S_LINGER, S_CLOSING };
 enum { E400, E408, E431, E502, E503, E504 };
 
 struct worker {
@@ -55,7 +60,8 @@ struct conn {
 	uv_shutdown_t sd_up, sd_cl;
 	int handles;			/* open libuv handles; freed at 0 */
 	bool up_init, pend_up, pend_cl, cl_eof, up_eof, shut_up, shut_cl, started;
-	uint64_t last_ms;
+	uint64_t last_ms, up_deadline;
+	unsigned retries;
 	struct http_head head;
 	char *cbuf;			/* client → upstream: the head, then pumped bytes */
 	size_t clen;
@@ -284,10 +290,18 @@ static void on_handle_closed(uv_handle_t *h)
 		free(r);
 }
 
+static void on_up_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	c->up_init = false;		/* may be set up again (RETRY) */
+	on_handle_closed(h);
+}
+
 static void close_upstream(struct conn *c)
 {
 	if (c->up_init && !uv_is_closing((uv_handle_t *)&c->up))
-		uv_close((uv_handle_t *)&c->up, on_handle_closed);
+		uv_close((uv_handle_t *)&c->up, on_up_closed);
 	unbind_worker(c);
 }
 
@@ -553,6 +567,23 @@ static void start_proxy(struct conn *c, size_t used)
 	}
 }
 
+/* Nothing reached the guest service yet: close and try again in RETRY_MS,
+ * while the upstream deadline allows.  False when it does not. */
+static bool retry(struct conn *c)
+{
+	uint64_t now = uv_now(c->r->loop);
+
+	if (c->retries >= RETRY_MAX || now + RETRY_MS >= c->up_deadline)
+		return false;
+	c->retries++;
+	close_upstream(c);
+	c->st = S_RETRY;
+	c->ulen = 0;
+	c->pend_up = false;
+	arm(c, RETRY_MS);
+	return true;
+}
+
 static void on_up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
 	struct conn *c = s->data;
@@ -562,6 +593,8 @@ static void on_up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 
 	(void)b;
 	if (n == 0 || c->st == S_CLOSING)
+		return;
+	if (n < 0 && c->st == S_HANDSHAKE && c->ulen == 0 && retry(c))
 		return;
 	if (n < 0 && !c->started)
 		return reply(c, 502, c->st == S_HANDSHAKE ? "the worker closed the connection before its "
@@ -591,8 +624,8 @@ static void on_hs_written(uv_write_t *req, int status)
 {
 	struct conn *c = req->data;
 
-	if (c->st == S_CLOSING)
-		return;
+	if (c->st != S_HANDSHAKE && c->st != S_PROXY)
+		return;				/* closed, or retrying: a cancelled write */
 	c->pend_up = false;
 	if (status < 0)
 		return reply(c, 502, "cannot write to the worker's vsock socket");
@@ -607,6 +640,8 @@ static void on_up_connect(uv_connect_t *req, int status)
 	uint8_t *f = (uint8_t *)c->pre + 13;
 
 	if (c->st != S_CONNECT)
+		return;
+	if (status < 0 && retry(c))
 		return;
 	if (status < 0)
 		return reply(c, 502, "cannot connect to the worker's vsock socket");
@@ -627,9 +662,13 @@ static void on_up_connect(uv_connect_t *req, int status)
 
 static void connect_worker(struct conn *c, struct worker *w)
 {
+	uint64_t now = uv_now(c->r->loop);
+
 	bind_worker(c, w);
 	c->st = S_CONNECT;
-	arm(c, c->r->lim.upstream_timeout_ms);
+	if (!c->up_deadline)
+		c->up_deadline = now + c->r->lim.upstream_timeout_ms;
+	arm(c, (unsigned)(c->up_deadline > now ? c->up_deadline - now : 1));
 	if (!c->ubuf && !(c->ubuf = malloc(UBUF_SIZE)))
 		return reply(c, 503, "out of memory");
 	uv_pipe_init(c->r->loop, &c->up, 0);
@@ -689,6 +728,22 @@ static void on_cl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		reply(c, 431, c->head.why);
 }
 
+/* RETRY's timer: once the old upstream handle is closed, to a worker again. */
+static void again(struct conn *c)
+{
+	struct router *r = c->r;
+	struct worker *w;
+
+	if (c->up_init)
+		return arm(c, 10);
+	if ((w = pick(r)) && !r->qhead)
+		return connect_worker(c, w);
+	c->st = S_QUEUED;
+	queue_push(r, c);
+	arm(c, r->lim.queue_timeout_ms);
+	need_check(r);
+}
+
 static void on_conn_timer(uv_timer_t *t)
 {
 	struct conn *c = t->data;
@@ -699,6 +754,8 @@ static void on_conn_timer(uv_timer_t *t)
 		return reply(c, 408, "no complete request head in time");
 	case S_QUEUED:
 		return reply(c, 503, "no worker became free in time");
+	case S_RETRY:
+		return again(c);
 	case S_CONNECT:
 	case S_HANDSHAKE:
 		return reply(c, 504, "the worker did not answer in time");

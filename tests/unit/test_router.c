@@ -26,7 +26,7 @@ static uv_loop_t loop;
 static uv_async_t stop_async;
 static struct router *rt;
 static int port;
-static char dir[64], uds_ok[128], uds_err[128], uds_mute[128];
+static char dir[64], uds_ok[128], uds_err[128], uds_mute[128], uds_flaky[128];
 
 static void *loop_thread(void *arg)
 {
@@ -112,7 +112,7 @@ static bool read_preamble(int fd, unsigned *guest_port)
 	return !memcmp(buf, "CONNECT 1024\n", 13) && buf[14] == AGENT_PROXY;
 }
 
-enum mode { M_SERVE, M_ERROR, M_MUTE };
+enum mode { M_SERVE, M_ERROR, M_MUTE, M_FLAKY };
 
 struct peer {
 	int lfd;
@@ -131,6 +131,8 @@ static void serve_one(struct peer *p, int fd)
 	size_t n = 0;
 
 	if (!read_preamble(fd, &gport))
+		return;
+	if (p->mode == M_FLAKY && p->conns-- == 2)	/* a guest not accepting yet */
 		return;
 	if (p->mode == M_MUTE) {		/* accepted, never answers */
 		read_all(fd, req, sizeof(req));
@@ -174,7 +176,7 @@ static void *peer_thread(void *arg)
 {
 	struct peer *p = arg;
 
-	for (int i = 0; i < p->conns; i++) {
+	for (int i = 0, n = p->conns; i < n; i++) {
 		int fd = accept(p->lfd, NULL, NULL);
 
 		if (fd < 0)
@@ -205,6 +207,7 @@ static void setup(void)
 	snprintf(uds_ok, sizeof(uds_ok), "%s/ok.sock", dir);
 	snprintf(uds_err, sizeof(uds_err), "%s/err.sock", dir);
 	snprintf(uds_mute, sizeof(uds_mute), "%s/mute.sock", dir);
+	snprintf(uds_flaky, sizeof(uds_flaky), "%s/flaky.sock", dir);
 	uv_loop_init(&loop);
 	uv_async_init(&loop, &stop_async, on_stop);
 	router_limits__default(&lim);
@@ -244,6 +247,8 @@ static void own_answers(void)
 static struct peer serve = { .mode = M_SERVE, .conns = 1, .body = 3 << 20 };
 static struct peer err = { .mode = M_ERROR, .conns = 1 };
 static struct peer mute = { .mode = M_MUTE, .conns = 1 };
+static struct peer flaky = { .mode = M_FLAKY, .conns = 2, .body = 5 };
+
 
 static void proxied(void)
 {
@@ -275,6 +280,10 @@ static void on_step(uv_async_t *a)
 		router__remove_worker(rt, 2);
 		router__add_worker(rt, 3, uds_mute, 8080);
 		router__ready(rt, 3);
+	} else if (step == 5) {
+		router__remove_worker(rt, 4);
+		router__add_worker(rt, 5, uds_flaky, 8080);
+		router__ready(rt, 5);
 	} else if (step == 4) {
 		router__remove_worker(rt, 3);
 		router__add_worker(rt, 4, "/nonexistent/sm.sock", 8080);
@@ -302,12 +311,15 @@ static void failing_workers(void)
 	ok(!strncmp(buf, "HTTP/1.1 504 ", 13), "no answer within the upstream timeout: 504");
 	do_step(4);
 	exchange(get, strlen(get), buf, sizeof(buf));
-	ok(!strncmp(buf, "HTTP/1.1 502 ", 13), "worker socket missing: 502");
+	ok(!strncmp(buf, "HTTP/1.1 502 ", 13), "worker socket missing: 502 (after retrying until the deadline)");
+	do_step(5);
+	exchange(get, strlen(get), buf, sizeof(buf));
+	ok(!strncmp(buf, "HTTP/1.1 200 ", 13), "closed before OK once, then served: the router tried again");
 }
 
 int main(void)
 {
-	pthread_t lt, peers[3];
+	pthread_t lt, peers[4];
 
 	setup();
 	uv_async_init(&loop, &step_async, on_step);
@@ -316,16 +328,19 @@ int main(void)
 	peers[0] = start_peer(&serve, uds_ok);
 	peers[1] = start_peer(&err, uds_err);
 	peers[2] = start_peer(&mute, uds_mute);
+	peers[3] = start_peer(&flaky, uds_flaky);
 	do_step(1);
 	proxied();
 	failing_workers();
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		pthread_join(peers[i], NULL);
 	uv_async_send(&stop_async);
 	pthread_join(lt, NULL);
 	close(serve.lfd);
 	close(err.lfd);
 	close(mute.lfd);
+	close(flaky.lfd);
+	unlink(uds_flaky);
 	unlink(uds_ok);
 	unlink(uds_err);
 	unlink(uds_mute);
