@@ -44,10 +44,11 @@ describe("sm daemon (docs/router.md)", function()
     local port = port_base + next_port
     local log = string.format("%s/daemon-%d.log", tmp, port)
     local pid = trim(sh(env .. "sh -c " .. run.quote("exec " .. run.quote(run.bin) .. " daemon --http-port "
-      .. port .. " --snapshot " .. snap .. " --port 8080 " .. (args or "") .. " >" .. log .. " 2>&1")
+      .. port .. " --snapshot " .. snap .. " --port 8080 --upstream-timeout 200 " .. (args or "") .. " >" .. log .. " 2>&1")
       .. " & echo $!"))
     local d = { pid = pid, port = port, log = log, url = "http://127.0.0.1:" .. port }
     daemons[#daemons + 1] = d
+    finally(function() sh("kill " .. pid .. " 2>/dev/null; sleep 0.3; kill -9 " .. pid .. " 2>/dev/null") end)
     for _ = 1, 100 do
       local _, code = sh("curl -sf -o /dev/null --max-time 1 " .. d.url .. "/_health")
       if code == 0 then return d end
@@ -63,7 +64,7 @@ describe("sm daemon (docs/router.md)", function()
   local function live(d) return tonumber(health(d):match('"live":(%d+)')) end
 
   local function get(d, path, extra)
-    local out = sh("curl -s --max-time 60 " .. (extra or "") .. " -w '\\n%{http_code}' " .. d.url .. path)
+    local out = sh("curl -s --max-time 240 " .. (extra or "") .. " -w '\\n%{http_code}' " .. d.url .. path)
     local body, code = out:match("^(.*)\n(%d+)$")
     return tonumber(code), body
   end
@@ -130,7 +131,7 @@ describe("sm daemon (docs/router.md)", function()
 
   it("serves 30 concurrent clients with at most 3 workers", function()
     local d = start("--workers-per-snapshot 3")
-    local out = sh("{ for i in $(seq 30); do curl -s -o /dev/null --max-time 120 -w '%{http_code}\\n' "
+    local out = sh("{ for i in $(seq 30); do curl -s -o /dev/null --max-time 240 -w '%{http_code}\\n' "
       .. d.url .. "/index.html & done; wait; }")
     assert.equal(30, count(out, "200\n"), out)
     local log = sh("cat " .. d.log)
@@ -146,11 +147,11 @@ describe("sm daemon (docs/router.md)", function()
     local pid = sh("cat " .. d.log):match("worker 1 running %(pid (%d+)")
     -- a slow download is in flight (its first bytes are in) when the worker dies
     local slow = tmp .. "/slow.out"
-    sh("(curl -s --max-time 120 --limit-rate 20k -o " .. slow .. ".body -w '%{http_code} %{size_download}' "
+    sh("(curl -s --max-time 240 --limit-rate 20k -o " .. slow .. ".body -w '%{http_code} %{size_download}' "
       .. d.url .. "/big >" .. slow .. " 2>&1; echo \" rc=$?\" >>" .. slow .. ") >/dev/null 2>&1 &")
-    for _ = 1, 600 do
-      local _, nonempty = sh("test -s " .. slow .. ".body")
-      if nonempty == 0 then break end
+    for _ = 1, 1200 do   -- bytes of the body itself are through
+      local size = tonumber(trim(sh("stat -c %s " .. slow .. ".body 2>/dev/null || echo 0")))
+      if size and size > 4096 then break end
       sh("sleep 0.1")
     end
     sh("kill -9 " .. pid)
