@@ -1,8 +1,11 @@
 -- bench/router.lua: the daemon's HTTP edge (docs/router.md), printed, never
 -- asserted (DESIGN.md §9):
 --   * router host CPU per proxied request: the daemon's on-CPU time
---     (/proc/PID/schedstat, ns) ÷ requests answered under `wrk -c32 -d10s`
---     on 127.0.0.1, beside the worker VMM's CPU per request in the same run;
+--     (/proc/PID/schedstat, ns; its idle rate, measured first, taken off)
+--     ÷ requests answered under `wrk -c32 -d10s` on 127.0.0.1, beside the
+--     same load sent straight to the worker through bench/vsock_fwd.c (the
+--     bare CONNECT + PROXY + copy, no HTTP) and the worker VMM's CPU per
+--     request;
 --   * latency of one request through the router beside the same request
 --     sent straight to the worker's vsock socket (CONNECT + PROXY by hand),
 --     p50 of N sequential requests on a warm worker;
@@ -145,18 +148,52 @@ print(string.format("router: one request, first byte, p50 of %d: via router %.1f
   SEQ, pct(via, 0.5) * 1000, pct(direct, 0.5) * 1000, (pct(via, 0.5) - pct(direct, 0.5)) * 1000))
 
 local dpid, wpid = d:pid(), vmm_pid(log, 1)
-local c0, v0 = oncpu_ns(dpid), proc_cpu_ns(wpid)
-local out = sh(string.format("wrk -t1 -c32 -d%ds --timeout 30s http://127.0.0.1:%d/index.html 2>&1", WRK_S, port))
-local c1, v1 = oncpu_ns(dpid), proc_cpu_ns(wpid)
-local reqs = tonumber(out:match("(%d+) requests in")) or 0
-local rps = out:match("Requests/sec:%s+([%d%.]+)") or "?"
-local lat = out:match("Latency%s+(%S+)") or "?"
-local errs = out:match("Non%-2xx or 3xx responses: (%d+)") or "0"
-if reqs > 0 then
-  print(string.format("router: wrk -c32 -d%ds: %d requests (%s/s, mean latency %s, non-2xx %s); router CPU %.1f µs per proxied request (target ≤ 30), worker VMM CPU %.0f µs per request (guest included)",
-    WRK_S, reqs, rps, lat, errs, (c1 - c0) / 1e3 / reqs, (v1 - v0) / 1e3 / reqs))
+local function wrk(p)
+  local out = sh(string.format("wrk -t1 -c32 -d%ds --timeout 30s http://127.0.0.1:%d/index.html 2>&1", WRK_S, p))
+  return { reqs = tonumber(out:match("(%d+) requests in")) or 0, rps = out:match("Requests/sec:%s+([%d%.]+)") or "?",
+    lat = out:match("Latency%s+(%S+)") or "?", non2xx = out:match("Non%-2xx or 3xx responses: (%d+)") or "0", out = out }
+end
+-- the daemon's own idle work (its reaper timer) over 2 s, to take off
+local i0, it0 = oncpu_ns(dpid), core.monotime()
+core.sleep(2)
+local idle_rate = (oncpu_ns(dpid) - i0) / (core.monotime() - it0)
+local c0, v0, t0 = oncpu_ns(dpid), proc_cpu_ns(wpid), core.monotime()
+local r = wrk(port)
+local c1, v1, t1 = oncpu_ns(dpid), proc_cpu_ns(wpid), core.monotime()
+local router_us = r.reqs > 0 and ((c1 - c0) - idle_rate * (t1 - t0)) / 1e3 / r.reqs
+
+-- the same load straight to the worker's socket through the bare forwarder
+local fwd_bin = tmp .. "/vsock_fwd"
+sh("cc -O2 -o " .. fwd_bin .. " " .. root .. "/bench/vsock_fwd.c -lpthread")
+local fport = port + 500
+local fwd = core.spawn({ fwd_bin, tostring(fport), uds, "8080" }, { stdout = "pipe", die_with_parent = true })
+core.sleep(0.2)
+local function fwd_cpu_us()
+  local before = #fwd:buffered()
+  fwd:kill(10)   -- SIGUSR1: it prints cpu_us=
+  for _ = 1, 50 do
+    fwd:expect("\0never", 0.1)   -- reads what arrived for 0.1 s
+    local tail = fwd:buffered():sub(before + 1)
+    local v = tail:match("cpu_us=(%d+)")
+    if v then return tonumber(v) end
+  end
+end
+local f0, fv0 = fwd_cpu_us(), proc_cpu_ns(wpid)
+local f = wrk(fport)
+local f1, fv1 = fwd_cpu_us(), proc_cpu_ns(wpid)
+fwd:kill(9)
+fwd:wait(5)
+if r.reqs > 0 then
+  print(string.format("router: wrk -c32 -d%ds via the router: %d requests (%s/s, mean latency %s, non-2xx %s); router CPU %.1f µs per proxied request (target ≤ 30; idle %.0f µs/s taken off); worker VMM %.0f µs per request (guest included)",
+    WRK_S, r.reqs, r.rps, r.lat, r.non2xx, router_us, idle_rate / 1e3, (v1 - v0) / 1e3 / r.reqs))
 else
-  print("router: wrk answered no requests: " .. out)
+  print("router: wrk through the router answered no requests: " .. r.out)
+end
+if f.reqs > 0 and f0 and f1 then
+  print(string.format("router: the same load straight to the worker (bench/vsock_fwd.c): %d requests (%s/s, mean latency %s, non-2xx %s); forwarder CPU %.1f µs per request; worker VMM %.0f µs per request",
+    f.reqs, f.rps, f.lat, f.non2xx, (f1 - f0) / f.reqs, (fv1 - fv0) / 1e3 / f.reqs))
+else
+  print("router: wrk through the forwarder answered no requests: " .. f.out)
 end
 stop_daemon(d)
 
