@@ -1,6 +1,7 @@
 -- sm daemon: the HTTP edge router and its worker supervisor (docs/router.md)
 -- with real restored VMs, real curl and real sockets on 127.0.0.1.  One
--- snapshot (a guest running busybox httpd on 8080) serves every case.
+-- snapshot (a guest running busybox httpd on 8080) serves every case;
+-- SM_TEST_HTTP_SNAPSHOT=DIR reuses one made by spec/support/http_snapshot.lua.
 local run = require "support.run"
 
 local function sh(cmd)
@@ -150,7 +151,7 @@ describe("sm daemon (docs/router.md)", function()
     sh("(curl -s --max-time 240 --limit-rate 20k -o " .. slow .. ".body -w '%{http_code} %{size_download}' "
       .. d.url .. "/big >" .. slow .. " 2>&1; echo \" rc=$?\" >>" .. slow .. ") >/dev/null 2>&1 &")
     for _ = 1, 1200 do   -- bytes of the body itself are through
-      local size = tonumber(trim(sh("stat -c %s " .. slow .. ".body 2>/dev/null || echo 0")))
+      local size = tonumber(trim(sh("{ stat -c %s " .. slow .. ".body || echo 0; } 2>/dev/null")))
       if size and size > 4096 then break end
       sh("sleep 0.1")
     end
