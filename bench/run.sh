@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 status=0
 echo "== boot"
 build/sm lua bench/boot.lua || status=1
+echo "== router"
+build/sm lua bench/router.lua || status=1
 for b in bench/*.sh; do
 	[ "$b" = bench/run.sh ] && continue
 	echo "== $(basename "$b" .sh)"

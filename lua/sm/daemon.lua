@@ -142,7 +142,7 @@ function Daemon:keeper()
     local st = self.router:stats()
     local pool = self:count()
     if pool < self.o.workers and (st.waiting > 0 or type(waiting) == "number" or self:warm_short()) then
-      self:start_worker()
+      if not self:start_worker() then self.need:set() end   -- again, after the back-off
     end
   end
 end
