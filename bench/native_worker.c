@@ -7,8 +7,10 @@
  * router itself costs per request when the guest is not the bottleneck
  * (on emulating hosts a guest answers a few requests a second).  Each
  * response says "Connection: close" and closes, as busybox httpd does, so
- * every request is a new connection through the whole path.
- *   native_worker UDS
+ * every request is a new connection through the whole path; with
+ * "keepalive" it answers every request on a connection (HTTP/1.1
+ * keep-alive), to measure the per-request cost of a reused connection.
+ *   native_worker UDS [keepalive]
  */
 #define _GNU_SOURCE		/* memmem */
 #include <pthread.h>
@@ -21,6 +23,32 @@
 
 static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\n"
 			   "Connection: close\r\n\r\nhello-router\n";
+static const char resp_ka[] = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\n"
+			      "\r\nhello-router\n";
+static int keepalive;
+
+/* Answers each complete head in the stream (wrk sends one at a time). */
+static void serve_keepalive(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while ((r = read(fd, buf + n, cap - n)) > 0) {
+		char *end;
+
+		n += (size_t)r;
+		while ((end = memmem(buf, n, "\r\n\r\n", 4))) {
+			size_t used = (size_t)(end + 4 - buf);
+
+			if (write(fd, resp_ka, sizeof(resp_ka) - 1) != sizeof(resp_ka) - 1)
+				return;
+			memmove(buf, buf + used, n - used);
+			n -= used;
+		}
+		if (n == cap)
+			return;
+	}
+}
 
 static void *conn(void *arg)
 {
@@ -29,18 +57,31 @@ static void *conn(void *arg)
 	char buf[16384];
 	size_t n = 0;
 
-	/* "CONNECT 1024\n" (13) + PROXY frame (10), then the request head */
-	while (n < sizeof(buf) && !(n > 23 && memmem(buf + 23, n - 23, "\r\n\r\n", 4))) {
+	/* "CONNECT 1024\n" (13) + PROXY frame (10): answered at once, as the
+	 * VMM and the agent do; then the request head */
+	while (n < 23) {
+		ssize_t r = read(fd, buf + n, 23 - n);
+
+		if (r <= 0)
+			goto out;
+		n += (size_t)r;
+	}
+	if (memcmp(buf, "CONNECT 1024\n", 13) || buf[14] != 2 ||
+	    write(fd, "OK 1073741824\n", 14) != 14 || write(fd, ok, 8) != 8)
+		goto out;
+	if (keepalive) {
+		serve_keepalive(fd, buf, sizeof(buf));
+		goto out;
+	}
+	n = 0;
+	while (n < sizeof(buf) && !memmem(buf, n, "\r\n\r\n", 4)) {
 		ssize_t r = read(fd, buf + n, sizeof(buf) - n);
 
 		if (r <= 0)
 			goto out;
 		n += (size_t)r;
-		if (n >= 23 && (memcmp(buf, "CONNECT 1024\n", 13) || buf[14] != 2))
-			goto out;
 	}
-	if (write(fd, "OK 1073741824\n", 14) != 14 || write(fd, ok, 8) != 8 ||
-	    write(fd, resp, sizeof(resp) - 1) != sizeof(resp) - 1)
+	if (write(fd, resp, sizeof(resp) - 1) != sizeof(resp) - 1)
 		goto out;
 	shutdown(fd, SHUT_WR);
 	while (read(fd, buf, sizeof(buf)) > 0)
@@ -55,10 +96,11 @@ int main(int argc, char **argv)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: native_worker UDS\n");
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: native_worker UDS [keepalive]\n");
 		return 2;
 	}
+	keepalive = argc == 3 && !strcmp(argv[2], "keepalive");
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[1]);
 	unlink(argv[1]);

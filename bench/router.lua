@@ -216,25 +216,36 @@ stop_daemon(d)
 -- ---- the router and the forwarder in front of a native worker ----
 local nuds = tmp .. "/native.sock"
 sh("cc -O2 -o " .. tmp .. "/native_worker " .. root .. "/bench/native_worker.c -lpthread")
-local nw = core.spawn({ tmp .. "/native_worker", nuds }, { die_with_parent = true })
-core.sleep(0.2)
 local eport = port + 600
-local edge = core.spawn({ exe, "lua", root .. "/bench/router.lua", "--edge", tostring(eport), nuds }, { die_with_parent = true })
-for _ = 1, 100 do if health(eport) then break end core.sleep(0.05) end
-local e0 = oncpu_ns(edge:pid())
-local er = wrk(eport)
-local e1 = oncpu_ns(edge:pid())
-fwd = core.spawn({ fwd_bin, tostring(fport), nuds, "8080" }, { stdout = "pipe", die_with_parent = true })
-core.sleep(0.2)
-f0 = fwd_cpu_us()
-local fr = wrk(fport)
-f1 = fwd_cpu_us()
-for _, p in ipairs({ fwd, edge, nw }) do p:kill(15) p:wait(5) end
-if er.reqs > 0 and fr.reqs > 0 then
-  print(string.format("router: wrk -c32 -d%ds, native worker (a connection per request): via the router %d requests (%s/s, mean latency %s, non-2xx %s), router CPU %.1f µs per request (target ≤ 30); via bench/vsock_fwd.c %d requests (%s/s, mean latency %s), forwarder CPU %.1f µs per request",
-    WRK_S, er.reqs, er.rps, er.lat, er.non2xx, (e1 - e0) / 1e3 / er.reqs, fr.reqs, fr.rps, fr.lat, (f1 - f0) / fr.reqs))
-else
-  print("router: native worker runs answered no requests: " .. er.out .. fr.out)
+for _, mode in ipairs({ "close", "keepalive" }) do
+  local nw = core.spawn({ tmp .. "/native_worker", nuds, mode }, { die_with_parent = true })
+  core.sleep(0.2)
+  eport = eport + 1
+  local edge = core.spawn({ exe, "lua", root .. "/bench/router.lua", "--edge", tostring(eport), nuds }, { die_with_parent = true })
+  for _ = 1, 100 do if health(eport) then break end core.sleep(0.05) end
+  local e0 = oncpu_ns(edge:pid())
+  local er = wrk(eport)
+  local e1 = oncpu_ns(edge:pid())
+  fport = fport + 1
+  fwd = core.spawn({ fwd_bin, tostring(fport), nuds, "8080" }, { stdout = "pipe", die_with_parent = true })
+  core.sleep(0.2)
+  f0 = fwd_cpu_us()
+  local fr = wrk(fport)
+  f1 = fwd_cpu_us()
+  for _, p in ipairs({ fwd, edge, nw }) do p:kill(15) p:wait(5) end
+  local what = mode == "close" and "a connection per request, as busybox httpd" or "keep-alive connections"
+  if er.reqs > 0 then
+    print(string.format("router: native worker (%s), wrk -c32 -d%ds via the router: %d requests (%s/s, mean latency %s, non-2xx %s), router CPU %.1f µs per request (target ≤ 30)",
+      what, WRK_S, er.reqs, er.rps, er.lat, er.non2xx, (e1 - e0) / 1e3 / er.reqs))
+  else
+    print("router: native worker via the router answered no requests: " .. er.out)
+  end
+  if fr.reqs > 0 and f0 and f1 then
+    print(string.format("router: native worker (%s), the same load via bench/vsock_fwd.c: %d requests (%s/s, mean latency %s, non-2xx %s), forwarder CPU %.1f µs per request",
+      what, fr.reqs, fr.rps, fr.lat, fr.non2xx, (f1 - f0) / fr.reqs))
+  else
+    print("router: native worker via the forwarder answered no requests: " .. fr.out)
+  end
 end
 
 -- ---- scale from zero ----

@@ -34,8 +34,10 @@
 #define LINGER_MS	1000
 #define NEED_DELAY_MS	0		/* coalesce need checks to one per loop turn */
 #define SNAPSHOT_MAX	256
-#define RETRY_MS	100		/* between upstream attempts */
+#define RETRY_MS	50		/* first wait between upstream attempts, doubling */
+#define RETRY_MAX_MS	1000
 #define RETRY_MAX	50
+#define SPARE_MAX	64		/* buffers kept per kind: no malloc/brk per connection */
 
 enum state { S_HEAD, S_QUEUED, S_CONNECT, S_HANDSHAKE, S_RETRY, S_PROXY, S_RESPOND, S_LINGER, S_CLOSING };
 enum { E400, E408, E431, E502, E503, E504 };
@@ -91,6 +93,8 @@ struct router {
 	int open_handles;
 	unsigned log_budget;
 	uint64_t log_window;
+	void *spare[2][SPARE_MAX];	/* freed cbufs and ubufs, for the next connections */
+	unsigned nspare[2];
 };
 
 static void conn_close(struct conn *c);
@@ -276,6 +280,23 @@ static void arm(struct conn *c, unsigned ms)
 	uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
+enum { B_C2U, B_U2C };
+
+static void *buf_get(struct router *r, int kind)
+{
+	if (r->nspare[kind])
+		return r->spare[kind][--r->nspare[kind]];
+	return malloc(kind == B_C2U ? r->lim.head_max : UBUF_SIZE);
+}
+
+static void buf_put(struct router *r, int kind, void *b)
+{
+	if (b && r->nspare[kind] < SPARE_MAX && !r->closing)
+		r->spare[kind][r->nspare[kind]++] = b;
+	else
+		free(b);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
@@ -283,8 +304,8 @@ static void on_handle_closed(uv_handle_t *h)
 
 	if (--c->handles)
 		return;
-	free(c->cbuf);
-	free(c->ubuf);
+	buf_put(r, B_C2U, c->cbuf);
+	buf_put(r, B_U2C, c->ubuf);
 	free(c);
 	if (--r->nconns == 0 && r->closing && r->open_handles == 0)
 		free(r);
@@ -567,20 +588,24 @@ static void start_proxy(struct conn *c, size_t used)
 	}
 }
 
-/* Nothing reached the guest service yet: close and try again in RETRY_MS,
- * while the upstream deadline allows.  False when it does not. */
+/* Nothing reached the guest service yet: close and try again after 50,
+ * 100, 200 ... 1000 ms (an overloaded guest is not hammered), while the
+ * upstream deadline allows.  False when it does not. */
 static bool retry(struct conn *c)
 {
 	uint64_t now = uv_now(c->r->loop);
+	unsigned wait = c->retries >= 5 ? RETRY_MAX_MS : RETRY_MS << c->retries;
 
-	if (c->retries >= RETRY_MAX || now + RETRY_MS >= c->up_deadline)
+	if (wait > RETRY_MAX_MS)
+		wait = RETRY_MAX_MS;
+	if (c->retries >= RETRY_MAX || now + wait >= c->up_deadline)
 		return false;
 	c->retries++;
 	close_upstream(c);
 	c->st = S_RETRY;
 	c->ulen = 0;
 	c->pend_up = false;
-	arm(c, RETRY_MS);
+	arm(c, wait);
 	return true;
 }
 
@@ -669,7 +694,7 @@ static void connect_worker(struct conn *c, struct worker *w)
 	if (!c->up_deadline)
 		c->up_deadline = now + c->r->lim.upstream_timeout_ms;
 	arm(c, (unsigned)(c->up_deadline > now ? c->up_deadline - now : 1));
-	if (!c->ubuf && !(c->ubuf = malloc(UBUF_SIZE)))
+	if (!c->ubuf && !(c->ubuf = buf_get(c->r, B_U2C)))
 		return reply(c, 503, "out of memory");
 	uv_pipe_init(c->r->loop, &c->up, 0);
 	c->up.data = c;
@@ -792,7 +817,7 @@ static void on_connection(uv_stream_t *server, int status)
 	if (uv_accept(server, (uv_stream_t *)&c->client) < 0)
 		return conn_close(c);
 	r->st.accepted++;
-	c->cbuf = malloc(r->lim.head_max);
+	c->cbuf = buf_get(r, B_C2U);
 	if (!c->cbuf || r->nconns > r->lim.max_conns)
 		return reply(c, 503, "too many connections");
 	uv_tcp_nodelay(&c->client, 1);
@@ -975,6 +1000,9 @@ void router__close(struct router *r)
 	for (unsigned i = 0; i < r->nworkers; i++)
 		free(r->workers[i]);
 	free(r->workers);
+	for (int k = 0; k < 2; k++)
+		while (r->nspare[k])
+			free(r->spare[k][--r->nspare[k]]);
 	r->workers = NULL;
 	r->nworkers = 0;
 	uv_close((uv_handle_t *)&r->listener, on_router_handle_closed);
