@@ -10,7 +10,7 @@
 CC      ?= gcc
 BUILD   ?= build
 # Libraries the core links, by pkg-config name.
-PKGS    := lua5.4
+PKGS    := lua5.4 libuv
 # (OCI) libraries used by src/oci/:
 PKGS    += libcurl libarchive libsquashfs1 jansson libcrypto
 OPT     ?= -O2

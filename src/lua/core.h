@@ -13,4 +13,13 @@ void l_oci__register(lua_State *L);
 void l_net__register(lua_State *L);
 void l_fs__register(lua_State *L);
 void l_agent__register(lua_State *L);
+void l_loop__register(lua_State *L);
+void l_router__register(lua_State *L);
+/* The daemon's one event loop (src/lua/l_loop.c) for other bindings: */
+struct uv_loop_s *l_loop__uv(void);
+/* the thread running core.loop_run (NULL outside it) */
+lua_State *l_loop__L(void);
+/* lua_pcall(L, nargs, 0) for loop callbacks: an error stops the loop and
+ * becomes core.loop_run's result */
+void l_loop__pcall(lua_State *L, int nargs);
 #endif

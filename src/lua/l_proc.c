@@ -12,6 +12,9 @@
  *   p:send(bytes [, "stdin"]) -- to the child's control pipe (fd 4, opts.control = true),
  *                                or its stdin (opts.stdin = "pipe")
  *   p:kill(signo); p:pid()
+ *   fd = p:pidfd()            -- readable once the child has exited (for core.watch_fd)
+ *   fd = p:take_fd("stdout"|"stderr"|"status") -- the pipe's read end, now the caller's
+ *                                    (e.g. for core.read_lines); p:wait no longer reads it
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -381,6 +385,39 @@ static int l_pid(lua_State *L)
 	return 1;
 }
 
+static int l_pidfd(lua_State *L)
+{
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+	int fd = p->reaped ? -1 : (int)syscall(SYS_pidfd_open, p->pid, 0);
+
+	if (fd < 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "pidfd_open: %s", p->reaped ? "already reaped" : strerror(errno));
+		lua_pushinteger(L, p->reaped ? ESRCH : errno);
+		return 3;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	lua_pushinteger(L, fd);
+	return 1;
+}
+
+static int l_take_fd(lua_State *L)
+{
+	static const char *const names[] = { "stdout", "stderr", "status", NULL };
+	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
+	int i = luaL_checkoption(L, 2, NULL, names);
+
+	if (p->fd[i] < 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "take_fd: %s is not a pipe of this process", names[i]);
+		lua_pushinteger(L, EBADF);
+		return 3;
+	}
+	lua_pushinteger(L, p->fd[i]);
+	p->fd[i] = -1;
+	return 1;
+}
+
 static int l_gc(lua_State *L)
 {
 	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
@@ -402,7 +439,8 @@ static int l_gc(lua_State *L)
 
 static const luaL_Reg proc_methods[] = {
 	{ "wait", l_wait }, { "expect", l_expect }, { "send", l_send }, { "buffered", l_buffered },
-	{ "kill", l_kill }, { "pid", l_pid }, { NULL, NULL },
+	{ "kill", l_kill }, { "pid", l_pid }, { "pidfd", l_pidfd }, { "take_fd", l_take_fd },
+	{ NULL, NULL },
 };
 
 void l_proc__register(lua_State *L)

@@ -497,6 +497,8 @@ static int run(struct vmm *m)
 	if (m->o.vsock_uds && virtio_vsock__start(m->vsock) < 0)
 		vm__end(vm, VM_END_CRASH, 0, "vsock: cannot start its thread");
 	m->first_run_ns = clock__ns();
+	/* the vsock socket accepts from here: a supervisor may send clients now */
+	status_printf(m, "running setup_us=%" PRIu64 "\n", (m->first_run_ns - m->t0_ns) / 1000);
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu__start(vm->vcpus[i]);
 

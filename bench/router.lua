@@ -1,0 +1,273 @@
+-- bench/router.lua: the daemon's HTTP edge (docs/router.md), printed, never
+-- asserted (DESIGN.md §9):
+--   * router host CPU per proxied request: the daemon's on-CPU time
+--     (/proc/PID/schedstat, ns; its idle rate, measured first, taken off)
+--     ÷ requests answered under `wrk -c32 -d10s` on 127.0.0.1, beside the
+--     same load sent straight to the worker through bench/vsock_fwd.c (the
+--     bare CONNECT + PROXY + copy, no HTTP) and the worker VMM's CPU per
+--     request;
+--   * latency of one request through the router beside the same request
+--     sent straight to the worker's vsock socket (CONNECT + PROXY by hand),
+--     p50 of N sequential requests on a warm worker;
+--   * the same two wrk runs with bench/native_worker.c (the worker's
+--     socket, agent handshake and HTTP answered by a native host process)
+--     in place of the VM: what the router costs per request when the guest
+--     is not the bottleneck (a guest here answers a few requests a second);
+--   * scale from zero: request → answer with no worker running, over RUNS
+--     runs, split into host-side restore set-up (the VMM's `running
+--     setup_us=`: spawn → first KVM_RUN) and the rest (guest + proxy).
+--   build/sm lua bench/router.lua [SNAPSHOT_DIR] [RUNS] [WRK_SECONDS]   (default: a new one, 20, 10)
+local core = require "sm.core"
+local agent = require "sm.agent"
+local vm = require "sm.vm"
+
+if arg[1] == "--edge" then   -- the router alone on its loop, one ready worker: --edge PORT UDS
+  local loop = require "sm.loop"
+  local rt = assert(core.router{ port = tonumber(arg[2]), snapshot = "bench", max_workers = 1, worker_conns = 4096 })
+  assert(rt:add_worker(1, arg[3], 8080))
+  assert(rt:ready(1))
+  loop.on_signal(15, function() rt:close() loop.stop() end)
+  assert(loop.run())
+  return 0
+end
+
+local SNAP = arg[1] ~= "" and arg[1] or nil
+local RUNS = tonumber(arg[2] or "20")
+local WRK_S = tonumber(arg[3] or "10")
+local SEQ = 20
+local exe = core.paths().exe
+local root = core.paths().lua .. "/.."
+
+local function sh(cmd)
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local function pct(t, q)
+  local s = table.move(t, 1, #t, 1, {})
+  table.sort(s)
+  return s[math.max(1, math.ceil(#s * q))]
+end
+
+local function oncpu_ns(pid)
+  local f = io.open("/proc/" .. pid .. "/schedstat")
+  if not f then return 0 end
+  local ns = tonumber(f:read("a"):match("^(%d+)"))
+  f:close()
+  return ns or 0
+end
+
+-- Whole-process on-CPU time (every thread) from /proc/PID/task/*/schedstat.
+local function proc_cpu_ns(pid)
+  local total = 0
+  for tid in sh("ls /proc/" .. pid .. "/task 2>/dev/null"):gmatch("%d+") do
+    local f = io.open("/proc/" .. pid .. "/task/" .. tid .. "/schedstat")
+    if f then total = total + (tonumber(f:read("a"):match("^(%d+)")) or 0) f:close() end
+  end
+  return total
+end
+
+-- One HTTP/1.0 GET on stream s: status, seconds to the first byte, body length.
+local function exchange(s, path, t0)
+  assert(s:send("GET " .. path .. " HTTP/1.0\r\nHost: bench\r\n\r\n", 30))
+  local parts, first = {}, nil
+  repeat
+    local d = s:recv(65536, 60)
+    if d and d ~= "" and not first then first = core.monotime() - t0 end
+    parts[#parts + 1] = d
+  until not d or d == ""
+  s:close()
+  local resp = table.concat(parts)
+  return tonumber(resp:match("^HTTP/1%.%d (%d+)")), first, #resp
+end
+
+local function get(port, path)
+  local t0 = core.monotime()
+  local s = assert(core.tcp_connect("127.0.0.1", port))
+  local code, first = exchange(s, path, t0)
+  return code, first, core.monotime() - t0
+end
+
+local function health(port)
+  local ok, s = pcall(core.tcp_connect, "127.0.0.1", port)
+  if not ok or not s then return nil end
+  assert(s:send("GET /_health HTTP/1.0\r\n\r\n", 5))
+  local parts = {}
+  repeat
+    local d = s:recv(4096, 5)
+    parts[#parts + 1] = d
+  until not d or d == ""
+  s:close()
+  return table.concat(parts)
+end
+
+local function live(port)
+  return tonumber((health(port) or ""):match('"live":(%d+)'))
+end
+
+local function make_snapshot()
+  local dir = sh("mktemp -d /tmp/sm-bench-router.XXXXXX"):gsub("%s+$", "")
+  sh("chmod 700 " .. dir)
+  local p = core.spawn({ exe, "lua", root .. "/spec/support/http_snapshot.lua", dir }, { stdout = "pipe", stderr = "pipe" })
+  local r = p:wait(600)
+  assert(r and r.code == 0, "making the snapshot failed: " .. tostring(r and r.stderr))
+  return dir .. "/snap", dir
+end
+
+local function start_daemon(port, snap, log, extra)
+  local argv = { exe, "daemon", "--http-port", tostring(port), "--snapshot", snap, "--port", "8080" }
+  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
+  local p = core.spawn(argv, { stdout = "null", stderr = "file:" .. log, die_with_parent = true })
+  for _ = 1, 200 do
+    if health(port) then return p end
+    core.sleep(0.05)
+  end
+  error("the daemon did not start: " .. sh("cat " .. log))
+end
+
+local function stop_daemon(p)
+  p:kill(15)
+  p:wait(10)
+end
+
+local function vmm_pid(log, id)
+  return tonumber(sh("cat " .. log):match("worker " .. id .. " running %(pid (%d+)"))
+end
+
+local snap, made = SNAP, nil
+if not snap then snap, made = make_snapshot() end
+local tmp = sh("mktemp -d /tmp/sm-bench-router-log.XXXXXX"):gsub("%s+$", "")
+local port = 23000 + (core.paths().exe:len() * 37 + os.time()) % 2000
+
+-- ---- warm worker: sequential latency, then wrk ----
+local log = tmp .. "/warm.log"
+local d = start_daemon(port, snap, log, { "--idle-timeout", "0" })
+for _ = 1, 100 do if live(port) == 1 then break end core.sleep(0.1) end
+assert(get(port, "/index.html") == 200, "the warm worker did not answer")
+local uds = vm.runtime_dir() .. "/daemon-" .. port .. "/w1.sock"
+
+local via, direct = {}, {}
+for i = 1, SEQ do
+  local code, first = get(port, "/index.html")
+  if code == 200 then via[#via + 1] = first end
+  local t0 = core.monotime()
+  local s = agent.proxy(uds, 8080, 30)
+  code, first = exchange(s, "/index.html", t0)
+  if code == 200 then direct[#direct + 1] = first end
+  if i == SEQ then break end
+end
+print(string.format("router: one request, first byte, p50 of %d: via router %.1f ms, straight to the worker's vsock socket %.1f ms (difference %.2f ms)",
+  SEQ, pct(via, 0.5) * 1000, pct(direct, 0.5) * 1000, (pct(via, 0.5) - pct(direct, 0.5)) * 1000))
+
+local dpid, wpid = d:pid(), vmm_pid(log, 1)
+-- a guest here takes seconds per request at 32 at once: wrk runs longer against the VM
+local VM_WRK_S = math.max(WRK_S, 30)
+local function wrk(p, secs)
+  local out = sh(string.format("wrk -t1 -c32 -d%ds --timeout 30s http://127.0.0.1:%d/index.html 2>&1", secs or WRK_S, p))
+  return { reqs = tonumber(out:match("(%d+) requests in")) or 0, rps = out:match("Requests/sec:%s+([%d%.]+)") or "?",
+    lat = out:match("Latency%s+(%S+)") or "?", non2xx = out:match("Non%-2xx or 3xx responses: (%d+)") or "0", out = out }
+end
+-- the daemon's own idle work (its reaper timer) over 2 s, to take off
+local i0, it0 = oncpu_ns(dpid), core.monotime()
+core.sleep(2)
+local idle_rate = (oncpu_ns(dpid) - i0) / (core.monotime() - it0)
+local c0, v0, t0 = oncpu_ns(dpid), proc_cpu_ns(wpid), core.monotime()
+local r = wrk(port, VM_WRK_S)
+local c1, v1, t1 = oncpu_ns(dpid), proc_cpu_ns(wpid), core.monotime()
+local router_us = r.reqs > 0 and ((c1 - c0) - idle_rate * (t1 - t0)) / 1e3 / r.reqs
+
+-- the same load straight to the worker's socket through the bare forwarder
+local fwd_bin = tmp .. "/vsock_fwd"
+sh("cc -O2 -o " .. fwd_bin .. " " .. root .. "/bench/vsock_fwd.c -lpthread")
+local fport = port + 500
+local fwd = core.spawn({ fwd_bin, tostring(fport), uds, "8080" }, { stdout = "pipe", die_with_parent = true })
+core.sleep(0.2)
+local function fwd_cpu_us()
+  local before = #fwd:buffered()
+  fwd:kill(10)   -- SIGUSR1: it prints cpu_us=
+  for _ = 1, 50 do
+    fwd:expect("\0never", 0.1)   -- reads what arrived for 0.1 s
+    local tail = fwd:buffered():sub(before + 1)
+    local v = tail:match("cpu_us=(%d+)")
+    if v then return tonumber(v) end
+  end
+end
+local f0, fv0 = fwd_cpu_us(), proc_cpu_ns(wpid)
+local f = wrk(fport, VM_WRK_S)
+local f1, fv1 = fwd_cpu_us(), proc_cpu_ns(wpid)
+fwd:kill(9)
+fwd:wait(5)
+if r.reqs > 0 then
+  print(string.format("router: VM worker, wrk -c32 -d%ds via the router: %d requests (%s/s, mean latency %s, non-2xx %s); router CPU %.1f µs per proxied request (target ≤ 30; idle %.0f µs/s taken off); worker VMM %.0f µs per request (guest included)",
+    VM_WRK_S, r.reqs, r.rps, r.lat, r.non2xx, router_us, idle_rate / 1e3, (v1 - v0) / 1e3 / r.reqs))
+else
+  print("router: wrk through the router answered no requests: " .. r.out)
+end
+if f.reqs > 0 and f0 and f1 then
+  print(string.format("router: VM worker, the same load straight to its socket (bench/vsock_fwd.c): %d requests (%s/s, mean latency %s, non-2xx %s); forwarder CPU %.1f µs per request; worker VMM %.0f µs per request",
+    f.reqs, f.rps, f.lat, f.non2xx, (f1 - f0) / f.reqs, (fv1 - fv0) / 1e3 / f.reqs))
+else
+  print("router: wrk through the forwarder answered no requests: " .. f.out)
+end
+stop_daemon(d)
+
+-- ---- the router and the forwarder in front of a native worker ----
+local nuds = tmp .. "/native.sock"
+sh("cc -O2 -o " .. tmp .. "/native_worker " .. root .. "/bench/native_worker.c -lpthread")
+local eport = port + 600
+for _, mode in ipairs({ "close", "keepalive" }) do
+  local nw = core.spawn({ tmp .. "/native_worker", nuds, mode }, { die_with_parent = true })
+  core.sleep(0.2)
+  eport = eport + 1
+  local edge = core.spawn({ exe, "lua", root .. "/bench/router.lua", "--edge", tostring(eport), nuds }, { die_with_parent = true })
+  for _ = 1, 100 do if health(eport) then break end core.sleep(0.05) end
+  local e0 = oncpu_ns(edge:pid())
+  local er = wrk(eport)
+  local e1 = oncpu_ns(edge:pid())
+  fport = fport + 1
+  fwd = core.spawn({ fwd_bin, tostring(fport), nuds, "8080" }, { stdout = "pipe", die_with_parent = true })
+  core.sleep(0.2)
+  f0 = fwd_cpu_us()
+  local fr = wrk(fport)
+  f1 = fwd_cpu_us()
+  for _, p in ipairs({ fwd, edge, nw }) do p:kill(15) p:wait(5) end
+  local what = mode == "close" and "a connection per request, as busybox httpd" or "keep-alive connections"
+  if er.reqs > 0 then
+    print(string.format("router: native worker (%s), wrk -c32 -d%ds via the router: %d requests (%s/s, mean latency %s, non-2xx %s), router CPU %.1f µs per request (target ≤ 30)",
+      what, WRK_S, er.reqs, er.rps, er.lat, er.non2xx, (e1 - e0) / 1e3 / er.reqs))
+  else
+    print("router: native worker via the router answered no requests: " .. er.out)
+  end
+  if fr.reqs > 0 and f0 and f1 then
+    print(string.format("router: native worker (%s), the same load via bench/vsock_fwd.c: %d requests (%s/s, mean latency %s, non-2xx %s), forwarder CPU %.1f µs per request",
+      what, fr.reqs, fr.rps, fr.lat, fr.non2xx, (f1 - f0) / fr.reqs))
+  else
+    print("router: native worker via the forwarder answered no requests: " .. fr.out)
+  end
+end
+
+-- ---- scale from zero ----
+log = tmp .. "/zero.log"
+port = port + 1
+d = start_daemon(port, snap, log, { "--idle-timeout", "0.2" })
+local total, setup, rest = {}, {}, {}
+for i = 1, RUNS do
+  for _ = 1, 200 do if live(port) == 0 then break end core.sleep(0.05) end
+  local code, first = get(port, "/index.html")
+  local su = tonumber(sh("cat " .. log):match("worker " .. i .. " running %(pid %d+, restore set%-up (%d+)"))
+  if code == 200 and su and first then
+    total[#total + 1], setup[#setup + 1] = first * 1000, su / 1000
+    rest[#rest + 1] = first * 1000 - su / 1000
+  end
+end
+stop_daemon(d)
+if #total > 0 then
+  print(string.format("router: scale from zero, %d of %d runs: request → first byte p50 %.0f ms, p99 %.0f ms; host-side restore set-up (spawn → first KVM_RUN) p50 %.1f ms, p99 %.1f ms; the rest (guest resumes, handles the vsock reset, httpd answers) p50 %.0f ms, p99 %.0f ms",
+    #total, RUNS, pct(total, 0.5), pct(total, 0.99), pct(setup, 0.5), pct(setup, 0.99), pct(rest, 0.5), pct(rest, 0.99)))
+else
+  print("router: scale from zero: no run succeeded; see " .. log)
+end
+sh("rm -rf " .. tmp)
+if made then sh("rm -rf " .. made) end

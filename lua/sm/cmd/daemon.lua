@@ -1,0 +1,96 @@
+-- sm daemon: the HTTP edge router and worker supervisor for one snapshot
+-- (docs/router.md).  `sm run` starts it; it can be run by hand too.
+local args = require "sm.args"
+local core = require "sm.core"
+local daemon = require "sm.daemon"
+local errors = require "sm.errors"
+
+local M = {}
+
+M.summary = "serve a snapshot over HTTP on 127.0.0.1, restoring workers on demand"
+M.usage = [==[
+usage: sm daemon --snapshot DIR --port GUESTPORT [options]
+
+Listens on 127.0.0.1:--http-port and forwards each HTTP connection to a
+worker VM restored from the snapshot in DIR, whose guest serves HTTP on
+GUESTPORT (reached through the guest agent's port proxy).  Workers are
+restored when a request needs one (scale from zero), up to
+--workers-per-snapshot, and ended after --idle-timeout seconds without a
+connection.  GET /_health is answered by the router itself:
+  {"status":"ok","snapshot":NAME,"workers":{"live":N,"idle":N,"starting":N},...}
+Runs in the foreground until SIGTERM or Ctrl-C; its workers end with it.
+
+options:
+  --http-port PORT            edge port on 127.0.0.1 (default 8080, SM_HTTP_PORT)
+  --snapshot DIR              snapshot directory whose guest serves HTTP
+  --port GUESTPORT            the guest's HTTP port (default 80)
+  --name NAME                 snapshot name shown by /_health (default: DIR's last part)
+  --workers-per-snapshot N    pool size, 1..64 (default 1, SM_WORKERS_PER_SNAPSHOT)
+  --idle-timeout S            end a worker idle S seconds; 0 keeps one warm
+                              (default 300, SM_IDLE_TIMEOUT)
+  --queue-timeout S           a waiting client gets 503 after S seconds (default 30)
+  --upstream-timeout S        504 when the guest sends no first byte in S s (default 30)
+  --verbose, -v               copy the workers' console output to the log (stderr)
+
+Errors clients see (complete responses with Connection: close): 400/431 for
+a bad or oversized request head, 502 when the guest service cannot be
+reached or the worker died, 503 + Retry-After when no worker came in time,
+504 when the guest did not answer in time.
+]==]
+
+local spec = {
+  { "http-port", arg = "PORT", type = "int" },
+  { "snapshot", arg = "DIR" },
+  { "port", arg = "GUESTPORT", type = "int" },
+  { "name", arg = "NAME" },
+  { "workers-per-snapshot", arg = "N", type = "int" },
+  { "idle-timeout", arg = "S" },
+  { "queue-timeout", arg = "S" },
+  { "upstream-timeout", arg = "S" },
+  { "verbose", short = "v" },
+}
+
+local function env_int(name, def)
+  local v = os.getenv(name)
+  return v and v ~= "" and math.tointeger(tonumber(v)) or def
+end
+
+local function seconds(flag, v, def, min)
+  if v == nil then return def end
+  local n = tonumber(v)
+  if not n or n < min or n > 86400 then errors.usage_error(flag .. " " .. v .. ": must be " .. min .. "..86400 seconds") end
+  return n
+end
+
+local function int_in(flag, v, lo, hi)
+  if math.type(v) ~= "integer" or v < lo or v > hi then
+    errors.usage_error(string.format("%s %s: must be %d..%d", flag, tostring(v), lo, hi))
+  end
+  return v
+end
+
+function M.run(argv)
+  local o, rest, positional = args.parse(argv, spec)
+  if #rest > 0 or #positional > 0 then errors.usage_error("unexpected argument '" .. (positional[1] or rest[1]) .. "' — see --help") end
+  if not o.snapshot then errors.usage_error("--snapshot DIR is required") end
+  if not core.stat(o.snapshot .. "/metadata.json") then
+    errors.fail("snapshot " .. o.snapshot .. ": no metadata.json there — give a snapshot directory (sm boot --snapshot-to)")
+  end
+  local d = daemon.new{
+    http_port = int_in("--http-port", o.http_port or env_int("SM_HTTP_PORT", 8080), 1, 65535),
+    snapshot = o.snapshot,
+    name = o.name or o.snapshot:gsub("/+$", ""):match("([^/]+)$"),
+    port = int_in("--port", o.port or 80, 1, 65535),
+    workers = int_in("--workers-per-snapshot", o.workers_per_snapshot or env_int("SM_WORKERS_PER_SNAPSHOT", 1), 1, 64),
+    idle_timeout = seconds("--idle-timeout", o.idle_timeout or os.getenv("SM_IDLE_TIMEOUT"), 300, 0),
+    verbose = o.verbose,
+    limits = {
+      queue_timeout = seconds("--queue-timeout", o.queue_timeout, 30, 0.001),
+      upstream_timeout = seconds("--upstream-timeout", o.upstream_timeout, 30, 0.001),
+    },
+  }
+  d:run()
+  return 0
+end
+
+return M

@@ -1,0 +1,212 @@
+-- sm.daemon: the supervisor of `sm daemon` (docs/router.md).  The HTTP edge
+-- is C (core.router) on the daemon's one loop; this module decides when
+-- workers come and go, in coroutines on the same loop:
+--
+--   * the pool keeper waits for the router's "need a worker" event and
+--     restores one from the snapshot (up to `workers`), backing off when
+--     restores keep failing;
+--   * each worker's status pipe says when its VMM runs (its vsock socket
+--     accepts from then on: the router may send it clients) and how it ended;
+--     its exit is seen at once through a pidfd and the worker is removed;
+--   * the reaper ends workers idle for `idle_timeout` seconds (0 keeps one
+--     warm: the pool never shrinks below one, and one starts at once).
+--
+--   local d = daemon.new{ http_port = 8080, snapshot = DIR, name = "web", port = 8080,
+--                         workers = 1, idle_timeout = 300, limits = { ... } }
+--   d:run()     -- until SIGTERM/SIGINT or d:stop()
+local core = require "sm.core"
+local errors = require "sm.errors"
+local loop = require "sm.loop"
+local vm = require "sm.vm"
+
+local M = {}
+local Daemon = {}
+Daemon.__index = Daemon
+
+M.KEEP_WARM_EXTRA_IDLE_S = 60   -- with idle_timeout 0: extra workers still go after this
+M.REAP_EVERY_S = 0.5
+M.STOP_GRACE_S = 2
+
+local function log(fmt, ...)
+  io.stderr:write("sm daemon: ", string.format(fmt, ...), "\n")
+  io.stderr:flush()
+end
+M.log = log
+
+local function shq(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
+
+function M.new(o)
+  local self = setmetatable({ o = o, workers = {}, next_id = 1, fails = 0, need = loop.event(),
+    stopping = false }, Daemon)
+  local lim = { port = o.http_port, snapshot = o.name, max_workers = o.workers }
+  for k, v in pairs(o.limits or {}) do lim[k] = v end
+  local rt, err, errno = core.router(lim)
+  if not rt then
+    if errno == 98 then   -- EADDRINUSE
+      errors.fail(string.format("127.0.0.1:%d is in use by another program — stop it or pick another --http-port",
+        o.http_port))
+    end
+    errors.fail(err)
+  end
+  self.router = rt
+  -- the port is ours now, so is this directory (another daemon on it would have failed above)
+  self.dir = vm.runtime_dir() .. "/daemon-" .. o.http_port
+  os.execute("rm -rf " .. shq(self.dir))
+  assert(core.private_dir(self.dir))
+  return self
+end
+
+-- ---- workers ----
+
+function Daemon:count()
+  local n = 0
+  for _ in pairs(self.workers) do n = n + 1 end
+  return n
+end
+
+local function status_line(self, w, line)
+  local st = vm.parse_status(line)
+  if line:match("^running ") then
+    w.setup_us, w.ready_at = st.setup_us, core.monotime()
+    if self.stopping then return end
+    self.router:ready(w.id)
+    log("worker %d running (pid %d, restore set-up %d µs)", w.id, w.vm:pid(), st.setup_us or -1)
+  elseif st["end"] then
+    w.end_line = st
+  end
+end
+
+-- Its VMM exited: out of the router at once (its clients get 502 or a close).
+function Daemon:worker_exited(w)
+  if w.pidw then w.pidw:close() w.pidw = nil end
+  if not self.stopping then self.router:remove_worker(w.id) end
+  self.workers[w.id] = nil
+  local r = w.vm.proc:wait(1) or {}
+  local e = w.end_line or {}
+  os.remove(w.uds)
+  if not w.ready_at then self.fails = self.fails + 1 else self.fails = 0 end
+  if not w.reaped then
+    log("worker %d ended: %s%s", w.id, e["end"] or ("VMM " .. (r.signal and "killed by signal " .. r.signal
+      or "exited " .. tostring(r.code))), e.msg and e.msg ~= "" and (" (" .. e.msg .. ")") or "")
+  end
+  if self.on_worker_exit then self.on_worker_exit(w) end
+  self.need:set()   -- the keeper re-checks: waiting clients may need a new one
+end
+
+function Daemon:start_worker()
+  local id = self.next_id
+  self.next_id = id + 1
+  local uds = string.format("%s/w%d.sock", self.dir, id)
+  os.remove(uds)
+  local ok, v = pcall(vm.restore, self.o.snapshot, { vsock_uds = uds, cid = 2 + id, console = "capture" })
+  if not ok then
+    self.fails = self.fails + 1
+    log("cannot restore %s: %s", self.o.snapshot, tostring(v))
+    return nil
+  end
+  local w = { id = id, uds = uds, vm = v, started_at = core.monotime() }
+  self.workers[id] = w
+  assert(self.router:add_worker(id, uds, self.o.port))
+  loop.lines(assert(v.proc:take_fd("status")), function(line) if line then status_line(self, w, line) end end)
+  for _, which in ipairs({ "stdout", "stderr" }) do
+    loop.lines(assert(v.proc:take_fd(which)), function(line)
+      if line and self.o.verbose then log("worker %d: %s", id, line) end
+    end)
+  end
+  local pidfd = assert(v.proc:pidfd())
+  w.pidw = loop.on_readable(pidfd, function() self:worker_exited(w) end)
+  w.pidfd = pidfd
+  return w
+end
+
+-- SIGTERM (the VMM ends the VM and reports end=killed), SIGKILL if it lingers.
+function Daemon:end_worker(w, why)
+  w.reaped = true
+  self.router:remove_worker(w.id)
+  log("worker %d: %s", w.id, why)
+  w.vm:kill(15)
+  core.timer(M.STOP_GRACE_S * 1000, function()
+    if self.workers[w.id] == w then w.vm:kill(9) end
+  end)
+end
+
+-- ---- the coroutines ----
+
+-- Restores a worker whenever the router asks; after failed restores waits
+-- 0.1, 0.2, 0.4 ... up to 10 s before the next.
+function Daemon:keeper()
+  while not self.stopping do
+    local waiting = self.need:wait()
+    if self.stopping then return end
+    if self.fails > 0 then loop.sleep(math.min(10, 0.1 * 2 ^ (self.fails - 1))) end
+    local st = self.router:stats()
+    local pool = self:count()
+    if pool < self.o.workers and (st.waiting > 0 or type(waiting) == "number" or self:warm_short()) then
+      if not self:start_worker() then self.need:set() end   -- again, after the back-off
+    end
+  end
+end
+
+function Daemon:warm_short()
+  return self.o.idle_timeout == 0 and self:count() == 0
+end
+
+function Daemon:reap_idle()
+  local limit = self.o.idle_timeout
+  local ready = 0
+  for _, w in pairs(self.workers) do if w.ready_at and not w.reaped then ready = ready + 1 end end
+  for _, w in pairs(self.workers) do
+    local st = w.ready_at and not w.reaped and self.router:worker_stats(w.id)
+    local keep = limit == 0 and ready <= 1
+    local after = limit == 0 and M.KEEP_WARM_EXTRA_IDLE_S or limit
+    if st and st.active == 0 and st.idle_s >= after and not keep then
+      ready = ready - 1
+      self:end_worker(w, string.format("idle for %.1f s, ended", st.idle_s))
+    end
+  end
+  if self:warm_short() then self.need:set() end
+end
+
+function Daemon:reaper()
+  while not self.stopping do
+    loop.sleep(M.REAP_EVERY_S)
+    if not self.stopping then self:reap_idle() end
+  end
+end
+
+function Daemon:stop(why)
+  if self.stopping then return end
+  self.stopping = true
+  log("stopping (%s)", why or "asked")
+  self.router:close()
+  for _, w in pairs(self.workers) do w.reaped = true w.vm:kill(15) end
+  self.need:set()
+  local deadline = core.monotime() + M.STOP_GRACE_S
+  loop.go(function()
+    while self:count() > 0 and core.monotime() < deadline do loop.sleep(0.05) end
+    for _, w in pairs(self.workers) do w.vm:kill(9) w.vm.proc:wait(1) end
+    for _, s in ipairs(self.signals or {}) do s:close() end
+    os.execute("rm -rf " .. shq(self.dir))
+    loop.stop()
+  end)
+end
+
+function Daemon:run()
+  self.router:on_need(function(waiting) self.need:set(waiting) end)
+  self.signals = {
+    loop.on_signal(15, function() self:stop("SIGTERM") end),
+    loop.on_signal(2, function() self:stop("SIGINT") end),
+  }
+  loop.go(function() self:keeper() end)
+  loop.go(function() self:reaper() end)
+  if self:warm_short() then self.need:set() end
+  log("serving %s on http://127.0.0.1:%d/ (guest port %d, up to %d workers, idle timeout %s s)",
+    self.o.name, self.o.http_port, self.o.port, self.o.workers, tostring(self.o.idle_timeout))
+  local ok, err = loop.run()
+  if not ok then
+    for _, w in pairs(self.workers) do w.vm:kill(9) end
+    error(err, 0)
+  end
+end
+
+return M

@@ -1,0 +1,198 @@
+-- sm daemon: the HTTP edge router and its worker supervisor (docs/router.md)
+-- with real restored VMs, real curl and real sockets on 127.0.0.1.  One
+-- snapshot (a guest running busybox httpd on 8080) serves every case;
+-- SM_TEST_HTTP_SNAPSHOT=DIR reuses one made by spec/support/http_snapshot.lua.
+local run = require "support.run"
+
+local function sh(cmd)
+  local code, out, err = run.sh(cmd)
+  return out, code, err
+end
+
+local function trim(s) return (s:gsub("%s+$", "")) end
+
+describe("sm daemon (docs/router.md)", function()
+  if not run.have_kvm() then
+    pending("/dev/kvm not accessible: integration boots skipped")
+    return
+  end
+
+  local tmp, snap, env
+  local daemons = {}
+  local port_base = 20000 + (tonumber(trim(sh("echo $$"))) or 0) % 20000
+
+  setup(function()
+    tmp = trim(sh("mktemp -d /tmp/sm-daemon.XXXXXX"))
+    sh("mkdir -m 700 " .. tmp .. "/xdg " .. tmp .. "/s")
+    env = "env XDG_RUNTIME_DIR=" .. tmp .. "/xdg "
+    snap = os.getenv("SM_TEST_HTTP_SNAPSHOT")   -- reuse one made by spec/support/http_snapshot.lua
+    if snap then return end
+    local out, code, err = sh(env .. run.quote(run.bin) .. " lua " .. run.quote(run.root
+      .. "/spec/support/http_snapshot.lua") .. " " .. tmp .. "/s")
+    assert(code == 0, out .. err)
+    snap = tmp .. "/s/snap"
+  end)
+
+  teardown(function()
+    for _, d in ipairs(daemons) do sh("kill -9 " .. d.pid .. " 2>/dev/null") end
+    sh("rm -rf " .. run.quote(tmp))
+  end)
+
+  local next_port = 0
+  -- Starts `sm daemon` in the background; returns { pid=, port=, log= } once /_health answers.
+  local function start(args)
+    next_port = next_port + 1
+    local port = port_base + next_port
+    local log = string.format("%s/daemon-%d.log", tmp, port)
+    local pid = trim(sh(env .. "sh -c " .. run.quote("exec " .. run.quote(run.bin) .. " daemon --http-port "
+      .. port .. " --snapshot " .. snap .. " --port 8080 --upstream-timeout 200 " .. (args or "") .. " >" .. log .. " 2>&1")
+      .. " & echo $!"))
+    local d = { pid = pid, port = port, log = log, url = "http://127.0.0.1:" .. port }
+    daemons[#daemons + 1] = d
+    finally(function() sh("kill " .. pid .. " 2>/dev/null; sleep 0.3; kill -9 " .. pid .. " 2>/dev/null") end)
+    for _ = 1, 100 do
+      local _, code = sh("curl -sf -o /dev/null --max-time 1 " .. d.url .. "/_health")
+      if code == 0 then return d end
+      sh("sleep 0.05")
+    end
+    error("the daemon did not answer /_health: " .. sh("cat " .. log))
+  end
+
+  local function health(d)
+    return trim(sh("curl -s --max-time 5 " .. d.url .. "/_health"))
+  end
+
+  local function live(d) return tonumber(health(d):match('"live":(%d+)')) end
+
+  local function get(d, path, extra)
+    local out = sh("curl -s --max-time 240 " .. (extra or "") .. " -w '\\n%{http_code}' " .. d.url .. path)
+    local body, code = out:match("^(.*)\n(%d+)$")
+    return tonumber(code), body
+  end
+
+  local function stop(d)
+    sh("kill " .. d.pid .. "; for i in $(seq 50); do kill -0 " .. d.pid .. " 2>/dev/null || break; sleep 0.1; done")
+  end
+
+  local function count(s, pat)
+    local n = 0
+    for _ in s:gmatch(pat) do n = n + 1 end
+    return n
+  end
+
+  it("answers /_health itself, restores a worker on the first request and proxies to the guest", function()
+    local d = start()
+    local h = health(d)
+    assert.matches('^{"status":"ok","snapshot":"snap","workers":{"live":0,"idle":0,"starting":0}', h)
+    assert.matches('"uptime_s":%d+', h)
+    local code, body = get(d, "/index.html")
+    assert.equal(200, code)
+    assert.equal("hello-router\n", body)
+    assert.equal(1, live(d))
+    -- keep-alive: two requests on one connection, both answered
+    local out = sh("curl -s --max-time 60 -o /dev/null -o /dev/null -w '%{http_code} %{num_connects} ' "
+      .. d.url .. "/index.html " .. d.url .. "/index.html")
+    assert.matches("^200 %d 200 %d$", trim(out))
+    -- 1 MiB through the 64 KiB buffers: backpressure loses nothing
+    assert.equal("1048576", trim(sh("curl -s --max-time 60 " .. d.url .. "/big | wc -c")))
+    stop(d)
+    assert.matches("worker 1 running", sh("cat " .. d.log))
+  end)
+
+  it("answers bad request heads with 400 and oversized ones with 431, and never hangs", function()
+    local d = start()
+    local raw = sh("timeout 5 bash -c " .. run.quote("exec 3<>/dev/tcp/127.0.0.1/" .. d.port
+      .. "; printf 'GET / HTTP/1.1\\nHost: x\\n\\n' >&3; cat <&3"))
+    assert.matches("^HTTP/1%.1 400 Bad Request\r\n", raw)
+    assert.matches("Connection: close\r\n", raw)
+    local code = get(d, "/", "-o /dev/null -H 'X-Big: " .. string.rep("a", 17000) .. "'")
+    assert.equal(431, code)
+    raw = sh("timeout 5 bash -c " .. run.quote("exec 3<>/dev/tcp/127.0.0.1/" .. d.port
+      .. "; printf '\\x16\\x03\\x01\\x02\\x00' >&3; cat <&3"))
+    assert.matches("^HTTP/1%.1 400", raw)
+    assert.equal(0, live(d))   -- none of these woke a worker
+    stop(d)
+  end)
+
+  it("scales to zero after the idle timeout and restores again on the next request", function()
+    local d = start("--idle-timeout 1")
+    assert.equal(200, (get(d, "/index.html")))
+    local zero = false
+    for _ = 1, 60 do
+      if live(d) == 0 then zero = true break end
+      sh("sleep 0.1")
+    end
+    assert.is_true(zero, health(d))
+    assert.equal(200, (get(d, "/index.html")))
+    stop(d)
+    local log = sh("cat " .. d.log)
+    assert.equal(2, count(log, "running %(pid"), log)
+    assert.matches("worker 1: idle for", log)
+  end)
+
+  it("serves 30 concurrent clients with at most 3 workers", function()
+    local d = start("--workers-per-snapshot 3")
+    local out = sh("{ for i in $(seq 30); do curl -s -o /dev/null --max-time 240 -w '%{http_code}\\n' "
+      .. d.url .. "/index.html & done; wait; }")
+    assert.equal(30, count(out, "200\n"), out)
+    local log = sh("cat " .. d.log)
+    local n = count(log, "running %(pid")
+    assert.is_true(n >= 1 and n <= 3, log)
+    assert.is_true(live(d) <= 3)
+    stop(d)
+  end)
+
+  it("removes a worker killed with kill -9: its client is cut off, the next request gets a new worker", function()
+    local d = start()
+    assert.equal(200, (get(d, "/index.html")))
+    local pid = sh("cat " .. d.log):match("worker 1 running %(pid (%d+)")
+    -- a slow download is in flight (its first bytes are in) when the worker dies
+    local slow = tmp .. "/slow.out"
+    sh("(curl -s --max-time 240 --limit-rate 20k -o " .. slow .. ".body -w '%{http_code} %{size_download}' "
+      .. d.url .. "/big >" .. slow .. " 2>&1; echo \" rc=$?\" >>" .. slow .. ") >/dev/null 2>&1 &")
+    for _ = 1, 1200 do   -- bytes of the body itself are through
+      local size = tonumber(trim(sh("{ stat -c %s " .. slow .. ".body || echo 0; } 2>/dev/null")))
+      if size and size > 4096 then break end
+      sh("sleep 0.1")
+    end
+    sh("kill -9 " .. pid)
+    local res
+    for _ = 1, 100 do
+      res = sh("cat " .. slow)
+      if res:match("rc=") then break end
+      sh("sleep 0.1")
+    end
+    local code, size, rc = res:match("^(%d+) (%d+)%s+rc=(%d+)")
+    assert.equal("200", code, res)                 -- the response had begun: the client is closed
+    assert.is_true(tonumber(size) < 1048576, res)  -- short
+    assert.are_not.equal("0", rc)                  -- and curl knows it
+    for _ = 1, 50 do
+      if live(d) == 0 then break end
+      sh("sleep 0.1")
+    end
+    assert.equal(0, live(d))
+    assert.equal(200, (get(d, "/index.html")))
+    local log = sh("cat " .. d.log)
+    assert.matches("worker 1 ended", log)
+    assert.matches("worker 2 running", log)
+    stop(d)
+  end)
+
+  it("refuses a port another program holds, and its workers die with it when killed", function()
+    local d = start()
+    local code, _, err = run.sm({ "daemon", "--http-port", tostring(d.port), "--snapshot", snap, "--port", "8080" },
+      { XDG_RUNTIME_DIR = tmp .. "/xdg" })
+    assert.equal(1, code)
+    assert.matches("127%.0%.0%.1:" .. d.port .. " is in use by another program", err)
+    assert.equal(200, (get(d, "/index.html")))
+    local pid = sh("cat " .. d.log):match("worker 1 running %(pid (%d+)")
+    sh("kill -9 " .. d.pid)
+    local gone = false
+    for _ = 1, 50 do
+      local _, alive = sh("kill -0 " .. pid .. " 2>/dev/null")
+      if alive ~= 0 then gone = true break end
+      sh("sleep 0.1")
+    end
+    assert.is_true(gone, "sm-vmm " .. pid .. " outlived its daemon")
+  end)
+end)
