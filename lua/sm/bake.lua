@@ -85,7 +85,7 @@ end
 function M.run_config(img, r)
   local c = img.config or {}
   -- --entrypoint replaces ENTRYPOINT and drops the image's CMD unless --cmd is given
-  local entry = r.entrypoint and { r.entrypoint } or c.entrypoint or {}
+  local entry = r.entrypoint and (r.entrypoint == "" and {} or { r.entrypoint }) or c.entrypoint or {}
   local cmd = r.cmd or (r.entrypoint and {} or c.cmd or {})
   local argv = table.move(cmd, 1, #cmd, #entry + 1, table.move(entry, 1, #entry, 1, {}))
   if #argv == 0 then
@@ -143,8 +143,9 @@ local function layer_file(l) return l.image end
 function M.key(img, cfg, r)
   local vm = require "sm.vm"
   local kernel, initrd = vm.assets()
-  local parts = { "bake", M.FORMAT, img.digest, cjson.encode(cfg), r.memory_mib, r.vcpus,
-    r.kernel or kernel, initrd }
+  -- fixed field order: a Lua table's own order differs between processes
+  local parts = { "bake", M.FORMAT, img.digest, cjson.encode(cfg.argv), cjson.encode(cfg.env), cfg.workdir,
+    cfg.user, cfg.hostname, cfg.port, r.memory_mib, r.vcpus, r.kernel or kernel, initrd }
   for _, l in ipairs(img.layers) do parts[#parts + 1] = layer_file(l) end
   for _, v in ipairs(r.volumes) do parts[#parts + 1] = v.guest .. (v.readonly and ":ro" or ":rw") end
   for i = 1, #parts do parts[i] = tostring(parts[i]) end

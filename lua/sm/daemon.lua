@@ -12,8 +12,17 @@
 --     warm: the pool never shrinks below one, and one starts at once).
 --
 --   local d = daemon.new{ http_port = 8080, snapshot = DIR, name = "web", port = 8080,
---                         workers = 1, idle_timeout = 300, limits = { ... } }
+--                         workers = 1, idle_timeout = 300, limits = { ... },
+--                         restore = { extra sm.vm.restore options: rootfs, argv, volumes ... },
+--                         workers_log = PATH, foreground = bool, stop_grace = s }
 --   d:run()     -- until SIGTERM/SIGINT or d:stop()
+--   daemon.serve(o)  -- the same, holding the port's state files (sm.run) for its life
+--
+-- Every worker's output goes to workers_log, each line tagged [wN] (and to
+-- stdout when foreground).  SIGTERM/SIGINT stop it: SIGTERM to each
+-- workload through its agent, stop_grace seconds (or what `sm run --stop`
+-- wrote), then the VMs that are left are killed.  SIGUSR1 asks for a worker
+-- even with no client waiting (sm exec uses it).
 local core = require "sm.core"
 local errors = require "sm.errors"
 local loop = require "sm.loop"
@@ -33,8 +42,6 @@ local function log(fmt, ...)
 end
 M.log = log
 
-local function shq(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
-
 function M.new(o)
   local self = setmetatable({ o = o, workers = {}, next_id = 1, fails = 0, need = loop.event(),
     stopping = false }, Daemon)
@@ -50,9 +57,13 @@ function M.new(o)
   end
   self.router = rt
   -- the port is ours now, so is this directory (another daemon on it would have failed above)
-  self.dir = vm.runtime_dir() .. "/daemon-" .. o.http_port
-  os.execute("rm -rf " .. shq(self.dir))
+  self.dir = M.worker_dir(o.http_port)
+  core.rmtree(self.dir)
   assert(core.private_dir(self.dir))
+  if o.workers_log then
+    self.wlog = assert(io.open(o.workers_log, "a"))
+    self.wlog:setvbuf("line")
+  end
   return self
 end
 
@@ -93,12 +104,31 @@ function Daemon:worker_exited(w)
   self.need:set()   -- the keeper re-checks: waiting clients may need a new one
 end
 
+-- Where the daemon on port keeps its workers' sockets (wN.sock): sm exec looks there.
+function M.worker_dir(port)
+  return vm.runtime_dir() .. "/daemon-" .. port
+end
+
+function Daemon:worker_line(id, which, line)
+  local tagged = string.format("[w%d] %s\n", id, line)
+  if self.wlog then self.wlog:write(tagged) end
+  if self.o.foreground then
+    local f = which == "stderr" and io.stderr or io.stdout
+    f:write(tagged)
+    f:flush()
+  elseif self.o.verbose then
+    log("worker %d: %s", id, line)
+  end
+end
+
 function Daemon:start_worker()
   local id = self.next_id
   self.next_id = id + 1
   local uds = string.format("%s/w%d.sock", self.dir, id)
   os.remove(uds)
-  local ok, v = pcall(vm.restore, self.o.snapshot, { vsock_uds = uds, cid = 2 + id, console = "capture" })
+  local ro = { vsock_uds = uds, cid = 2 + id, console = "capture" }
+  for k, val in pairs(self.o.restore or {}) do ro[k] = val end
+  local ok, v = pcall(vm.restore, self.o.snapshot, ro)
   if not ok then
     self.fails = self.fails + 1
     log("cannot restore %s: %s", self.o.snapshot, tostring(v))
@@ -110,7 +140,7 @@ function Daemon:start_worker()
   loop.lines(assert(v.proc:take_fd("status")), function(line) if line then status_line(self, w, line) end end)
   for _, which in ipairs({ "stdout", "stderr" }) do
     loop.lines(assert(v.proc:take_fd(which)), function(line)
-      if line and self.o.verbose then log("worker %d: %s", id, line) end
+      if line then self:worker_line(id, which, line) end
     end)
   end
   local pidfd = assert(v.proc:pidfd())
@@ -174,19 +204,34 @@ function Daemon:reaper()
   end
 end
 
+-- The grace --stop asked for (router-PORT.stop), else ours.
+function Daemon:grace()
+  local f = io.open(require("sm.run").files(self.o.http_port).stop)
+  local g = f and tonumber(f:read("l") or "")
+  if f then f:close() end
+  return g or self.o.stop_grace or M.STOP_GRACE_S
+end
+
 function Daemon:stop(why)
   if self.stopping then return end
   self.stopping = true
-  log("stopping (%s)", why or "asked")
+  local grace = self:grace()
+  log("stopping (%s): SIGTERM to %d workload(s), %g s grace", why or "asked", self:count(), grace)
   self.router:close()
-  for _, w in pairs(self.workers) do w.reaped = true w.vm:kill(15) end
+  local agent = require "sm.agent"
+  for _, w in pairs(self.workers) do
+    w.reaped = true
+    -- the workload gets SIGTERM through the agent; a worker still restoring has none to ask
+    if not (w.ready_at and agent.stop(w.uds, 15, 2)) then w.vm:kill(15) end
+  end
   self.need:set()
-  local deadline = core.monotime() + M.STOP_GRACE_S
+  local deadline = core.monotime() + grace
   loop.go(function()
     while self:count() > 0 and core.monotime() < deadline do loop.sleep(0.05) end
     for _, w in pairs(self.workers) do w.vm:kill(9) w.vm.proc:wait(1) end
-    for _, s in ipairs(self.signals or {}) do s:close() end
-    os.execute("rm -rf " .. shq(self.dir))
+    for _, sig in ipairs(self.signals or {}) do sig:close() end
+    core.rmtree(self.dir)
+    if self.wlog then self.wlog:close() self.wlog = nil end
     loop.stop()
   end)
 end
@@ -196,6 +241,7 @@ function Daemon:run()
   self.signals = {
     loop.on_signal(15, function() self:stop("SIGTERM") end),
     loop.on_signal(2, function() self:stop("SIGINT") end),
+    loop.on_signal(10, function() if not self.stopping then self.need:set(1) end end),	-- SIGUSR1: warm one
   }
   loop.go(function() self:keeper() end)
   loop.go(function() self:reaper() end)
@@ -207,6 +253,46 @@ function Daemon:run()
     for _, w in pairs(self.workers) do w.vm:kill(9) end
     error(err, 0)
   end
+end
+
+-- A snapshot `sm run` baked (DIR/bake.json + DIR/vm/, docs/run.md): what
+-- serving it takes — { vm =, root =, port =, name =, restore = } — or nil
+-- when DIR has no bake.json.  volumes: the host sides, in bake.json order.
+function M.baked(dir, volumes)
+  local bake = require "sm.bake"
+  local meta = bake.read_json(dir .. "/bake.json")
+  if not meta then return nil end
+  if meta.format ~= bake.FORMAT then
+    errors.fail("snapshot " .. dir .. ": bake format " .. tostring(meta.format) .. ", this sm reads " .. bake.FORMAT .. " — bake it again with sm run")
+  end
+  if #(volumes or {}) ~= #(meta.volumes or {}) then
+    errors.usage_error(string.format("snapshot %s needs %d --volume (host sides), got %d", dir,
+      #(meta.volumes or {}), #(volumes or {})))
+  end
+  return { vm = dir .. "/vm", root = dir, port = math.tointeger(meta.port), name = meta.name,
+    restore = bake.restore_options(meta, volumes) }
+end
+
+-- Serve until stopped, holding the port's state files (sm.run: pid, lock,
+-- snapshot, rm) for the daemon's life; removes them, and with --rm the
+-- snapshot (o.snapshot_root), when it ends.  Returns the exit code.
+function M.serve(o)
+  local run = require "sm.run"
+  local files = run.files(o.http_port)
+  o.workers_log = o.workers_log or files.workers
+  local lock = run.claim(o.http_port, o.name, o.snapshot_root or o.snapshot, o.rm)
+  local f = io.open(o.workers_log, "w")	-- a new daemon's log starts empty
+  if f then f:close() end
+  local ok, err = pcall(function() M.new(o):run() end)
+  local rm = core.stat(files.rm) ~= nil
+  run.clear(o.http_port)
+  lock:unlock()
+  if rm and o.snapshot_root then
+    core.rmtree(o.snapshot_root)
+    log("removed snapshot %s (--rm)", o.snapshot_root)
+  end
+  if not ok then error(err, 0) end
+  return 0
 end
 
 return M

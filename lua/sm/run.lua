@@ -101,8 +101,17 @@ end
 local RESTART = { no = "no", ["on-failure"] = "on-failure", always = "always", ["unless-stopped"] = "always" }
 
 local function check_unsupported(o)
+  if o.health_cmd then
+    errors.fail("--health-cmd: health checks are not built yet — a worker that dies is replaced on the next request")
+  end
+  if o.restart and o.restart ~= "no" then
+    errors.fail("--restart " .. o.restart .. ": restart policies are not built yet — a worker that dies is replaced on the next request")
+  end
   if o.enable_egress or o.egress_policy then
     errors.fail("--enable-egress/--egress-policy: guest networking is not built yet (guests have no network) — drop the flag")
+  end
+  if o.pid_file then
+    errors.fail("--pid-file: the pid file is always in the state directory (router-PORT.pid, read by sm ps) — drop the flag")
   end
   if o.inbound_tls_cert or o.inbound_tls_key or o.inbound_tls_autogen then
     errors.fail("--inbound-tls-*: TLS at the edge is not built yet — put a TLS proxy in front of http://127.0.0.1:PORT/")
@@ -112,7 +121,6 @@ end
 -- Validated options with every default filled in.  `o` is what sm.args
 -- parsed; `image` the positional argument (nil for --connect/--stop).
 function M.options(o, image)
-  check_unsupported(o)
   local r = {
     image = image, detach = o.detach, connect = o.connect, stop = o.stop, rm = o.rm,
     http_port = range("http-port", o.http_port or env_int("SM_HTTP_PORT", 8080), 1, 65535),
@@ -155,8 +163,9 @@ function M.options(o, image)
     bad("--name %s: letters, digits, '.', '_' and '-', at most 64", r.name)
   end
   if not r.connect and not r.stop and not r.image then bad("missing image — e.g. sm run nginx:1.27-alpine") end
+  check_unsupported(o)
   local files = M.files(r.http_port)
-  r.pid_file, r.log_file = o.pid_file or files.pid, o.log_file or files.log
+  r.pid_file, r.log_file = files.pid, o.log_file or files.log
   return r
 end
 
@@ -356,16 +365,21 @@ local function trace(fmt, ...)
 end
 M.trace = trace
 
+-- The host side of each volume, in the order bake.json lists them.
+local function volume_paths(r)
+  local bake = require "sm.bake"
+  local paths = {}
+  for i, v in ipairs(r.volumes) do paths[i] = bake.volume_path(v) end
+  return paths
+end
+
 -- The `sm daemon` command line for a baked snapshot.
 function M.daemon_argv(r, snap)
-  local core_paths = core.paths()
-  local argv = { core_paths.exe, "daemon", "--http-port", tostring(r.http_port), "--snapshot", snap.dir,
-    "--name", snap.name, "--workers-per-snapshot", tostring(r.workers), "--idle-timeout", tostring(r.idle_timeout),
-    "--stop-grace", string.format("%g", r.stop_grace), "--restart", r.restart }
+  local argv = { core.paths().exe, "daemon", "--http-port", tostring(r.http_port), "--snapshot", snap.dir,
+    "--workers-per-snapshot", tostring(r.workers), "--idle-timeout", tostring(r.idle_timeout),
+    "--stop-grace", string.format("%g", r.stop_grace) }
   if r.rm then argv[#argv + 1] = "--rm" end
-  if r.health_cmd then
-    table.move({ "--health-cmd", r.health_cmd, "--health-interval", tostring(r.health_interval) }, 1, 4, #argv + 1, argv)
-  end
+  for _, p in ipairs(volume_paths(r)) do table.move({ "--volume", p }, 1, 2, #argv + 1, argv) end
   return argv
 end
 
@@ -412,14 +426,15 @@ function M.foreground(r)
   local bake = require "sm.bake"
   local snap = bake.ensure(r)
   already_running(r, snap.name)
-  local daemon = require "sm.daemon"
-  return daemon.serve(M.daemon_options(r, snap))
+  return require("sm.daemon").serve(M.daemon_options(r, snap))
 end
 
 function M.daemon_options(r, snap)
-  return { http_port = r.http_port, snapshot = snap.dir, name = snap.name, workers = r.workers,
-    idle_timeout = r.idle_timeout, stop_grace = r.stop_grace, restart = r.restart, rm = r.rm,
-    health_cmd = r.health_cmd, health_interval = r.health_interval, log_file = r.log_file, foreground = true }
+  local daemon = require "sm.daemon"
+  local baked = daemon.baked(snap.dir, volume_paths(r))
+  return { http_port = r.http_port, snapshot = baked.vm, snapshot_root = baked.root, restore = baked.restore,
+    name = baked.name, port = baked.port, workers = r.workers, idle_timeout = r.idle_timeout,
+    stop_grace = r.stop_grace, rm = r.rm, foreground = true, limits = {} }
 end
 
 return M

@@ -166,6 +166,46 @@ ROOTFS_CONFIG = {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin", "GREETING=hi"],
                  "WorkingDir": "/home/app", "User": "app"}
 
 
+WEB_START = b"""#!/bin/sh
+# what the workload sees, served as /info; then the server itself
+{ echo "args:$*"; echo "user:$(id -u):$(id -g)"; echo "pwd:$(pwd)"; echo "host:$(hostname)"
+  env | sort | sed 's/^/env:/'; } > /www/info
+echo "web-start: serving /www on 8080 (args: $*)"
+echo "web-start: to stderr" >&2
+exec httpd -f -p 8080 -h /www
+"""
+
+
+def web_layers(n):
+    """busybox httpd serving /www on 8080 (entrypoint /bin/web-start writes
+    /www/info first), then n-1 tiny layers, each adding /layers/K."""
+    base = Tar()
+    for d in ("bin", "etc", "tmp", "home", "home/app", "layers", "www", "data", "root"):
+        base.dir(d, mode=0o1777 if d in ("tmp", "www") else 0o755)
+    base.dir("home/app", uid=1234, gid=1234)
+    with open("/bin/busybox", "rb") as f:
+        base.add("bin/busybox", data=f.read(), mode=0o755)
+    for applet in ("sh", "ls", "cat", "echo", "id", "hostname", "pwd", "sleep", "sync", "od", "head", "test",
+                   "wc", "env", "sort", "sed", "httpd", "date", "true", "false", "kill", "ps", "grep", "rm", "mkdir"):
+        base.add("bin/" + applet, tarfile.SYMTYPE, link="busybox", mode=0o777)
+    base.add("bin/web-start", data=WEB_START, mode=0o755)
+    base.add("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n")
+    base.add("etc/group", data=b"root:x:0:\napp:x:1234:\n")
+    base.add("www/index.html", data=b"<h1>hello from the web image</h1>\n")
+    base.add("layers/1", data=b"1\n")
+    layers = [(base.raw(), "gzip")]
+    for k in range(2, n + 1):
+        t = Tar()
+        t.dir("layers")
+        t.add("layers/%d" % k, data=b"%d\n" % k)
+        layers.append((t.raw(), "none"))
+    return layers
+
+
+WEB_CONFIG = {"Entrypoint": ["/bin/web-start"], "Cmd": ["default-cmd"], "Env": ["PATH=/bin", "GREETING=hi"],
+              "WorkingDir": "/www", "ExposedPorts": {"8080/tcp": {}}}
+
+
 def one_bad_layer(kind):
     t = Tar()
     if kind == "dotdot":
@@ -230,7 +270,7 @@ def main():
     kind, root = sys.argv[1], sys.argv[2]
     if kind == "docker-save":
         return docker_save(root, sys.argv[3])
-    tag = sys.argv[3] if len(sys.argv) > 3 and kind not in ("big", "rootfs") else "1"
+    tag = sys.argv[3] if len(sys.argv) > 3 and kind not in ("big", "rootfs", "web") else "1"
     lay = Layout(root)
     if kind == "busybox":
         d = image(lay, busybox_layers(), BUSYBOX_CONFIG)
@@ -241,6 +281,8 @@ def main():
                                  "manifests": [arm, amd]}).encode(), MT_INDEX)
     elif kind == "rootfs":
         d = image(lay, rootfs_layers(max(2, int(sys.argv[3]))), ROOTFS_CONFIG)
+    elif kind == "web":
+        d = image(lay, web_layers(int(sys.argv[3]) if len(sys.argv) > 3 else 2), WEB_CONFIG)
     elif kind == "big":
         d = image(lay, big_layers(int(sys.argv[3])), {"Cmd": ["/bin/true"]})
     else:

@@ -9,7 +9,7 @@ local M = {}
 
 M.summary = "serve a snapshot over HTTP on 127.0.0.1, restoring workers on demand"
 M.usage = [==[
-usage: sm daemon --snapshot DIR --port GUESTPORT [options]
+usage: sm daemon --snapshot DIR [--port GUESTPORT] [options]
 
 Listens on 127.0.0.1:--http-port and forwards each HTTP connection to a
 worker VM restored from the snapshot in DIR, whose guest serves HTTP on
@@ -22,8 +22,16 @@ Runs in the foreground until SIGTERM or Ctrl-C; its workers end with it.
 
 options:
   --http-port PORT            edge port on 127.0.0.1 (default 8080, SM_HTTP_PORT)
-  --snapshot DIR              snapshot directory whose guest serves HTTP
-  --port GUESTPORT            the guest's HTTP port (default 80)
+  --snapshot DIR              a snapshot `sm run` baked (DIR/bake.json + DIR/vm/:
+                              its guest port, layers and run config come from
+                              there, docs/run.md), or any VM snapshot directory
+                              whose guest serves HTTP (DIR/metadata.json)
+  --port GUESTPORT            the guest's HTTP port (default: the bake's, else 80)
+  --volume PATH               host side of the baked snapshot's next volume, in
+                              bake.json order; repeatable
+  --stop-grace S              SIGTERM to each workload, then S seconds before its
+                              VM is killed (default 10)
+  --rm                        remove the snapshot when the daemon stops
   --name NAME                 snapshot name shown by /_health (default: DIR's last part)
   --workers-per-snapshot N    pool size, 1..64 (default 1, SM_WORKERS_PER_SNAPSHOT)
   --idle-timeout S            end a worker idle S seconds; 0 keeps one warm
@@ -48,6 +56,10 @@ local spec = {
   { "queue-timeout", arg = "S" },
   { "upstream-timeout", arg = "S" },
   { "verbose", short = "v" },
+  { "volume", arg = "PATH", many = true },
+  { "stop-grace", arg = "S" },
+  { "rm" },
+  { "foreground" },	-- sm run's own: worker output on stdout too
 }
 
 local function env_int(name, def)
@@ -73,24 +85,27 @@ function M.run(argv)
   local o, rest, positional = args.parse(argv, spec)
   if #rest > 0 or #positional > 0 then errors.usage_error("unexpected argument '" .. (positional[1] or rest[1]) .. "' — see --help") end
   if not o.snapshot then errors.usage_error("--snapshot DIR is required") end
-  if not core.stat(o.snapshot .. "/metadata.json") then
-    errors.fail("snapshot " .. o.snapshot .. ": no metadata.json there — give a snapshot directory (sm boot --snapshot-to)")
+  o.snapshot = o.snapshot:gsub("/+$", "")
+  local baked = daemon.baked(o.snapshot, o.volume)
+  if not baked and not core.stat(o.snapshot .. "/metadata.json") then
+    errors.fail("snapshot " .. o.snapshot .. ": no bake.json or metadata.json there — give a snapshot sm run baked or one of sm boot --snapshot-to")
   end
-  local d = daemon.new{
+  return daemon.serve{
     http_port = int_in("--http-port", o.http_port or env_int("SM_HTTP_PORT", 8080), 1, 65535),
-    snapshot = o.snapshot,
-    name = o.name or o.snapshot:gsub("/+$", ""):match("([^/]+)$"),
-    port = int_in("--port", o.port or 80, 1, 65535),
+    snapshot = baked and baked.vm or o.snapshot,
+    snapshot_root = baked and baked.root or nil,
+    restore = baked and baked.restore or nil,
+    name = o.name or (baked and baked.name) or o.snapshot:match("([^/]+)$"),
+    port = int_in("--port", o.port or (baked and baked.port) or 80, 1, 65535),
     workers = int_in("--workers-per-snapshot", o.workers_per_snapshot or env_int("SM_WORKERS_PER_SNAPSHOT", 1), 1, 64),
     idle_timeout = seconds("--idle-timeout", o.idle_timeout or os.getenv("SM_IDLE_TIMEOUT"), 300, 0),
-    verbose = o.verbose,
+    stop_grace = seconds("--stop-grace", o.stop_grace, 10, 0),
+    rm = o.rm, verbose = o.verbose, foreground = o.foreground,
     limits = {
       queue_timeout = seconds("--queue-timeout", o.queue_timeout, 30, 0.001),
       upstream_timeout = seconds("--upstream-timeout", o.upstream_timeout, 30, 0.001),
     },
   }
-  d:run()
-  return 0
 end
 
 return M

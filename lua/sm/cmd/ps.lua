@@ -26,7 +26,7 @@ function M.run(argv)
   for _, d in ipairs(run.daemons()) do
     local h = run.health(d.port)
     rows[#rows + 1] = { port = d.port, pid = d.pid, snapshot = d.snapshot or "?", rm = d.rm,
-      workers = h and h.workers and h.workers.live or cjson.null,
+      workers = h and h.workers and math.tointeger(h.workers.live) or cjson.null,
       endpoint = string.format("http://127.0.0.1:%d/", d.port) }
   end
   if fmt == "json" then
