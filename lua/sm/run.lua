@@ -77,17 +77,16 @@ local function parse_cmd(s)
   return v
 end
 
--- --volume NAME:/path or /abs/file.img:/path[:ro]
+-- --volume NAME:/path or /abs/file.img:/path (read-write; one VM at a time)
 function M.parse_volume(s)
-  local host, guest, mode = s:match("^([^:]+):(/[^:]*):?(%a*)$")
+  local host, guest = s:match("^([^:]+):(/[^:]*)$")
   if not host then
     bad("--volume %s: expected HOST:GUEST, e.g. data:/var/lib/data or /abs/disk.img:/data", s)
   end
-  if mode ~= "" and mode ~= "ro" and mode ~= "rw" then bad("--volume %s: mode must be ro or rw", s) end
   if guest == "/" or guest:find("/%.%.?/") or guest:find("/%.%.?$") then
     bad("--volume %s: the guest path must be an absolute directory other than /", s)
   end
-  local v = { guest = guest, readonly = mode == "ro", spec = s }
+  local v = { guest = guest, readonly = false, spec = s }
   if host:sub(1, 1) == "/" then
     v.path = host
   elseif host:match("^[%w][%w_.%-]*$") and #host <= 64 then
@@ -394,6 +393,20 @@ local function already_running(r, name)
   return true
 end
 
+-- A read-write volume another VM holds (its VMM locks it): say so now,
+-- not as a worker that cannot start.
+local function check_volumes_free(r)
+  for i, p in ipairs(volume_paths(r)) do
+    local l, err, errno = true, nil, nil
+    if not r.volumes[i].readonly then l, err, errno = core.lock(p, { wait = false }) end
+    if not l and errno == 11 then
+      errors.fail("volume " .. p .. " is in use read-write by another VM — stop it first (sm ps), a volume is attached to one VM at a time")
+    end
+    if not l then errors.fail("volume " .. p .. ": " .. tostring(err)) end
+    if l ~= true then l:unlock() end
+  end
+end
+
 function M.detach(r)
   local bake = require "sm.bake"
   local t0 = core.monotime()
@@ -402,6 +415,7 @@ function M.detach(r)
     io.stdout:write("endpoint: ", endpoint(r.http_port), "\n")
     return 0
   end
+  check_volumes_free(r)
   local p = core.spawn(M.daemon_argv(r, snap), { stdout = "file:" .. r.log_file, stderr = "file:" .. r.log_file,
     stdin = "null", setsid = true })
   local t1 = core.monotime()
@@ -426,6 +440,7 @@ function M.foreground(r)
   local bake = require "sm.bake"
   local snap = bake.ensure(r)
   already_running(r, snap.name)
+  check_volumes_free(r)
   return require("sm.daemon").serve(M.daemon_options(r, snap))
 end
 

@@ -7,18 +7,40 @@ local vm = require "sm.vm"
 
 local M = {}
 
+-- A live worker of daemon d, as a VM object with an agent: the first whose
+-- agent answers; if none does, SIGUSR1 asks the daemon to restore one.
+function M.daemon_worker(d, timeout)
+  local core = require "sm.core"
+  local agent = require "sm.agent"
+  local dir = require("sm.daemon").worker_dir(d.port)
+  local deadline, asked = core.monotime() + (timeout or 120), false
+  repeat
+    for _, name in ipairs(core.readdir(dir) or {}) do
+      local uds = dir .. "/" .. name
+      if name:match("^w%d+%.sock$") and agent.ping(uds, 5) then return vm.from_socket(uds, name) end
+    end
+    if not asked then core.kill_pid(d.pid, 10) asked = true end
+    core.sleep(0.1)
+  until core.monotime() >= deadline
+  errors.fail(string.format("no worker of the daemon on port %d answered in %d s — see sm logs --router %d",
+    d.port, timeout or 120, d.port))
+end
+
 -- -> a VM object with an agent, or raises a failure the user can act on.
+-- TARGET: a detached VM's name, or a daemon's port, snapshot name or image.
 function M.resolve(target)
+  local d = M.daemon(target)
+  if d and (target ~= nil or #vm.list_detached() == 0) then return M.daemon_worker(d) end
   if target == nil then
     local names = vm.list_detached()
-    if #names == 0 then errors.fail("no running VM — start one with sm boot --detach --name NAME") end
-    if #names > 1 then
-      errors.usage_error("several VMs are running (" .. table.concat(names, ", ") .. ") — name one")
+    if #names == 0 then errors.fail("no running VM — start one with sm run IMAGE --detach (or sm boot --detach --name NAME)") end
+    if #names > 1 or d then
+      errors.usage_error("several VMs are running (" .. table.concat(names, ", ") .. (d and ", a daemon" or "") .. ") — name one")
     end
     target = names[1]
   end
   local v, err = vm.attach(target)
-  if not v then errors.fail(err .. " — see sm boot --detach") end
+  if not v then errors.fail(err .. " — see sm ps and sm boot --detach") end
   return v
 end
 

@@ -497,6 +497,11 @@ function M.attach(name)
   return setmetatable({ name = name, dir = dir, vmm_pid = pid, opts = { vsock_uds = dir .. "/vsock.sock" } }, VM)
 end
 
+-- A VM known only by its agent socket (a daemon's worker).
+function M.from_socket(uds, name)
+  return setmetatable({ name = name or uds, opts = { vsock_uds = uds } }, VM)
+end
+
 -- Names of running detached VMs; stale directories are swept.
 function M.list_detached()
   local names = {}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,6 +189,16 @@ int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *ms
 		snprintf(msg, msglen, "disk %s: not a regular file or block device", path);
 		close(fd);
 		return -EINVAL;
+	}
+	/* One writer at a time: two guests mounting one ext4 image read-write
+	 * would corrupt it.  The lock lives as long as this fd (the VMM). */
+	if (!ro && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno;
+		snprintf(msg, msglen, "disk %s: %s", path, err == EWOULDBLOCK ?
+			 "in use read-write by another VM — stop that VM first (a volume is attached to one VM at a time)" :
+			 strerror(err));
+		close(fd);
+		return -err;
 	}
 	pthread_mutex_lock(&b->t->lock);
 	if (b->fd >= 0)

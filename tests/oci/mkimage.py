@@ -172,7 +172,7 @@ WEB_START = b"""#!/bin/sh
   env | sort | sed 's/^/env:/'; } > /www/info
 echo "web-start: serving /www on 8080 (args: $*)"
 echo "web-start: to stderr" >&2
-exec httpd -f -p 8080 -h /www
+exec httpd -f -v -p 8080 -h /www
 """
 
 

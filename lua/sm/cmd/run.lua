@@ -45,7 +45,8 @@ options:
   --insecure               plain HTTP to a registry other than localhost
   -v, --volume HOST:GUEST  persistent ext4 volume; HOST is a name
                            ($XDG_DATA_HOME/sm/volumes/NAME.img, 1 GiB, made on first
-                           use) or an absolute path; :ro for read-only; repeatable
+                           use) or an absolute path; read-write, one VM at a time
+                           (so one worker); repeatable
   --entrypoint CMD         replace the image's ENTRYPOINT (and drop its CMD unless --cmd)
   --cmd JSON               replace the image's CMD, a JSON array: '["httpd","-f"]'
   --workdir DIR, --user USER, --hostname NAME
