@@ -29,7 +29,7 @@ describe("sm daemon (no guest needed)", function()
     assert.is_true(run.one_line(err), err)
     code, _, err = run.sm({ "daemon", "--snapshot", tmp .. "/none" }, env)
     assert.equal(1, code)
-    assert.matches("no metadata.json", err, 1, true)
+    assert.matches("no bake.json or metadata.json there", err, 1, true)
   end)
 
   it("refuses out-of-range values as usage errors", function()
