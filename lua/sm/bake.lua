@@ -105,8 +105,9 @@ function M.run_config(img, r)
   }
 end
 
+-- The snapshot's name, as a hostname.
 function M.default_hostname(r)
-  return (require("sm.run").snapshot_name(r.image):gsub("[^%w%-]", "-"):sub(1, 63))
+  return ((r.name or require("sm.run").snapshot_name(r.image)):gsub("[^%w%-]", "-"):sub(1, 63))
 end
 
 -- ---- volumes: named ones live in $XDG_DATA_HOME/sm/volumes/NAME.img ----

@@ -117,7 +117,7 @@ static int l_sha256(lua_State *L)
 	return 1;
 }
 
-/* core.stat(path) -> { size=, mtime_ns=, mode=, uid= } | nil, err */
+/* core.stat(path) -> { size=, mtime_ns=, mode=, uid=, disk_bytes= } | nil, err */
 static int l_stat(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
@@ -134,6 +134,8 @@ static int l_stat(lua_State *L)
 	lua_setfield(L, -2, "mode");
 	lua_pushinteger(L, st.st_uid);
 	lua_setfield(L, -2, "uid");
+	lua_pushinteger(L, (lua_Integer)st.st_blocks * 512);	/* what it takes on disk (sparse files) */
+	lua_setfield(L, -2, "disk_bytes");
 	return 1;
 }
 

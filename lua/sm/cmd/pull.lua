@@ -3,6 +3,7 @@ local args = require "sm.args"
 local errors = require "sm.errors"
 local oci = require "sm.oci"
 local core = require "sm.core"
+local run = require "sm.run"
 
 local usage = [[
 usage: sm pull [--insecure] [--quiet] IMAGE
@@ -75,8 +76,16 @@ return {
   summary = "fetch an image and build its layer images",
   usage = usage,
   run = function(argv)
-    local opts, _, pos = args.parse(argv, { { "insecure" }, { "quiet", short = "q" } })
+    local spec = { { "quiet", short = "q" } }
+    for _, o in ipairs(run.spec) do
+      if ({ name = 1, port = 1, memory = 1, vcpus = 1, cpus = 1, ["snapshots-dir"] = 1, volume = 1, entrypoint = 1,
+          cmd = 1, workdir = 1, user = 1, hostname = 1, env = 1, kernel = 1, insecure = 1, ["no-bake"] = 1 })[o[1]] then
+        spec[#spec + 1] = o
+      end
+    end
+    local opts, _, pos = args.parse(argv, spec)
     if #pos ~= 1 then errors.usage_error("needs exactly one IMAGE — see `sm pull --help`") end
+    local r = not opts.no_bake and run.options(opts, pos[1])	-- usage errors before any download
     local t0 = core.monotime()
     local img, err = oci.pull(pos[1], {
       insecure = opts.insecure,
@@ -88,6 +97,12 @@ return {
     else
       io.stdout:write(string.format("%s: %d layers, %s, digest %s (%.1fs)\n", img.name, #img.layers,
         human(img.size), img.digest, core.monotime() - t0))
+    end
+    if r then
+      local snap = require("sm.bake").ensure(r)
+      if not opts.quiet then
+        io.stdout:write(string.format("snapshot %s: %s (%s)\n", snap.name, snap.dir, snap.baked and "baked" or "up to date"))
+      end
     end
     return 0
   end,
