@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# The main job for now: check the host, start the built-in guest in the
-# background with busybox httpd as its workload, fetch a page from it
-# through the guest agent's port proxy, exec in it, and stop it.
-# (Serving an OCI image on 127.0.0.1:8080 arrives with `sm run`.)
+# The main job: build a small real OCI image locally (busybox httpd, once,
+# cached in build/demo), run it with `sm run --detach`, fetch a page from
+# http://127.0.0.1:PORT/ with curl, show `sm ps`, `sm logs` and `sm exec`,
+# and stop it.  PORT is $SM_HTTP_PORT, else 8080.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sm=build/sm
-name=demo-$$
+sm=$PWD/build/sm
+port=${SM_HTTP_PORT:-8080}
+image=build/demo/web
+say() { echo "demo: $*" >&2; }
 $sm setup
-trap '$sm stop --time 5 "$name" >/dev/null 2>&1 || true' EXIT
-echo "demo: starting a guest serving HTTP (the first run boots it once, about a minute on hosts without VT-x/AMD-V)" >&2
-$sm boot --detach --name "$name" -- /bin/sh -c \
-	'mkdir -p /www && echo "hello from a supermachine guest" > /www/index.html && exec httpd -f -p 8080 -h /www'
-echo "demo: GET /index.html from guest port 8080, through the vsock port proxy" >&2
-$sm lua examples/http_get.lua "$name" 8080 /index.html
-echo "demo: sm exec $name -- uname -sr" >&2
-$sm exec "$name" -- /bin/uname -sr
+if [ ! -s "$image/index.json" ]; then
+	say "building the demo image (busybox httpd) into $image"
+	rm -rf "$image"
+	python3 tests/oci/mkimage.py web "$image"
+fi
+trap '$sm run --stop --http-port "$port" >/dev/null 2>&1 || true' EXIT
+say "sm run oci-layout:$image:1 --detach (the first run bakes a snapshot; later runs restore it)"
+SM_RUN_TRACE=${SM_RUN_TRACE:-1} $sm run "oci-layout:$image:1" --detach --name demo-web --memory 128 --http-port "$port"
+say "curl http://127.0.0.1:$port/"
+curl -sS -m 60 -i "http://127.0.0.1:$port/"
+say "curl http://127.0.0.1:$port/_health"
+curl -sS -m 10 "http://127.0.0.1:$port/_health"; echo
+say "sm ps"
+$sm ps
+say "sm logs $port"
+$sm logs "$port"
+say "sm exec $port -- uname -sr"
+$sm exec "$port" -- uname -sr
+say "sm run --stop --http-port $port"
+$sm run --stop --http-port "$port"
+trap - EXIT
+say "done"

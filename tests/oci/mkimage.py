@@ -186,7 +186,8 @@ def web_layers(n):
     with open("/bin/busybox", "rb") as f:
         base.add("bin/busybox", data=f.read(), mode=0o755)
     for applet in ("sh", "ls", "cat", "echo", "id", "hostname", "pwd", "sleep", "sync", "od", "head", "test",
-                   "wc", "env", "sort", "sed", "httpd", "date", "true", "false", "kill", "ps", "grep", "rm", "mkdir"):
+                   "wc", "env", "sort", "sed", "httpd", "date", "true", "false", "kill", "ps", "grep", "rm", "mkdir",
+                   "uname", "nproc", "free", "df"):
         base.add("bin/" + applet, tarfile.SYMTYPE, link="busybox", mode=0o777)
     base.add("bin/web-start", data=WEB_START, mode=0o755)
     base.add("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n")
