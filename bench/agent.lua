@@ -107,24 +107,8 @@ end
 
 -- The native peer: busybox httpd started on the host, until its first answer.
 local function native_http(dir)
-  local times = {}
   os.execute("mkdir -p " .. dir .. "/www && echo hello-http > " .. dir .. "/www/index.html")
-  for i = 1, RESTORES do
-    local port = 20000 + (math.floor(core.monotime() * 1000) + i) % 20000
-    local t0 = core.monotime()
-    local p = core.spawn({ "/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:" .. port, "-h", dir .. "/www" },
-      { stdout = "null", stderr = "null" })
-    local s
-    repeat
-      s = core.tcp_connect("127.0.0.1", port)
-      if not s then core.sleep(0.001) end
-    until s or core.monotime() - t0 > 10
-    http_get(assert(s, "native httpd did not answer"))
-    times[i] = core.monotime() - t0
-    p:kill(15)
-    p:wait(10)
-  end
-  return times
+  return dofile("bench/peers.lua").native_httpd_s(dir .. "/www", RESTORES)
 end
 
 local name = "bench-agent-" .. tostring(math.floor(core.monotime() * 1000) % 100000)

@@ -32,9 +32,9 @@ if arg[1] == "--edge" then   -- the router alone on its loop, one ready worker: 
 end
 
 local SNAP = arg[1] ~= "" and arg[1] or nil
-local RUNS = tonumber(arg[2] or "20")
-local WRK_S = tonumber(arg[3] or "10")
-local SEQ = 20
+local RUNS = tonumber(arg[2] or os.getenv("SM_BENCH_ROUTER_RUNS") or "20")
+local WRK_S = tonumber(arg[3] or os.getenv("SM_BENCH_WRK_S") or "10")
+local SEQ = tonumber(os.getenv("SM_BENCH_ROUTER_SEQ") or "20")
 local exe = core.paths().exe
 local root = core.paths().lua .. "/.."
 
@@ -163,7 +163,7 @@ print(string.format("router: one request, first byte, p50 of %d: via router %.1f
 
 local dpid, wpid = d:pid(), vmm_pid(log, 1)
 -- a guest here takes seconds per request at 32 at once: wrk runs longer against the VM
-local VM_WRK_S = math.max(WRK_S, 30)
+local VM_WRK_S = tonumber(os.getenv("SM_BENCH_VM_WRK_S") or math.max(WRK_S, 30))
 local function wrk(p, secs)
   local out = sh(string.format("wrk -t1 -c32 -d%ds --timeout 30s http://127.0.0.1:%d/index.html 2>&1", secs or WRK_S, p))
   return { reqs = tonumber(out:match("(%d+) requests in")) or 0, rps = out:match("Requests/sec:%s+([%d%.]+)") or "?",

@@ -90,22 +90,9 @@ for i = 1, CONCURRENT do total = total + pss_kb(procs[i]:pid()) end
 for i = 1, CONCURRENT do procs[i]:kill(9) procs[i]:wait(10) end
 
 -- QEMU TCG peer: restore a 128 MiB guest running the same counter from a migration file
-local qfile = tmp .. "/qemu.mig"
-assert(os.execute(string.format("python3 bench/qemu_snapshot.py %q %q %q 128 %q -- /bin/sm-counter 20 >/dev/null",
-  kernel, initrd, vm.cmdline(), qfile)), "making the QEMU migration file failed")
-local qans = {}
-for _ = 1, N do
-  local p = core.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", "128", "-smp", "1",
-    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
-    "-append", vm.cmdline(), "-serial", "null", "-chardev", "stdio,id=chan",
-    "-device", "isa-serial,chardev=chan,iobase=0x2f8,irq=3", "-incoming", "exec:cat " .. qfile },
-    { stdout = "pipe", stderr = "null", stdin = "null" })
-  local t = p:expect("\2\0", 60)		-- the next stdout frame on the init channel
-  p:kill(9)
-  p:wait(10)
-  assert(t, "qemu restore did not answer")
-  qans[#qans + 1] = t * 1e3
-end
+local peers = dofile("bench/peers.lua")
+local qans = peers.qemu_restore_ms{ kernel = kernel, initrd = initrd, mem = 128, argv = { "/bin/sm-counter", "20" },
+  runs = N, tmp = tmp }
 os.execute("rm -rf " .. tmp)
 
 print(string.format("snapshot restore — 1 vCPU, 128 MiB guest running a counter, %d restores", N))

@@ -1,0 +1,70 @@
+-- bench/peers.lua: the peers several benchmarks measure beside sm, in one
+-- place (loaded with dofile; not a benchmark itself).
+--   peers.qemu_restore_ms(o)  QEMU TCG (-M microvm) restoring a migration file of
+--       o.kernel + o.initrd running o.argv (o.mem MiB), o.runs times: ms from spawn
+--       to the guest's next output frame on the init channel
+--   peers.native_httpd_s(dir, runs)  busybox httpd started on the host serving dir:
+--       seconds from spawn to its first answer to GET /
+local core = require "sm.core"
+local vm = require "sm.vm"
+
+local M = {}
+
+function M.qemu_restore_ms(o)
+  local qfile = o.tmp .. "/qemu.mig"
+  local argv = {}
+  for i, a in ipairs(o.argv) do argv[i] = string.format("%q", a) end
+  assert(os.execute(string.format("python3 bench/qemu_snapshot.py %q %q %q %d %q -- %s >/dev/null",
+    o.kernel, o.initrd, vm.cmdline(), o.mem, qfile, table.concat(argv, " "))), "making the QEMU migration file failed")
+  local ms = {}
+  for _ = 1, o.runs do
+    local p = core.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", tostring(o.mem),
+      "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-kernel", o.kernel,
+      "-initrd", o.initrd, "-append", vm.cmdline(), "-serial", "null", "-chardev", "stdio,id=chan",
+      "-device", "isa-serial,chardev=chan,iobase=0x2f8,irq=3", "-incoming", "exec:cat " .. qfile },
+      { stdout = "pipe", stderr = "null", stdin = "null" })
+    local t = p:expect("\2\0", 60)		-- the next stdout frame on the init channel
+    p:kill(9)
+    p:wait(10)
+    assert(t, "qemu restore did not answer")
+    ms[#ms + 1] = t * 1e3
+  end
+  os.remove(qfile)
+  return ms
+end
+
+local function http_get(s)
+  assert(s:send("GET / HTTP/1.0\r\n\r\n", 10))
+  local d = s:recv(65536, 60)
+  s:close()
+  assert(d and d:match("^HTTP/1%.%d 200"), "no HTTP answer: " .. tostring(d))
+end
+M.http_get = http_get
+
+function M.native_httpd_s(dir, runs)
+  local times = {}
+  for i = 1, runs do
+    local port = 20000 + (math.floor(core.monotime() * 1000) + i) % 20000
+    local t0 = core.monotime()
+    local p = core.spawn({ "/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:" .. port, "-h", dir },
+      { stdout = "null", stderr = "null" })
+    local s
+    repeat
+      s = core.tcp_connect("127.0.0.1", port)
+      if not s then core.sleep(0.001) end
+    until s or core.monotime() - t0 > 10
+    http_get(assert(s, "native httpd did not answer"))
+    times[i] = core.monotime() - t0
+    p:kill(15)
+    p:wait(10)
+  end
+  return times
+end
+
+function M.pct(t, p)
+  local s = table.move(t, 1, #t, 1, {})
+  table.sort(s)
+  return s[math.max(1, math.ceil(#s * p / 100))]
+end
+
+return M
