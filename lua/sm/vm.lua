@@ -549,7 +549,9 @@ function M.start_detached(name, opts)
 end
 
 local function running(vm)
-  if vm.proc then return vm.proc:wait(0) == nil end	-- our child: reap it
+  -- our child: reap it.  Not wait(0): it must also read captured output to
+  -- its end, which a zero timeout never gives it time to do
+  if vm.proc then return vm.proc:wait(0.2) == nil end
   return alive(vm.vmm_pid)
 end
 
