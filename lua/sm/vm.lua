@@ -142,7 +142,10 @@ function M.guest_config(opts, with_layers)
     local name = disk(path, true)
     if with_layers then init[#init + 1] = "l:" .. name end
   end
-  if opts.hostname then init[#init + 1] = "h:" .. check_entry("hostname", opts.hostname) end
+  if opts.hostname then
+    if #check_entry("hostname", opts.hostname) > 64 then errors.usage_error("hostname: at most 64 bytes") end
+    init[#init + 1] = "h:" .. opts.hostname
+  end
   for _, v in ipairs(opts.volumes or {}) do
     local target = check_entry("volume target", v.target)
     if target:sub(1, 1) ~= "/" or target:find(":") then
