@@ -5,7 +5,7 @@
 -- once (its boot snapshot) and everything else restores.
 local run = require "support.run"
 
-local TIMEOUT = 400
+local TIMEOUT = 900	-- a new boot snapshot (4 vCPUs) probes 46 disk slots: minutes on a loaded host
 
 local tmp
 
