@@ -142,7 +142,10 @@ function M.guest_config(opts, with_layers)
     local name = disk(path, true)
     if with_layers then init[#init + 1] = "l:" .. name end
   end
-  if opts.hostname then init[#init + 1] = "h:" .. check_entry("hostname", opts.hostname) end
+  if opts.hostname then
+    if #check_entry("hostname", opts.hostname) > 64 then errors.usage_error("hostname: at most 64 bytes") end
+    init[#init + 1] = "h:" .. opts.hostname
+  end
   for _, v in ipairs(opts.volumes or {}) do
     local target = check_entry("volume target", v.target)
     if target:sub(1, 1) ~= "/" or target:find(":") then
@@ -550,7 +553,9 @@ function M.start_detached(name, opts)
 end
 
 local function running(vm)
-  if vm.proc then return vm.proc:wait(0) == nil end	-- our child: reap it
+  -- our child: reap it.  Not wait(0): it must also read captured output to
+  -- its end, which a zero timeout never gives it time to do
+  if vm.proc then return vm.proc:wait(0.2) == nil end
   return alive(vm.vmm_pid)
 end
 

@@ -3,7 +3,7 @@
 -- asks each guest several questions.
 local run = require "support.run"
 
-local BOOT_TIMEOUT = 400	-- seconds; a hung guest fails the test, never the suite
+local BOOT_TIMEOUT = 900	-- seconds (a new boot snapshot probes 46 disk slots: minutes on a loaded host); a hung guest fails the test, never the suite
 
 local function sm_boot(args, prefix)
   local a = { "boot" }

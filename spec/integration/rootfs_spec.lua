@@ -83,7 +83,7 @@ describe("layer images in the guest", function()
     -- the volume: ext4 owned by the image's user, made without root
     must("mkfs.ext4 -q -F -E root_owner=1234:1234 " .. tmp .. "/vol.ext4 16M")
     code, out, err = run.sm({ "lua", run.root .. "/spec/support/rootfs_vm.lua", "oci-layout:" .. tmp .. "/img:1", tmp },
-      { SM_IMAGES_DIR = tmp .. "/images" }, " timeout 900 ")
+      { SM_IMAGES_DIR = tmp .. "/images" }, " timeout 2400 ")
     io.stderr:write("# ", (out:gsub("\n", "; ")), "\n")
     assert.equal(0, code, out .. err)
     local r = parse(out)

@@ -27,7 +27,7 @@ local t0 = core.monotime()
 local v = vm.boot{ rootfs = { layers = layers }, hostname = "web-1", workdir = img.config.workdir,
   user = img.config.user, env = img.config.env, argv = { "/bin/sh", "-c", script },
   vsock_uds = dir .. "/a.sock", console = "capture" }
-local ok = v.proc:expect("done\n", 120)
+local ok = v.proc:expect("done\n", 400)
 out("boot_s", string.format("%.1f", core.monotime() - t0))
 out("workload", ok and v.proc:buffered() or ("none: " .. tostring(v.proc:buffered("status"))))
 if ok and v:wait_agent(60) then
@@ -41,13 +41,14 @@ out("stderr1", r and r.stderr or "")
 -- 2. the "ready" point: rootfs prepared, no workload yet; snapshot it
 t0 = core.monotime()
 local p = vm.boot{ rootfs = { layers = layers }, hostname = "ready", console = "capture" }
-ok = p:wait_prepared(120)
+ok = p:wait_prepared(400)
 out("prepared", ok)
 out("prepare_s", string.format("%.1f", core.monotime() - t0))
 ok = ok and p:snapshot(dir .. "/ready", 120)
 out("ready_snapshot", ok)
 p:kill(9)
 p:wait(30)
+if not ok then return 1 end
 
 -- 3. two restores of it, each with the same ext4 volume: the first writes
 -- and fsyncs a file, the second reads it back; both read /dev/urandom
@@ -57,7 +58,7 @@ local function restore(i, cmd)
   local w = vm.restore(dir .. "/ready", { rootfs = { layers = layers }, volumes = { { path = vol, target = "/data" } },
     user = "app", workdir = "/data", console = "capture",
     argv = { "/bin/sh", "-c", cmd .. "; head -c 16 /dev/urandom | od -An -tx1; cat /run/sm/worker-id; hostname" } })
-  local res = w:wait(120)
+  local res = w:wait(300)
   out("restore" .. i .. "_s", string.format("%.1f", core.monotime() - t0))
   out("restore" .. i, res and (res.status .. " " .. tostring(res.code) .. " " .. (res.stdout or "") .. (res.stderr or "") .. " " .. tostring(res.message)))
 end
@@ -70,7 +71,7 @@ t0 = core.monotime()
 local s = vm.restore(dir .. "/ready", { rootfs = { layers = layers }, volumes = { { path = vol, target = "/data" } },
   stop_grace = 2, vsock_uds = dir .. "/s.sock", console = "capture",
   argv = { "/bin/sh", "-c", "trap '' TERM; echo stopped-cleanly > /data/g; echo started; exec sleep 600" } })
-ok = s.proc:expect("started\n", 120) and s:wait_agent(60)
+ok = s.proc:expect("started\n", 300) and s:wait_agent(120)
 out("stop_started", ok and true or false)
 out("stop", ok and s:stop(30))
 out("stop_s", string.format("%.1f", core.monotime() - t0))
