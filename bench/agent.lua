@@ -71,12 +71,7 @@ local function echo(s, mib)
   return core.monotime() - t0
 end
 
-local function http_get(s)
-  assert(s:send("GET /index.html HTTP/1.0\r\n\r\n", 10))
-  local d = s:recv(65536, 60)
-  s:close()
-  assert(d and d:match("^HTTP/1%.%d 200"), "no HTTP answer: " .. tostring(d))
-end
+local function http_get(s) dofile("bench/peers.lua").http_get(s, "/index.html") end
 
 -- Restores of one snapshot of a guest serving HTTP: ms to the agent's first
 -- answer and to the first proxied HTTP answer, each measured from spawn.

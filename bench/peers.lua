@@ -33,8 +33,9 @@ function M.qemu_restore_ms(o)
   return ms
 end
 
-local function http_get(s)
-  assert(s:send("GET / HTTP/1.0\r\n\r\n", 10))
+-- GET path (default /) on stream s and check for a 200; closes s.
+local function http_get(s, path)
+  assert(s:send("GET " .. (path or "/") .. " HTTP/1.0\r\n\r\n", 10))
   local d = s:recv(65536, 60)
   s:close()
   assert(d and d:match("^HTTP/1%.%d 200"), "no HTTP answer: " .. tostring(d))
@@ -59,6 +60,15 @@ function M.native_httpd_s(dir, runs)
     p:wait(10)
   end
   return times
+end
+
+-- A process's proportional set size, KiB (0 when it is gone).
+function M.pss_kb(pid)
+  local f = io.open("/proc/" .. pid .. "/smaps_rollup")
+  if not f then return 0 end
+  local kb = tonumber(f:read("a"):match("\nPss:%s+(%d+)")) or 0
+  f:close()
+  return kb
 end
 
 function M.pct(t, p)

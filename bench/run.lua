@@ -53,13 +53,7 @@ end
 
 local function stop() sh(sm_cmd("run --stop --stop-grace 2 --http-port " .. port)) end
 
-local function pss_kb(pid)
-  local f = io.open("/proc/" .. pid .. "/smaps_rollup")
-  if not f then return 0 end
-  local kb = tonumber(f:read("a"):match("\nPss:%s+(%d+)")) or 0
-  f:close()
-  return kb
-end
+local pss_kb = peers.pss_kb
 
 local function worker_pids(name)
   local pids = {}

@@ -44,13 +44,7 @@ local function restore_once(dir)
   return setup / 1e3, answered * 1e3
 end
 
-local function pss_kb(pid)
-  local f = io.open("/proc/" .. pid .. "/smaps_rollup")
-  if not f then return 0 end
-  local kb = tonumber(f:read("a"):match("\nPss:%s+(%d+)")) or 0
-  f:close()
-  return kb
-end
+local pss_kb = dofile("bench/peers.lua").pss_kb
 
 io.stderr:write("bench snapshot: preparing snapshots (boots once per memory size if not cached)\n")
 counter_snapshot(128, tmp .. "/c128")

@@ -27,17 +27,11 @@ local M = {}
 M.FORMAT = 1			-- bake.json's version; bump when its meaning changes
 M.SETTLE_S = 0.3		-- after the port accepts: let the workload finish warming up
 
-local function env(name)
-  local v = os.getenv(name)
-  if v ~= nil and v ~= "" then return v end
-end
+local util = require "sm.util"
+local env, data_home = util.env, util.data_home
 
 local function trace(fmt, ...)
   if env("SM_RUN_TRACE") == "1" then io.stderr:write("sm run: trace: ", string.format(fmt, ...), "\n") end
-end
-
-local function data_home()
-  return env("XDG_DATA_HOME") or ((env("HOME") or errors.fail("HOME is not set")) .. "/.local/share")
 end
 
 function M.snapshots_dir(r)
@@ -157,10 +151,8 @@ function M.key(img, cfg, r)
 end
 
 local function read_json(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
+  local s = util.read_file(path)
+  if not s then return nil end
   local ok, t = pcall(cjson.decode, s)
   return ok and type(t) == "table" and t or nil
 end
@@ -211,7 +203,8 @@ function M.restore_options(meta, volumes)
   for _, l in ipairs(meta.layers) do o.rootfs.layers[#o.rootfs.layers + 1] = l.file end
   if meta.point == "ready" then
     local c = meta.config
-    o.argv, o.env, o.workdir, o.user = c.argv, c.env, c.workdir, c.user
+    o.argv, o.env = c.argv, c.env
+    o.workdir, o.user = c.workdir ~= "" and c.workdir or nil, c.user ~= "" and c.user or nil
     o.volumes = {}
     for i, v in ipairs(meta.volumes or {}) do
       o.volumes[i] = { path = assert(volumes and volumes[i], "volume " .. v.guest .. " has no host side"), target = v.guest }

@@ -12,12 +12,7 @@ local M = {}
 
 M.STORE_VERSION = 2   -- 2: layers[i].image + .format (erofs), was .sqfs
 
-local function data_home()
-  local x = os.getenv("XDG_DATA_HOME")
-  if x and x ~= "" then return x end
-  local home = os.getenv("HOME") or error("HOME is not set")
-  return home .. "/.local/share"
-end
+local data_home = require("sm.util").data_home
 
 function M.store_dir()
   return os.getenv("SM_IMAGES_DIR") or (data_home() .. "/sm/images")

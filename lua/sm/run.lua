@@ -18,10 +18,8 @@ local cjson = require "cjson"
 
 local M = {}
 
-local function env(name)
-  local v = os.getenv(name)
-  if v ~= nil and v ~= "" then return v end
-end
+local util = require "sm.util"
+local env, read = util.env, util.read_file
 
 local function env_int(name, default)
   local v = env(name)
@@ -195,14 +193,6 @@ function M.files(port)
   local base = M.state_dir() .. "/router-" .. port
   return { pid = base .. ".pid", log = base .. ".log", workers = base .. ".workers.log", snapshot = base .. ".snapshot", rm = base .. ".rm",
     stop = base .. ".stop" }
-end
-
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
 end
 
 local function write(path, s)
@@ -421,10 +411,12 @@ function M.detach(r)
   local t1 = core.monotime()
   local ok, err = M.wait_ready(r.http_port, r.probe_path, r.ready_timeout_ms, function() return p:wait(0) == nil end)
   if not ok then
+    -- what the daemon said last, before we stop it (a failed restore says why)
+    local log = read(r.log_file) or ""
+    local last = log:match(".*(sm daemon: cannot restore[^\n]*)") or log:match("([^\n]+)\n?$") or ""
     local res = p:wait(0)
-    if not res then p:kill(15) res = p:wait(10) or (p:kill(9) and p:wait(5)) end
+    if not res then p:kill(15) res = p:wait(20) or (p:kill(9) and p:wait(5)) end
     if M.daemon(r.http_port) == nil then M.clear(r.http_port) end
-    local last = (read(r.log_file) or ""):match("([^\n]+)\n?$") or ""
     errors.fail(string.format("the daemon on port %d did not become ready in %d ms: %s%s — see %s",
       r.http_port, r.ready_timeout_ms, tostring(err), last ~= "" and (" (log: " .. last .. ")") or "", r.log_file))
   end

@@ -40,10 +40,8 @@ M.base_cmdline = table.concat({
   "no_timer_check", "8250.nr_uarts=2", "random.trust_cpu=on",
 }, " ")
 
-local function env(name)
-  local v = os.getenv(name)
-  if v ~= nil and v ~= "" then return v end
-end
+local util = require "sm.util"
+local env = util.env
 
 -- Guest kernel and initramfs: $SM_KERNEL / $SM_INITRAMFS, else the built ones.
 function M.assets()
@@ -479,13 +477,7 @@ function M.vm_dir(name)
   return M.runtime_dir() .. "/vms/" .. name
 end
 
-local function read_file(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = util.read_file
 
 local function alive(pid)
   return pid and core.kill_pid(pid, 0) ~= nil

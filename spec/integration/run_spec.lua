@@ -41,7 +41,7 @@ local function health(port)
 end
 
 local function detach(port, args, extra_env)
-  local a = { "run", "--detach", "--memory", "128", "--http-port", tostring(port) }
+  local a = { "run", "--detach", "--memory", "128", "--ready-timeout-ms", "180000", "--http-port", tostring(port) }
   for _, x in ipairs(args) do a[#a + 1] = x end
   return sm(a, extra_env)
 end
@@ -202,7 +202,8 @@ describe("sm run (real images, real registry)", function()
 
   it("scales from zero: an idle worker is reaped, the next request restores one; workers differ in entropy and identity, with the right clock", function()
     local p = base + 7
-    local code, _, err = detach(p, { "--name", "web", "--idle-timeout", "2", ref })
+    -- (exec sessions are not the router's: the first exec must come well inside the idle timeout)
+    local code, _, err = detach(p, { "--name", "web", "--idle-timeout", "8", ref })
     assert.are.equal(0, code, err)
     local probe = "head -c 16 /dev/urandom | od -An -tx1; cat /run/sm/worker-id; date +%s"
     local function one()

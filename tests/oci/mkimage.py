@@ -131,17 +131,24 @@ BUSYBOX_CONFIG = {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo hello"],
                   "User": "1000:1000", "ExposedPorts": {"8080/tcp": {}}}
 
 
-def rootfs_layers(n):
+def app_base(dirs, applets, world=("tmp",)):
+    """A busybox base layer: dirs, /bin/busybox and its applets, users root and app (1234)."""
     base = Tar()
-    for d in ("bin", "etc", "tmp", "home", "home/app", "opt", "opt/old", "layers"):
-        base.dir(d, mode=0o1777 if d == "tmp" else 0o755)
+    for d in dirs:
+        base.dir(d, mode=0o1777 if d in world else 0o755)
     base.dir("home/app", uid=1234, gid=1234)
     with open("/bin/busybox", "rb") as f:
         base.add("bin/busybox", data=f.read(), mode=0o755)
-    for applet in ("sh", "ls", "cat", "echo", "id", "hostname", "pwd", "sleep", "sync", "od", "head", "test", "wc"):
+    for applet in applets:
         base.add("bin/" + applet, tarfile.SYMTYPE, link="busybox", mode=0o777)
     base.add("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n")
     base.add("etc/group", data=b"root:x:0:\napp:x:1234:\n")
+    return base
+
+
+def rootfs_layers(n):
+    base = app_base(("bin", "etc", "tmp", "home", "home/app", "opt", "opt/old", "layers"),
+                    ("sh", "ls", "cat", "echo", "id", "hostname", "pwd", "sleep", "sync", "od", "head", "test", "wc"))
     base.add("etc/gone", data=b"deleted in layer 2\n")
     base.add("opt/old/file", data=b"hidden by the opaque dir\n")
     base.add("shadow", data=b"layer1\n")
@@ -179,19 +186,11 @@ exec httpd -f -v -p 8080 -h /www
 def web_layers(n):
     """busybox httpd serving /www on 8080 (entrypoint /bin/web-start writes
     /www/info first), then n-1 tiny layers, each adding /layers/K."""
-    base = Tar()
-    for d in ("bin", "etc", "tmp", "home", "home/app", "layers", "www", "data", "root"):
-        base.dir(d, mode=0o1777 if d in ("tmp", "www") else 0o755)
-    base.dir("home/app", uid=1234, gid=1234)
-    with open("/bin/busybox", "rb") as f:
-        base.add("bin/busybox", data=f.read(), mode=0o755)
-    for applet in ("sh", "ls", "cat", "echo", "id", "hostname", "pwd", "sleep", "sync", "od", "head", "test",
-                   "wc", "env", "sort", "sed", "httpd", "date", "true", "false", "kill", "ps", "grep", "rm", "mkdir",
-                   "uname", "nproc", "free", "df"):
-        base.add("bin/" + applet, tarfile.SYMTYPE, link="busybox", mode=0o777)
+    base = app_base(("bin", "etc", "tmp", "home", "home/app", "layers", "www", "data", "root"),
+                    ("sh", "ls", "cat", "echo", "id", "hostname", "pwd", "sleep", "sync", "od", "head", "test",
+                     "wc", "env", "sort", "sed", "httpd", "date", "true", "false", "kill", "ps", "grep", "rm", "mkdir",
+                     "uname", "nproc", "free", "df"), world=("tmp", "www"))
     base.add("bin/web-start", data=WEB_START, mode=0o755)
-    base.add("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n")
-    base.add("etc/group", data=b"root:x:0:\napp:x:1234:\n")
     base.add("www/index.html", data=b"<h1>hello from the web image</h1>\n")
     base.add("layers/1", data=b"1\n")
     layers = [(base.raw(), "gzip")]
