@@ -214,7 +214,7 @@ function M.restore_options(meta, volumes)
 end
 
 local function vm_output(v, res)
-  res = res or v:wait(0) or (v:kill(9) and v:wait(10))
+  res = res or v:wait(0.2) or (v:kill(9) and v:wait(10))
   return res and tail((res.stdout or "") .. (res.stderr or ""), 20) or ""
 end
 
@@ -226,7 +226,7 @@ local function wait_listening(v, cfg, r, uds)
   local deadline = core.monotime() + timeout
   repeat
     if agent.listening(uds, cfg.port, 10) then return end
-    local res = v:wait(0)
+    local res = v:wait(0.2)		-- 0 would not leave it time to drain the captured output
     if res then
       errors.fail(string.format("baking %s: the workload exited (%s) before it listened on guest port %d:\n%s",
         r.image, res.status == "exit" and ("status " .. tostring(res.code)) or tostring(res.message), cfg.port,

@@ -12,7 +12,7 @@ describe("the demo (scripts/demo.sh)", function()
       .. "/xdg XDG_STATE_HOME=" .. tmp .. "/state XDG_DATA_HOME=" .. tmp .. "/data SM_HTTP_PORT=" .. port
       .. " timeout 900 bash scripts/demo.sh")
     local _, left = run.sh("ls " .. tmp .. "/xdg/sm/daemon-" .. port .. " " .. tmp .. "/state/sm/router-" .. port .. ".pid 2>/dev/null")
-    local _, vmms = run.sh("pgrep -f 'sm-vmm.*" .. tmp .. "' || true")
+    local _, vmms = run.sh("{ pgrep -f '[s]m-vmm.*" .. tmp .. "'; true; }")
     run.sh("rm -rf " .. run.quote(tmp))
     assert.equal(0, code, out .. err)
     assert.matches("endpoint: http://127.0.0.1:" .. port .. "/", out, 1, true)

@@ -48,8 +48,11 @@ end
 
 local function stop(port) return sm({ "run", "--stop", "--http-port", tostring(port), "--stop-grace", "5" }) end
 
+-- pids of sm-vmm processes whose command line matches pattern ("[s]" so
+-- the shell running pgrep does not match itself; braces so the capture
+-- takes pgrep's output, not only the last command's)
 local function vmms_of(pattern)
-  local _, out = run.sh("pgrep -f " .. run.quote("sm-vmm.*" .. pattern) .. " || true")
+  local _, out = run.sh("{ pgrep -f " .. run.quote("[s]m-vmm.*" .. pattern) .. "; true; }")
   return out
 end
 
@@ -278,7 +281,7 @@ describe("sm run (real images, real registry)", function()
     end
 
     it("an image that does not exist", function()
-      local code, _, err = detach(base + 11, { ref:gsub("web:1", "nope:1") })
+      local code, _, err = detach(base + 11, { (ref:gsub("web:1", "nope:1")) })
       assert.are.equal(1, code)
       assert.matches("^sm run: pulling .*nope:1: .*\n$", err:gsub("sm run: trace:[^\n]*\n", ""))
       nothing_left("nope", base + 11)

@@ -233,9 +233,11 @@ static int pump_once(struct proc *p, uint64_t deadline)
 		}
 	if (n == 0)
 		return 0;
-	if (now >= deadline)
+	/* past the deadline, still take what is ready (wait(0) on a child that
+	 * exited must see its pipes' EOF), but never block */
+	r = poll(pf, n, now >= deadline ? 0 : (int)(deadline - now > 1000 ? 1000 : deadline - now));
+	if (r <= 0 && now >= deadline)
 		return -1;
-	r = poll(pf, n, (int)(deadline - now > 1000 ? 1000 : deadline - now));
 	for (int k = 0; r > 0 && k < n; k++)
 		if (pf[k].revents)
 			drain(p, map[k]);
@@ -245,9 +247,11 @@ static int pump_once(struct proc *p, uint64_t deadline)
 /* Reads the pipes until all close (or the deadline); false on timeout. */
 static bool pump(struct proc *p, uint64_t deadline)
 {
-	int r;
+	int r, late = 0;
 
-	while ((r = pump_once(p, deadline)) > 0)
+	/* past the deadline only a few rounds more: a child writing as fast as
+	 * we read must not keep wait(0) here */
+	while ((r = pump_once(p, deadline)) > 0 && (clock__ms() < deadline || ++late < 16))
 		;
 	return r == 0;
 }
