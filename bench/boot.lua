@@ -27,7 +27,7 @@ end
 
 -- QEMU's side of the init channel (docs/init-channel.md): init says HELLO,
 -- waits for CONFIG (the workload), runs it and reports EXIT.
-local HELLO = "\1\0\1\0\1"
+local HELLO = "\1\0\1\0"		-- type 1, flags 0, length 1; then the version (any)
 local CONFIG_TRUE = string.pack("<BBs2", 6, 0, "a/bin/true\0")
 local EXIT0 = "\4\0\8\0\0\0\0\0\0\0\0\0"
 

@@ -25,7 +25,7 @@ def read_until(pred, limit=120):
         buf += os.read(q.stdout.fileno(), 65536)
     return buf
 
-read_until(lambda b: b.startswith(b"\x01\x00\x01\x00\x01"))          # HELLO
+read_until(lambda b: b.startswith(b"\x01\x00\x01\x00"))   # HELLO (any version)
 payload = b"".join(b"a" + a.encode() + b"\0" for a in argv)
 q.stdin.write(bytes([6, 0, len(payload) & 0xff, len(payload) >> 8]) + payload)  # CONFIG
 q.stdin.flush()
