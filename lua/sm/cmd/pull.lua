@@ -73,7 +73,7 @@ local function progress_printer(tty)
 end
 
 return {
-  summary = "fetch an image and build its layer images",
+  summary = "fetch an image and bake its snapshot (no daemon; --no-bake: fetch only)",
   usage = usage,
   run = function(argv)
     local spec = { { "quiet", short = "q" } }
