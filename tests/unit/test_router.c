@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,7 @@ int main(void)
 {
 	pthread_t lt, peers[4];
 
+	signal(SIGPIPE, SIG_IGN);	/* as in sm: a peer that closed is an error return, not a death */
 	setup();
 	uv_async_init(&loop, &step_async, on_step);
 	pthread_create(&lt, NULL, loop_thread, NULL);
