@@ -24,7 +24,7 @@ median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 time_sm() {
 	rm -rf "$tmp/cache" "$tmp/data"
 	local t0; t0=$(now)
-	SM_CACHE_DIR=$tmp/cache XDG_DATA_HOME=$tmp/data timeout 300 "$sm" pull -q "$ref" >/dev/null
+	SM_CACHE_DIR=$tmp/cache XDG_DATA_HOME=$tmp/data timeout 300 "$sm" pull --no-bake -q "$ref" >/dev/null
 	echo "$(now) - $t0" | bc
 }
 
