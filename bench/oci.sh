@@ -38,6 +38,6 @@ time_skopeo() {
 sm_t=$(for _ in $(seq "$runs"); do time_sm; done | median)
 sk_t=$(for _ in $(seq "$runs"); do time_skopeo; done | median)
 printf 'oci: image %s MB compressed, %d layers, median of %d\n' "$size" "$(ls "$tmp/layout/blobs/sha256" | wc -l | awk '{print $1-2}')" "$runs"
-printf 'oci: sm pull (download + verify + squashfs)  %.2f s\n' "$sm_t"
+printf 'oci: sm pull --no-bake (download + verify + layer images)  %.2f s\n' "$sm_t"
 printf 'oci: skopeo copy (download only)             %.2f s\n' "$sk_t"
 printf 'oci: ratio sm/skopeo                          %.2f\n' "$(echo "$sm_t / $sk_t" | bc -l)"
