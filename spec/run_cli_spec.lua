@@ -88,9 +88,13 @@ describe("sm ps", function()
     assert.are.equal(0, rc)
     assert.are.equal("[]\n", out)
   end)
-  it("lists a live daemon from its pid file", function()
+  it("lists a live daemon from its pid file while its lock is held", function()
+    -- a stand-in daemon: holds the port's lock (flock(1) from util-linux) and is alive
+    local _, holder = t.sh("setsid flock -x " .. tmp .. "/state/sm/router-18997.pid.lock sleep 30 </dev/null >/dev/null 2>&1 & echo $!")
+    holder = holder:gsub("%s+", "")
+    t.sh("sleep 0.3")
     local f = assert(io.open(tmp .. "/state/sm/router-18997.pid", "w"))
-    f:write("1\n")	-- pid 1 is always alive
+    f:write(holder, "\n")
     f:close()
     f = assert(io.open(tmp .. "/state/sm/router-18997.snapshot", "w"))
     f:write("web-1\n/snap/web-1\n")
@@ -102,7 +106,11 @@ describe("sm ps", function()
     assert.are.equal(18997, rows[1].port)
     assert.are.equal("web-1", rows[1].snapshot)
     assert.are.equal("http://127.0.0.1:18997/", rows[1].endpoint)
-    os.remove(tmp .. "/state/sm/router-18997.pid")
+    t.sh("kill -- -" .. holder)		-- flock and its sleep: the lock goes with them
+    t.sh("sleep 0.3")
+    rc, out = sm("ps", "--format", "json")		-- the lock is free: gone, swept
+    assert.are.equal("[]\n", out)
+    assert.is_nil(io.open(tmp .. "/state/sm/router-18997.pid"))
   end)
 end)
 

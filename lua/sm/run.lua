@@ -222,7 +222,11 @@ function M.daemon(port)
   local f = M.files(port)
   local pid = pid_of(f)
   if not pid then return nil end
-  if not alive(pid) then M.clear(port) return nil end
+  -- the daemon holds its lock for life; a free lock means it is gone (even
+  -- when its pid still answers: a zombie nobody reaped, or a reused pid)
+  local free = core.lock(f.pid .. ".lock", { wait = false })
+  if free then free:unlock() end
+  if free or not alive(pid) then M.clear(port) return nil end
   local name, dir = (read(f.snapshot) or ""):match("^([^\n]*)\n?([^\n]*)")
   return { port = port, pid = pid, snapshot = name ~= "" and name or nil, snapshot_dir = dir ~= "" and dir or nil,
     rm = core.stat(f.rm) ~= nil }
