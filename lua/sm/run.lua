@@ -216,6 +216,15 @@ function M.clear(port)
   for _, p in ipairs({ f.pid, f.snapshot, f.rm, f.stop }) do os.remove(p) end
 end
 
+-- Whether the daemon pid still holds port's lock (it does for its life; a
+-- free lock means it is gone even when its pid still answers: a zombie
+-- nobody reaped yet, or a reused pid).
+function M.holds_port(port, pid)
+  local free = core.lock(M.files(port).pid .. ".lock", { wait = false })
+  if free then free:unlock() end
+  return not free and alive(pid)
+end
+
 -- The running daemon on port: { port, pid, snapshot, rm } or nil (stale
 -- files are swept).
 function M.daemon(port)
@@ -224,9 +233,7 @@ function M.daemon(port)
   if not pid then return nil end
   -- the daemon holds its lock for life; a free lock means it is gone (even
   -- when its pid still answers: a zombie nobody reaped, or a reused pid)
-  local free = core.lock(f.pid .. ".lock", { wait = false })
-  if free then free:unlock() end
-  if free or not alive(pid) then M.clear(port) return nil end
+  if not M.holds_port(port, pid) then M.clear(port) return nil end
   local name, dir = (read(f.snapshot) or ""):match("^([^\n]*)\n?([^\n]*)")
   return { port = port, pid = pid, snapshot = name ~= "" and name or nil, snapshot_dir = dir ~= "" and dir or nil,
     rm = core.stat(f.rm) ~= nil }
@@ -342,11 +349,11 @@ function M.stop(r)
   local rm = r.rm or d.rm
   core.kill_pid(d.pid, 15)
   local deadline = core.monotime() + r.stop_grace + 15
-  while alive(d.pid) and core.monotime() < deadline do core.sleep(0.05) end
-  if alive(d.pid) then
+  while M.holds_port(r.http_port, d.pid) and core.monotime() < deadline do core.sleep(0.05) end
+  if M.holds_port(r.http_port, d.pid) then
     io.stderr:write(string.format("sm run: daemon pid %d did not stop in time; killing it\n", d.pid))
     core.kill_pid(d.pid, 9)
-    while alive(d.pid) and core.monotime() < deadline + 5 do core.sleep(0.05) end
+    while M.holds_port(r.http_port, d.pid) and core.monotime() < deadline + 5 do core.sleep(0.05) end
   end
   M.clear(r.http_port)
   if rm then remove_snapshot(d.snapshot_dir) end
