@@ -158,7 +158,7 @@ local ok, err = pcall(function()
   ns:close()
   srv:wait(10)
   os.remove(path)
-  print(string.format("port proxy echo, %d MiB each way: %.3f MiB/s   native Unix-socket echo: %.1f MiB/s   ratio %.0fx",
+  print(string.format("port proxy echo, %g MiB each way: %.3f MiB/s   native Unix-socket echo: %.1f MiB/s   ratio %.0fx",
     MIB, MIB / secs, MIB / nsecs, (MIB / nsecs) / (MIB / secs)))
   print(string.format("  VMM CPU per MiB moved (both ways; all threads, incl. the guest): %.3f s", (c1 - c0) / (2 * MIB)))
   print(string.format("  host-side vsock device cost (event thread only): %.2f ms per MiB", (e1 - e0) * 1000 / (2 * MIB)))

@@ -3,10 +3,10 @@
 # the guest to a boot snapshot with N slots, then restores it R times with
 # a trivial workload.  Compares two sm-vmm builds:
 #   make BUILD=build-4 CC="gcc -DVMM_MAX_DISKS=4" build-4/sm-vmm
-#   bench/disk-slots.sh build-4/sm-vmm build/sm-vmm [R]
+#   bench/tools/disk-slots.sh build-4/sm-vmm build/sm-vmm [R]   (not part of make bench: it compares two builds)
 # Prints one line per VMM: boot-to-ready ms, snapshot mem bytes on disk, restore ms (each).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 r=${3:-3}
 kernel=build/guest/vmlinux initrd=build/guest/initramfs.cpio
 cmdline="console=ttyS0 quiet panic=-1 reboot=k io_delay=none tsc=reliable no_timer_check 8250.nr_uarts=2 random.trust_cpu=on"
