@@ -71,7 +71,7 @@ local function echo(s, mib)
   return core.monotime() - t0
 end
 
-local function http_get(s) dofile("bench/peers.lua").http_get(s, "/index.html") end
+local function http_get(s) dofile("bench/lib/peers.lua").http_get(s, "/index.html") end
 
 -- Restores of one snapshot of a guest serving HTTP: ms to the agent's first
 -- answer and to the first proxied HTTP answer, each measured from spawn.
@@ -103,7 +103,7 @@ end
 -- The native peer: busybox httpd started on the host, until its first answer.
 local function native_http(dir)
   os.execute("mkdir -p " .. dir .. "/www && echo hello-http > " .. dir .. "/www/index.html")
-  return dofile("bench/peers.lua").native_httpd_s(dir .. "/www", RESTORES)
+  return dofile("bench/lib/peers.lua").native_httpd_s(dir .. "/www", RESTORES)
 end
 
 local name = "bench-agent-" .. tostring(math.floor(core.monotime() * 1000) % 100000)

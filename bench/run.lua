@@ -11,7 +11,7 @@
 --   build/sm lua bench/run.lua [RUNS] [WORKERS]   (default 3, 10; SM_BENCH_RUN_N, SM_BENCH_RUN_WORKERS)
 local core = require "sm.core"
 local vm = require "sm.vm"
-local peers = dofile("bench/peers.lua")
+local peers = dofile("bench/lib/peers.lua")
 
 local RUNS = tonumber(arg[1] or os.getenv("SM_BENCH_RUN_N") or "3")
 local WORKERS = tonumber(arg[2] or os.getenv("SM_BENCH_RUN_WORKERS") or (RUNS > 1 and "10" or "2"))

@@ -44,7 +44,7 @@ local function restore_once(dir)
   return setup / 1e3, answered * 1e3
 end
 
-local pss_kb = dofile("bench/peers.lua").pss_kb
+local pss_kb = dofile("bench/lib/peers.lua").pss_kb
 
 io.stderr:write("bench snapshot: preparing snapshots (boots once per memory size if not cached)\n")
 counter_snapshot(128, tmp .. "/c128")
@@ -84,7 +84,7 @@ for i = 1, CONCURRENT do total = total + pss_kb(procs[i]:pid()) end
 for i = 1, CONCURRENT do procs[i]:kill(9) procs[i]:wait(10) end
 
 -- QEMU TCG peer: restore a 128 MiB guest running the same counter from a migration file
-local peers = dofile("bench/peers.lua")
+local peers = dofile("bench/lib/peers.lua")
 local qans = peers.qemu_restore_ms{ kernel = kernel, initrd = initrd, mem = 128, argv = { "/bin/sm-counter", "20" },
   runs = N, tmp = tmp }
 os.execute("rm -rf " .. tmp)

@@ -1,4 +1,4 @@
--- bench/peers.lua: the peers several benchmarks measure beside sm, in one
+-- bench/lib/peers.lua: the peers several benchmarks measure beside sm, in one
 -- place (loaded with dofile; not a benchmark itself).
 --   peers.qemu_restore_ms(o)  QEMU TCG (-M microvm) restoring a migration file of
 --       o.kernel + o.initrd running o.argv (o.mem MiB), o.runs times: ms from spawn
