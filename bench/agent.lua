@@ -56,7 +56,7 @@ end
 -- Push MIB through stream s and read it back (send and receive interleaved).
 local function echo(s, mib)
   local chunk = string.rep("0123456789abcdef", 4096)	-- 64 KiB
-  local total, sent, got = mib * 1048576, 0, 0
+  local total, sent, got = math.floor(mib * 1048576), 0, 0
   local t0 = core.monotime()
   while got < total do
     if sent < total then

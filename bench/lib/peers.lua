@@ -54,7 +54,7 @@ function M.native_httpd_s(dir, runs)
       s = core.tcp_connect("127.0.0.1", port)
       if not s then core.sleep(0.001) end
     until s or core.monotime() - t0 > 10
-    http_get(assert(s, "native httpd did not answer"))
+    http_get((assert(s, "native httpd did not answer")))
     times[i] = core.monotime() - t0
     p:kill(15)
     p:wait(10)
