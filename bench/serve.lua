@@ -1,4 +1,4 @@
--- bench/run.lua: `sm run` as a user meets it (docs/run.md), printed, never
+-- bench/serve.lua: `sm run` as a user meets it (docs/run.md), printed, never
 -- asserted (DESIGN.md §9), every figure beside a peer measured in this run:
 --   * `sm run --detach` of a local image (tests/oci/mkimage.py web: busybox
 --     httpd) until its first answered request: the first time (pull + bake +
@@ -8,7 +8,7 @@
 --     started natively on the host serving the same page;
 --   * marginal PSS of an idle worker: one snapshot, N workers restored by
 --     one daemon (SIGUSR1 asks it for one more), (PSS(all) - PSS(one)) / (N-1).
---   build/sm lua bench/run.lua [RUNS] [WORKERS]   (default 3, 10; SM_BENCH_RUN_N, SM_BENCH_RUN_WORKERS)
+--   build/sm lua bench/serve.lua [RUNS] [WORKERS]   (default 3, 10; SM_BENCH_RUN_N, SM_BENCH_RUN_WORKERS)
 local core = require "sm.core"
 local vm = require "sm.vm"
 local peers = dofile("bench/lib/peers.lua")
