@@ -146,6 +146,14 @@ def app_base(dirs, applets, world=("tmp",)):
     return base
 
 
+def numbered_layer(k):
+    """A tiny layer adding /layers/K (an image's K-th layer is visible)."""
+    t = Tar()
+    t.dir("layers")
+    t.add("layers/%d" % k, data=b"%d\n" % k)
+    return t
+
+
 def rootfs_layers(n):
     base = app_base(("bin", "etc", "tmp", "home", "home/app", "opt", "opt/old", "layers"),
                     ("sh", "ls", "cat", "echo", "id", "hostname", "pwd", "sleep", "sync", "od", "head", "test", "wc"))
@@ -155,9 +163,7 @@ def rootfs_layers(n):
     base.add("layers/1", data=b"1\n")
     layers = [(base.raw(), "gzip")]
     for k in range(2, n + 1):
-        t = Tar()
-        t.dir("layers")
-        t.add("layers/%d" % k, data=b"%d\n" % k)
+        t = numbered_layer(k)
         if k == 2:
             t.add("shadow", data=b"layer2\n")
             t.dir("etc")
@@ -195,10 +201,7 @@ def web_layers(n):
     base.add("layers/1", data=b"1\n")
     layers = [(base.raw(), "gzip")]
     for k in range(2, n + 1):
-        t = Tar()
-        t.dir("layers")
-        t.add("layers/%d" % k, data=b"%d\n" % k)
-        layers.append((t.raw(), "none"))
+        layers.append((numbered_layer(k).raw(), "none"))
     return layers
 
 
