@@ -10,7 +10,7 @@
 
 static int chan_fd = -1;
 
-int chan_open(const char *tty)
+int chan__open(const char *tty)
 {
 	struct termios t;
 
@@ -24,49 +24,49 @@ int chan_open(const char *tty)
 	return 0;
 }
 
-void chan_send(int type, const void *buf, size_t len)
+static void write_full(const uint8_t *p, size_t n)
 {
-	uint8_t frame[4 + CHAN_MAX_PAYLOAD];
-	size_t off = 0, total;
+	while (n) {
+		ssize_t r = write(chan_fd, p, n);
 
-	if (len > CHAN_MAX_PAYLOAD)
-		len = CHAN_MAX_PAYLOAD;
-	frame[0] = (uint8_t)type;
-	frame[1] = 0;
-	frame[2] = (uint8_t)len;
-	frame[3] = (uint8_t)(len >> 8);
-	memcpy(frame + 4, buf, len);
-	total = 4 + len;
-	while (off < total) {
-		ssize_t n = write(chan_fd, frame + off, total - off);
-
-		if (n < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (r <= 0)
 			return;
-		off += (size_t)n;
+		p += r;
+		n -= (size_t)r;
 	}
 }
 
-void chan_hello(void)
+void chan__send(int type, const void *buf, size_t len)
 {
-	uint8_t v = CHAN_VERSION;
+	uint8_t frame[INITCHAN_HDR_LEN + INITCHAN_MAX_PAYLOAD];
 
-	chan_send(CHAN_HELLO, &v, 1);
+	if (len > INITCHAN_MAX_PAYLOAD)
+		len = INITCHAN_MAX_PAYLOAD;
+	initchan__put_header(frame, type, (uint32_t)len);
+	if (len)
+		memcpy(frame + INITCHAN_HDR_LEN, buf, len);
+	write_full(frame, INITCHAN_HDR_LEN + len);
 }
 
-void chan_log(const char *msg)
+void chan__hello(void)
 {
-	chan_send(CHAN_LOG, msg, strlen(msg));
+	uint8_t frame[INITCHAN_HDR_LEN + 1];
+
+	write_full(frame, initchan__encode_hello(frame));
 }
 
-void chan_exit(int signaled, int value)
+void chan__log(const char *msg)
 {
-	uint8_t p[8] = { (uint8_t)signaled, 0, 0, 0 };
-	int32_t v = value;
+	chan__send(IC_LOG, msg, strlen(msg));
+}
 
-	memcpy(p + 4, &v, 4);
-	chan_send(CHAN_EXIT, p, sizeof(p));
+void chan__exit(bool signaled, int value)
+{
+	uint8_t frame[INITCHAN_HDR_LEN + INITCHAN_EXIT_LEN];
+
+	write_full(frame, initchan__encode_exit(frame, signaled, value));
 	tcdrain(chan_fd);
 }
 
@@ -85,38 +85,34 @@ static int read_full(uint8_t *p, size_t n)
 	return 0;
 }
 
-int chan_fd_get(void)
+int chan__fd(void)
 {
 	return chan_fd;
 }
 
-void chan_apply_time(const void *buf, size_t len)
+void chan__apply_time(const void *buf, size_t len)
 {
 	struct timespec ts;
 	int64_t sec;
 	uint32_t nsec;
 
-	if (len != 12)
-		return;
-	memcpy(&sec, buf, 8);
-	memcpy(&nsec, (const uint8_t *)buf + 8, 4);
-	if (nsec >= 1000000000u)
+	if (initchan__decode_time(buf, len, &sec, &nsec) < 0)
 		return;
 	ts.tv_sec = (time_t)sec;
 	ts.tv_nsec = (long)nsec;
 	clock_settime(CLOCK_REALTIME, &ts);
 }
 
-int chan_recv(void *buf, size_t *len)
+int chan__recv(void *buf, size_t *len)
 {
-	uint8_t h[4];
-	size_t n;
+	uint8_t h[INITCHAN_HDR_LEN];
+	int n;
 
-	if (read_full(h, 4) < 0)
+	if (read_full(h, sizeof(h)) < 0)
 		return -1;
-	n = h[2] | (size_t)h[3] << 8;
-	if (h[1] != 0 || n > CHAN_MAX_PAYLOAD || read_full(buf, n) < 0)
+	n = initchan__check_header(h, IC_FROM_HOST);
+	if (n < 0 || read_full(buf, (size_t)n) < 0)
 		return -1;
-	*len = n;
+	*len = (size_t)n;
 	return h[0];
 }

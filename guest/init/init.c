@@ -112,7 +112,7 @@ static void wait_disk(const char *spec)
 
 /* One CONFIG frame (docs/init-channel.md), its strings pointing into buf. */
 struct config {
-	char buf[CHAN_MAX_PAYLOAD + 1];
+	char buf[INITCHAN_MAX_PAYLOAD + 1];
 	char *argv[MAX_ARGS + 1], *env[MAX_ENV];
 	const char *layers[ROOTFS_MAX_LAYERS], *volumes[ROOTFS_MAX_VOLUMES];
 	const char *hostname, *workdir, *user;
@@ -123,9 +123,9 @@ static pid_t agent_pid = -1;
 
 static void host_control_frame(int type, const void *buf, size_t len)
 {
-	if (type == CHAN_TIME)
-		chan_apply_time(buf, len);
-	else if (type == CHAN_ENTROPY)
+	if (type == IC_TIME)
+		chan__apply_time(buf, len);
+	else if (type == IC_ENTROPY)
 		seed__apply(buf, len);
 }
 
@@ -161,7 +161,7 @@ static int read_config(struct config *c)
 	size_t len = 0, i = 0;
 	int type;
 
-	while ((type = chan_recv(c->buf, &len)) != CHAN_CONFIG) {
+	while ((type = chan__recv(c->buf, &len)) != IC_CONFIG) {
 		if (type < 0)
 			return -1;
 		host_control_frame(type, c->buf, len);
@@ -273,14 +273,14 @@ static pid_t spawn(const struct config *c, int out[2], int err[2])
 /* Forward one read from fd as a frame; false at EOF/error. */
 static bool forward(int fd, int type)
 {
-	uint8_t buf[CHAN_MAX_PAYLOAD];
+	uint8_t buf[INITCHAN_MAX_PAYLOAD];
 	ssize_t n = read(fd, buf, sizeof(buf));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return true;
 	if (n <= 0)
 		return false;
-	chan_send(type, buf, (size_t)n);
+	chan__send(type, buf, (size_t)n);
 	return true;
 }
 
@@ -303,9 +303,9 @@ static bool reap(pid_t child, int *status)
  * others have no meaning now.  False if the channel is unusable. */
 static bool host_frame(void)
 {
-	static char buf[CHAN_MAX_PAYLOAD];
+	static char buf[INITCHAN_MAX_PAYLOAD];
 	size_t len;
-	int type = chan_recv(buf, &len);
+	int type = chan__recv(buf, &len);
 
 	host_control_frame(type, buf, len);
 	return type >= 0;
@@ -354,7 +354,7 @@ static int poll_timeout(const struct watch *w)
 static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd, int grace_s)
 {
 	struct pollfd p[4] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 }, { sig_fd, POLLIN, 0 },
-			       { chan_fd_get(), POLLIN, 0 } };
+			       { chan__fd(), POLLIN, 0 } };
 	struct watch w = { child, sig_fd, grace_s, 0, false, 0 };
 
 	while (p[0].fd >= 0 || p[1].fd >= 0 || !w.exited) {
@@ -369,7 +369,7 @@ static int supervise(pid_t child, int out_fd, int err_fd, int sig_fd, int grace_
 			continue;
 		}
 		for (int i = 0; i < 2; i++)
-			if (p[i].revents && !forward(p[i].fd, i == 0 ? CHAN_STDOUT : CHAN_STDERR)) {
+			if (p[i].revents && !forward(p[i].fd, i == 0 ? IC_STDOUT : IC_STDERR)) {
 				close(p[i].fd);
 				p[i].fd = -1;
 			}
@@ -392,8 +392,8 @@ static void fail(const char *msg, int code)
 	char line[512];
 	int n = snprintf(line, sizeof(line), "sm init: %s\n", msg);
 
-	chan_send(CHAN_STDERR, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
-	chan_exit(0, code);
+	chan__send(IC_STDERR, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	chan__exit(false, code);
 	halt();
 }
 
@@ -422,11 +422,11 @@ static void configure(struct config *c)
 		if (c->argc > 0)
 			return;
 		if (!rootfs__ready()) {
-			chan_log("no workload given");
-			chan_exit(0, 0);
+			chan__log("no workload given");
+			chan__exit(false, 0);
 			halt();
 		}
-		chan_send(CHAN_PREPARED, NULL, 0);
+		chan__send(IC_PREPARED, NULL, 0);
 	}
 }
 
@@ -441,13 +441,13 @@ int main(void)
 	open_console();
 	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
 	setenv("HOME", "/root", 1);
-	if (chan_open("/dev/ttyS1") < 0) {
+	if (chan__open("/dev/ttyS1") < 0) {
 		dprintf(2, "sm init: /dev/ttyS1: %s\n", strerror(errno));
 		return 1;
 	}
 	/* before HELLO, so boot snapshots (taken at HELLO) hold a running agent */
 	agent_pid = agent__start();	/* vsock agent (docs/agent-protocol.md), a child of ours */
-	chan_hello();
+	chan__hello();
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (int i = 0; i < (int)(sizeof(forwarded) / sizeof(forwarded[0])); i++)
@@ -463,8 +463,8 @@ int main(void)
 	status = supervise(child, out[0], err[0], sig_fd, cfg.grace_s);
 	release_volumes();
 	if (WIFSIGNALED(status))
-		chan_exit(1, WTERMSIG(status));
+		chan__exit(true, WTERMSIG(status));
 	else
-		chan_exit(0, WEXITSTATUS(status));
+		chan__exit(false, WEXITSTATUS(status));
 	halt();
 }

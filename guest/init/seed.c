@@ -14,8 +14,8 @@
 #define RNDADDENTROPY	_IOW('R', 0x03, int[2])
 #define RNDRESEEDCRNG	_IO('R', 0x07)
 
-#define SEED_BYTES	32
-#define WORKER_ID_BYTES	16
+#define SEED_BYTES	INITCHAN_SEED_BYTES
+#define WORKER_ID_BYTES	INITCHAN_WORKER_ID_BYTES
 
 static char worker_id[2 * WORKER_ID_BYTES + 1];
 
@@ -56,12 +56,12 @@ void seed__write_worker_id(void)
 
 void seed__apply(const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
+	const uint8_t *seed, *id;
 
-	if (len != SEED_BYTES + WORKER_ID_BYTES)
+	if (initchan__decode_entropy(buf, len, &seed, &id) < 0)
 		return;
-	add_entropy(p);
+	add_entropy(seed);
 	for (int i = 0; i < WORKER_ID_BYTES; i++)
-		snprintf(worker_id + 2 * i, 3, "%02x", p[SEED_BYTES + i]);
+		snprintf(worker_id + 2 * i, 3, "%02x", id[i]);
 	seed__write_worker_id();
 }

@@ -1,3 +1,4 @@
+/* Decoding guest init's frames (docs/init-channel.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static void dispatch(struct initchan *c)
 {
 	uint32_t len = payload_len(c);
 	const uint8_t *p = c->payload;
+	bool signaled;
 	int32_t value;
 
 	switch (c->hdr[0]) {
@@ -42,10 +44,9 @@ static void dispatch(struct initchan *c)
 		c->ops->output(c->ctx, c->hdr[0] == IC_STDOUT ? 1 : 2, p, len);
 		break;
 	case IC_EXIT:
-		if (len != 8 || p[0] > 1)
+		if (initchan__decode_exit(p, len, &signaled, &value) < 0)
 			return fail(c, "malformed exit frame");
-		memcpy(&value, p + 4, 4);
-		c->ops->exit(c->ctx, p[0] == 1, value);
+		c->ops->exit(c->ctx, signaled, value);
 		break;
 	case IC_PREPARED:
 		if (len != 0)
@@ -67,61 +68,56 @@ void initchan__byte(struct initchan *c, uint8_t b)
 
 	if (c->broken)
 		return;
-	if (c->have < 4) {
+	if (c->have < INITCHAN_HDR_LEN) {
 		c->hdr[c->have++] = b;
-		if (c->have < 4)
+		if (c->have < INITCHAN_HDR_LEN)
 			return;
-		if (c->hdr[0] < IC_HELLO || (c->hdr[0] > IC_LOG && c->hdr[0] != IC_PREPARED) || c->hdr[1] != 0 ||
-		    payload_len(c) > INITCHAN_MAX_PAYLOAD) {
+		if (initchan__check_header(c->hdr, IC_FROM_GUEST) < 0) {
 			snprintf(why, sizeof(why), "bad frame header %02x %02x %02x %02x",
 				 c->hdr[0], c->hdr[1], c->hdr[2], c->hdr[3]);
 			return fail(c, why);
 		}
 	} else {
-		c->payload[c->have++ - 4] = b;
+		c->payload[c->have++ - INITCHAN_HDR_LEN] = b;
 	}
-	if (c->have == 4 + payload_len(c)) {
+	if (c->have == INITCHAN_HDR_LEN + payload_len(c)) {
 		dispatch(c);
 		c->have = 0;
 	}
 }
 
-void initchan__encode_time(uint8_t *out, int64_t sec, uint32_t nsec)
+/* Sections of ST_DEV_INITCHAN (docs/snapshot-format.md) */
+enum { SEC_HAVE, SEC_HDR, SEC_PAYLOAD };
+
+void initchan__save(const struct initchan *c, struct state_buf *b)
 {
-	out[0] = IC_TIME;
-	out[1] = 0;
-	out[2] = 12;
-	out[3] = 0;
-	memcpy(out + 4, &sec, 8);		/* little endian, as is this host */
-	memcpy(out + 12, &nsec, 4);
+	state__add(b, ST_DEV_INITCHAN, SEC_HAVE, &c->have, sizeof(c->have));
+	state__add(b, ST_DEV_INITCHAN, SEC_HDR, c->hdr, sizeof(c->hdr));
+	state__add(b, ST_DEV_INITCHAN, SEC_PAYLOAD, c->payload, sizeof(c->payload));
 }
 
-void initchan__encode_entropy(uint8_t *out, const uint8_t *seed, const uint8_t *worker_id)
+/* A decoder state initchan__byte could have left: fewer bytes than a header,
+ * or a header it accepted and fewer bytes than its frame (a whole frame is
+ * dispatched and forgotten at once). */
+static bool state_possible(const struct initchan *c)
 {
-	out[0] = IC_ENTROPY;
-	out[1] = 0;
-	out[2] = INITCHAN_SEED_BYTES + INITCHAN_WORKER_ID_BYTES;
-	out[3] = 0;
-	memcpy(out + 4, seed, INITCHAN_SEED_BYTES);
-	memcpy(out + 4 + INITCHAN_SEED_BYTES, worker_id, INITCHAN_WORKER_ID_BYTES);
+	int len;
+
+	if (c->have < INITCHAN_HDR_LEN)
+		return true;
+	len = initchan__check_header(c->hdr, IC_FROM_GUEST);
+	return len >= 0 && c->have < INITCHAN_HDR_LEN + (uint32_t)len;
 }
 
-int initchan__encode_config(uint8_t *out, const char *kinds, const char *const *strs, int n)
+int initchan__restore(struct initchan *c, const struct state_view *sv)
 {
-	uint32_t len = 0;
-
-	for (int i = 0; i < n; i++) {
-		size_t sl = strlen(strs[i]) + 1;
-
-		if (sl + 1 > INITCHAN_MAX_PAYLOAD - len)
-			return -E2BIG;
-		out[4 + len++] = (uint8_t)kinds[i];
-		memcpy(out + 4 + len, strs[i], sl);
-		len += (uint32_t)sl;
+	if (state__get(sv, ST_DEV_INITCHAN, SEC_HAVE, &c->have, sizeof(c->have)) < 0 ||
+	    state__get(sv, ST_DEV_INITCHAN, SEC_HDR, c->hdr, sizeof(c->hdr)) < 0 ||
+	    state__get(sv, ST_DEV_INITCHAN, SEC_PAYLOAD, c->payload, sizeof(c->payload)) < 0 ||
+	    !state_possible(c)) {
+		c->have = 0;
+		return -EINVAL;
 	}
-	out[0] = IC_CONFIG;
-	out[1] = 0;
-	out[2] = (uint8_t)len;
-	out[3] = (uint8_t)(len >> 8);
-	return (int)(4 + len);
+	c->broken = false;
+	return 0;
 }

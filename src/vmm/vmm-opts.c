@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/initchan.h"
+#include "net/initchan-proto.h"
 #include "vmm/vm.h"
 #include "vmm/vmm-opts.h"
 

@@ -65,9 +65,7 @@ static void save_devices(struct vmm *m, struct state_buf *b)
 	}
 	next_port = virtio_vsock__next_port(m->vsock);
 	state__add(b, ST_DEV_VSOCK, 0, &next_port, sizeof(next_port));
-	state__add(b, ST_DEV_INITCHAN, 0, &m->chan.have, sizeof(m->chan.have));
-	state__add(b, ST_DEV_INITCHAN, 1, m->chan.hdr, sizeof(m->chan.hdr));
-	state__add(b, ST_DEV_INITCHAN, 2, m->chan.payload, sizeof(m->chan.payload));
+	initchan__save(&m->chan, b);
 }
 
 static int fill_meta(struct vmm *m, struct snapshot_meta *meta, char *msg, size_t msglen)
@@ -139,11 +137,10 @@ static int restore_devices(struct vmm *m, const struct state_view *sv, char *msg
 	if (state__get(sv, ST_DEV_VSOCK, 0, &next_port, sizeof(next_port)) < 0)
 		goto bad;
 	virtio_vsock__set_next_port(m->vsock, next_port);
-	if (state__get(sv, ST_DEV_INITCHAN, 0, &m->chan.have, sizeof(m->chan.have)) < 0 ||
-	    m->chan.have > 4 + INITCHAN_MAX_PAYLOAD ||
-	    state__get(sv, ST_DEV_INITCHAN, 1, m->chan.hdr, sizeof(m->chan.hdr)) < 0 ||
-	    state__get(sv, ST_DEV_INITCHAN, 2, m->chan.payload, sizeof(m->chan.payload)) < 0)
-		goto bad;
+	if (initchan__restore(&m->chan, sv) < 0) {
+		snprintf(msg, msglen, "snapshot state: the init channel decoder's state is missing or impossible");
+		return -EINVAL;
+	}
 	return 0;
 bad:
 	snprintf(msg, msglen, "snapshot state: a device's state is missing or malformed");

@@ -34,6 +34,70 @@ static void feed(struct initchan *c, const uint8_t *b, size_t n)
 		initchan__byte(c, b[i]);
 }
 
+/* The shared codec (net/initchan-proto.c), as the guest uses it too. */
+static void proto_checks(void)
+{
+	const uint8_t config_from_guest[] = { IC_CONFIG, 0, 0, 0 }, hello_from_host[] = { IC_HELLO, 0, 1, 0 };
+	const uint8_t flags[] = { IC_TIME, 1, 12, 0 }, big[] = { IC_CONFIG, 0, 0x01, 0x10 }, max[] = { IC_CONFIG, 0, 0, 0x10 };
+	uint8_t f[INITCHAN_HDR_LEN + INITCHAN_EXIT_LEN];
+	int64_t sec;
+	uint32_t nsec;
+	bool sig;
+	int32_t v;
+
+	ok(initchan__check_header(config_from_guest, IC_FROM_GUEST) < 0 &&
+	   initchan__check_header(hello_from_host, IC_FROM_HOST) < 0, "each side refuses the other side's frame types");
+	ok(initchan__check_header(flags, IC_FROM_HOST) < 0 && initchan__check_header(big, IC_FROM_HOST) < 0,
+	   "flags set or a payload over 4096 bytes refused");
+	is(initchan__check_header(max, IC_FROM_HOST), 4096, "a 4096-byte payload is the largest accepted");
+	is((int)initchan__encode_exit(f, true, -3), 12, "EXIT frame is 12 bytes");
+	ok(initchan__decode_exit(f + 4, 8, &sig, &v) == 0 && sig && v == -3, "EXIT frame decodes to what was encoded");
+	f[4] = 2;
+	ok(initchan__decode_exit(f + 4, 8, &sig, &v) < 0, "EXIT kind 2 refused");
+	initchan__encode_time(f, 7, 999999999u);
+	ok(initchan__decode_time(f + 4, 12, &sec, &nsec) == 0 && sec == 7 && nsec == 999999999u, "TIME round trip");
+	initchan__encode_time(f, 7, 1000000000u);
+	ok(initchan__decode_time(f + 4, 12, &sec, &nsec) < 0, "TIME with nsec >= 1e9 refused");
+	ok(initchan__decode_time(f + 4, 11, &sec, &nsec) < 0, "TIME of the wrong length refused");
+}
+
+/* A saved decoder state from a vm.state (docs/snapshot-format.md, tag 32),
+ * restored as if the guest had sent it. */
+static int restore_state(struct initchan *c, uint32_t have, const uint8_t *hdr)
+{
+	static struct initchan src;
+	struct state_buf b;
+	int r;
+
+	memset(&src, 0, sizeof(src));
+	src.have = have;
+	memcpy(src.hdr, hdr, 4);
+	state__init(&b);
+	initchan__save(&src, &b);
+	r = initchan__restore(c, &(struct state_view){ b.p, b.len });
+	state__free(&b);
+	return r;
+}
+
+static void restore_checks(void)
+{
+	static struct initchan c;
+	const uint8_t stdout10[] = { IC_STDOUT, 0, 10, 0 }, stdout_big[] = { IC_STDOUT, 0, 0x01, 0x10 };
+	const uint8_t config[] = { IC_CONFIG, 0, 10, 0 };
+
+	initchan__init(&c, &ops, NULL);
+	ok(restore_state(&c, 7, stdout10) == 0 && c.have == 7, "half a STDOUT frame restores");
+	out_len = 0;
+	feed(&c, (const uint8_t *)"xyzabcdefg", 7);
+	ok(out_len == 10 && !memcmp(out + 3, "xyzabcd", 7), "... and its remaining bytes complete it");
+	ok(restore_state(&c, 5, stdout_big) < 0 && c.have == 0,
+	   "a saved header claiming more than 4096 bytes is refused (it would overrun payload[])");
+	ok(restore_state(&c, 14, stdout10) < 0, "more bytes saved than the frame holds refused");
+	ok(restore_state(&c, 4, config) < 0, "a header of a type the guest never sends refused");
+	ok(restore_state(&c, 3, config) == 0, "a partial header restores (checked when its last byte comes)");
+	ok(restore_state(&c, 4 + INITCHAN_MAX_PAYLOAD + 1, stdout_big) < 0, "have past the buffer refused");
+}
+
 int main(void)
 {
 	static struct initchan c;
@@ -97,5 +161,8 @@ int main(void)
 	initchan__encode_time(t, 5000000000LL, 123456789u);
 	ok(sizeof(t) == sizeof(want) && !memcmp(t, want, sizeof(want)),
 	   "TIME frame: type 7, 12 bytes, s64 sec + u32 nsec little endian");
+
+	proto_checks();
+	restore_checks();
 	return done_testing();
 }
