@@ -3,7 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "snapshot/sections.h"
 #include "vmm/initchan.h"
+
+ST_PIN(((struct initchan *)0)->have, ST_SIZE_DEV_INITCHAN_HAVE);
+ST_PIN(((struct initchan *)0)->hdr, ST_SIZE_DEV_INITCHAN_HDR);
+ST_PIN(((struct initchan *)0)->payload, ST_SIZE_DEV_INITCHAN_PAYLOAD);
 
 void initchan__init(struct initchan *c, const struct initchan_ops *ops, void *ctx)
 {

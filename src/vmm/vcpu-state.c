@@ -11,8 +11,20 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "snapshot/sections.h"
 #include "snapshot/state.h"
 #include "vmm/vcpu.h"
+
+ST_PIN(struct kvm_mp_state, ST_SIZE_VCPU_MPSTATE);
+ST_PIN(struct kvm_regs, ST_SIZE_VCPU_REGS);
+ST_PIN(struct kvm_sregs, ST_SIZE_VCPU_SREGS);
+ST_PIN(struct kvm_xsave, ST_SIZE_VCPU_XSAVE);
+ST_PIN(struct kvm_xcrs, ST_SIZE_VCPU_XCRS);
+ST_PIN(struct kvm_debugregs, ST_SIZE_VCPU_DEBUGREGS);
+ST_PIN(struct kvm_lapic_state, ST_SIZE_VCPU_LAPIC);
+ST_PIN(struct kvm_vcpu_events, ST_SIZE_VCPU_EVENTS);
+ST_PIN(struct kvm_msrs, ST_SIZE_VCPU_MSRS_HDR);
+ST_PIN(struct kvm_msr_entry, ST_SIZE_VCPU_MSR_ENTRY);
 
 #define MAX_MSRS	256
 #define MSR_IA32_TSC	0x10

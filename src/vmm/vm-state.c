@@ -6,8 +6,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "snapshot/sections.h"
 #include "snapshot/state.h"
 #include "vmm/vm-state.h"
+
+ST_PIN(struct kvm_irqchip, ST_SIZE_VM_IRQCHIP);
+ST_PIN(struct kvm_pit_state2, ST_SIZE_VM_PIT);
+ST_PIN(struct kvm_clock_data, ST_SIZE_VM_CLOCK);
 
 #define NR_IRQCHIPS 3		/* PIC master, PIC slave, IOAPIC */
 

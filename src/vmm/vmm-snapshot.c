@@ -14,6 +14,7 @@
 #include "devices/virtio-blk.h"
 #include "devices/virtio-mmio.h"
 #include "devices/virtio-vsock.h"
+#include "snapshot/sections.h"
 #include "util/sha256.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm-state.h"
@@ -23,6 +24,9 @@ struct serial_state {
 	struct serial_regs regs;
 	uint8_t rx[SERIAL_RX_MAX];
 };
+ST_PIN(struct serial_state, ST_SIZE_DEV_SERIAL);
+ST_PIN(struct virtio_mmio_state, ST_SIZE_DEV_VIRTIO);
+ST_PIN(uint32_t, ST_SIZE_DEV_VSOCK);
 
 static int hash_file(const char *path, char *out, size_t len)
 {
