@@ -54,7 +54,7 @@ kernel:
 	@mkdir -p $(BUILD)/guest
 	@guest/kernel/build.sh $(BUILD)/guest/vmlinux >/dev/null
 # the agent (guest/agent/) is part of the init binary; its wire codec is shared with the host
-$(BUILD)/guest/init: $(wildcard guest/init/*.c guest/init/*.h guest/agent/*.c guest/agent/*.h) src/net/agent-proto.c src/net/agent-proto.h src/net/initchan-proto.c src/net/initchan-proto.h
+$(BUILD)/guest/init: $(wildcard guest/init/*.c guest/init/*.h guest/agent/*.c guest/agent/*.h) src/net/agent-proto.c src/net/agent-proto.h src/net/initchan-proto.c src/net/initchan-proto.h src/net/framebuf.c src/net/framebuf.h
 	@mkdir -p $(dir $@)
 	musl-gcc -static -O2 -Wall -Wextra -Werror -Iguest/init -Iguest/agent -Isrc/net -o $@ $(filter %.c,$^)
 # small static helpers for tests and demos, installed in the guest's /bin

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent-proto.h"
+#include "framebuf.h"
 #include "agent.h"
 
 /* <linux/vm_sockets.h>: musl ships no kernel headers */
@@ -40,17 +41,12 @@ struct sockaddr_vm {
 #define DRAIN_MS	200		/* after an exit, wait this long for the output */
 #define AGENT_START_MS	60000		/* init waits at most this long for the listener */
 
-struct buf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
 enum kind { S_FREE, S_NEW, S_EXEC, S_PROXY, S_CLOSING };
 
 struct session {
 	enum kind kind;
 	int vs;				/* the host's vsock connection */
-	struct buf in, out, side;	/* host frames, bytes to the host, bytes to the process/TCP */
+	struct framebuf in, out, side;	/* host frames, bytes to the host, bytes to the process/TCP */
 	bool host_eof;
 	struct exec_io io;		/* exec: fds are -1 once closed */
 	bool tty, stdin_eof, exited;
@@ -79,35 +75,8 @@ static void say(const char *fmt, const char *arg)
 
 /* ---- buffers ---- */
 
-static bool buf_add(struct buf *b, const void *data, size_t n, size_t cap)
-{
-	if (b->len + n > cap)
-		return false;
-	if (b->len + n > b->cap) {
-		uint8_t *p = realloc(b->p, cap);
-
-		if (!p)
-			return false;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	return true;
-}
-
-static void buf_drop(struct buf *b, size_t n)
-{
-	memmove(b->p, b->p + n, b->len - n);
-	b->len -= n;
-	if (!b->len) {			/* idle sessions hold no memory */
-		free(b->p);
-		*b = (struct buf){ 0 };
-	}
-}
-
 /* Writes what fd takes; false if fd failed. */
-static bool buf_flush(struct buf *b, int fd)
+static bool buf_flush(struct framebuf *b, int fd)
 {
 	while (b->len) {
 		ssize_t n = send(fd, b->p, b->len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -120,7 +89,7 @@ static bool buf_flush(struct buf *b, int fd)
 			return true;
 		if (n <= 0)
 			return false;
-		buf_drop(b, (size_t)n);
+		framebuf__drop(b, (size_t)n);
 	}
 	return true;
 }
@@ -136,13 +105,7 @@ static void close_fd(int *fd)
 
 static bool frame(struct session *s, int type, const void *payload, uint32_t len)
 {
-	uint8_t hdr[AGENT_HDR_LEN];
-
-	agent_hdr__encode(hdr, type, len);
-	if (s->out.len + sizeof(hdr) + len > OUT_CAP)
-		return false;
-	buf_add(&s->out, hdr, sizeof(hdr), OUT_CAP);
-	return !len || buf_add(&s->out, payload, len, OUT_CAP);
+	return framebuf__add_frame(&s->out, type, payload, len, OUT_CAP);
 }
 
 static void reply_u8(struct session *s, uint8_t v)
@@ -175,9 +138,9 @@ static void session_free(struct session *s)
 	exec_close_io(s);
 	close_fd(&s->vs);
 	close_fd(&s->tcp);
-	free(s->in.p);
-	free(s->out.p);
-	free(s->side.p);
+	framebuf__free(&s->in);
+	framebuf__free(&s->out);
+	framebuf__free(&s->side);
 	memset(s, 0, sizeof(*s));
 	s->kind = S_FREE;
 }
@@ -280,9 +243,9 @@ static void exec_frame(struct session *s, const struct agent_hdr *h, const uint8
 	if (h->type == AGENT_STDIN && h->len == 0) {
 		s->stdin_eof = true;
 		if (s->tty)
-			buf_add(&s->side, "\004", 1, SIDE_CAP);	/* VEOF */
+			framebuf__add(&s->side, "\004", 1, SIDE_CAP);	/* VEOF */
 	} else if (h->type == AGENT_STDIN) {
-		buf_add(&s->side, p, h->len, SIDE_CAP);		/* room was checked before reading */
+		framebuf__add(&s->side, p, h->len, SIDE_CAP);		/* room was checked before reading */
 	} else if (h->type == AGENT_SIGNAL && h->len == 4) {
 		if (!s->exited)
 			kill(s->io.pid, (int)agent__get32(p));
@@ -318,11 +281,11 @@ static void host_frames(struct session *s)
 		at += AGENT_HDR_LEN + h.len;
 	}
 	if (s->kind == S_PROXY && at < s->in.len)	/* bytes right after PROXY are raw */
-		buf_add(&s->side, s->in.p + at, s->in.len - at, SIDE_CAP);
+		framebuf__add(&s->side, s->in.p + at, s->in.len - at, SIDE_CAP);
 	if (s->kind == S_PROXY || s->kind == S_CLOSING)
 		at = s->in.len;
 	if (at)
-		buf_drop(&s->in, at);
+		framebuf__drop(&s->in, at);
 }
 
 static bool wants_host_input(struct session *s)
@@ -339,7 +302,7 @@ static bool wants_host_input(struct session *s)
 static void host_readable(struct session *s)
 {
 	uint8_t chunk[READ_CHUNK];
-	struct buf *b = s->kind == S_PROXY ? &s->side : &s->in;
+	struct framebuf *b = s->kind == S_PROXY ? &s->side : &s->in;
 	size_t cap = s->kind == S_PROXY ? SIDE_CAP : IN_CAP;
 	size_t room = cap - b->len < sizeof(chunk) ? cap - b->len : sizeof(chunk);
 	ssize_t n;
@@ -355,7 +318,7 @@ static void host_readable(struct session *s)
 			session_free(s);	/* the host went away */
 		return;
 	}
-	buf_add(b, chunk, (size_t)n, cap);
+	framebuf__add(b, chunk, (size_t)n, cap);
 	if (s->kind != S_PROXY)
 		host_frames(s);
 }
@@ -383,7 +346,7 @@ static void side_readable(struct session *s, int *fd, int type)
 		return;
 	}
 	if (s->kind == S_PROXY)
-		buf_add(&s->out, chunk, (size_t)n, OUT_CAP);
+		framebuf__add(&s->out, chunk, (size_t)n, OUT_CAP);
 	else
 		frame(s, type, chunk, (uint32_t)n);
 }
@@ -491,7 +454,7 @@ static void dispatch(struct watch *w, short re)
 		return;
 	case R_OUT:
 		if ((re & POLLOUT) && !buf_flush(&s->side, s->io.out))
-			buf_drop(&s->side, s->side.len);	/* the pty is gone */
+			framebuf__drop(&s->side, s->side.len);	/* the pty is gone */
 		if (re & (POLLIN | POLLHUP | POLLERR))
 			side_readable(s, &s->io.out, AGENT_STDOUT);
 		return;
@@ -500,7 +463,7 @@ static void dispatch(struct watch *w, short re)
 		return;
 	case R_IN:
 		if (!buf_flush(&s->side, s->io.in)) {
-			buf_drop(&s->side, s->side.len);
+			framebuf__drop(&s->side, s->side.len);
 			close_fd(&s->io.in);
 		}
 		return;

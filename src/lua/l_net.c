@@ -37,6 +37,7 @@
 
 #include "lua/core.h"
 #include "net/agent-proto.h"
+#include "net/framebuf.h"
 #include "util/clock.h"
 
 #define SOCK_MT		"sm.sock"
@@ -363,8 +364,7 @@ struct pump {
 	bool in_done, tty;
 	uint8_t rbuf[AGENT_HDR_LEN + AGENT_MAX_PAYLOAD];
 	size_t rlen;
-	uint8_t *wbuf;			/* frames to the agent */
-	size_t wlen, wcap;
+	struct framebuf w;		/* frames to the agent */
 	struct capture cap[2];
 	bool ended;
 	int kind, value;
@@ -373,21 +373,7 @@ struct pump {
 
 static bool queue(struct pump *p, int type, const void *data, uint32_t len)
 {
-	size_t need = p->wlen + AGENT_HDR_LEN + len;
-
-	if (need > p->wcap) {
-		uint8_t *w = realloc(p->wbuf, need);
-
-		if (!w)
-			return false;
-		p->wbuf = w;
-		p->wcap = need;
-	}
-	agent_hdr__encode(p->wbuf + p->wlen, type, len);
-	if (len)
-		memcpy(p->wbuf + p->wlen + AGENT_HDR_LEN, data, len);
-	p->wlen = need;
-	return true;
+	return framebuf__add_frame(&p->w, type, data, len, SIZE_MAX);
 }
 
 static void write_all(int fd, const uint8_t *b, size_t n)
@@ -526,22 +512,20 @@ static void signals(struct pump *p)
 
 static bool flush_w(struct pump *p)
 {
-	ssize_t w = send_some(p->sock, p->wbuf, p->wlen);
+	ssize_t w = send_some(p->sock, p->w.p, p->w.len);
 
 	if (w < 0 && errno != EAGAIN && errno != EINTR) {
 		snprintf(p->err, sizeof(p->err), "send to the guest agent: %s", strerror(errno));
 		return false;
 	}
-	if (w > 0) {
-		memmove(p->wbuf, p->wbuf + w, p->wlen - (size_t)w);
-		p->wlen -= (size_t)w;
-	}
+	if (w > 0)
+		framebuf__drop(&p->w, (size_t)w);
 	return true;
 }
 
 static void string_stdin(struct pump *p)
 {
-	while (p->in_str && !p->in_done && p->wlen < 4 * 65536) {
+	while (p->in_str && !p->in_done && p->w.len < 4 * 65536) {
 		size_t n = p->in_len - p->in_off > 32768 ? 32768 : p->in_len - p->in_off;
 
 		queue(p, AGENT_STDIN, p->in_str + p->in_off, (uint32_t)n);
@@ -557,9 +541,9 @@ static void run_pump(struct pump *p, int64_t deadline)
 		int r;
 
 		string_stdin(p);
-		if (p->wlen)
+		if (p->w.len)
 			pf[0].events |= POLLOUT;
-		if (p->in_fd >= 0 && !p->in_done && p->wlen < 65536)
+		if (p->in_fd >= 0 && !p->in_done && p->w.len < 65536)
 			pf[1].fd = p->in_fd;
 		r = poll(pf, 3, left_ms(deadline));
 		if (r < 0 && errno != EINTR) {
@@ -668,7 +652,7 @@ static int l_agent_exec(lua_State *L)
 	close(p->sig_fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	n = push_result(L, p);
-	free(p->wbuf);
+	framebuf__free(&p->w);
 	free(p->cap[0].p);
 	free(p->cap[1].p);
 	free(p);

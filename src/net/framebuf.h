@@ -1,0 +1,27 @@
+#ifndef SM_NET_FRAMEBUF_H
+#define SM_NET_FRAMEBUF_H
+/*
+ * A growable byte queue for a stream of agent frames (agent-proto.h) or raw
+ * bytes: appended at the end, consumed from the front.  Used on both sides
+ * of the agent protocol (the guest agent, libsm's exec pump), so it uses
+ * nothing but libc.  Its memory is kept until framebuf__free: a buffer
+ * freed whenever it drains is allocated again by the next read, and in a
+ * guest every fresh page costs an emulated fault and clear.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct framebuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+/* Appends n bytes unless that would hold more than max bytes or memory runs out. */
+bool framebuf__add(struct framebuf *b, const void *data, size_t n, size_t max);
+/* Appends one whole agent frame (header + payload), or nothing, as framebuf__add. */
+bool framebuf__add_frame(struct framebuf *b, int type, const void *payload, uint32_t len, size_t max);
+/* Consumes n <= len bytes from the front. */
+void framebuf__drop(struct framebuf *b, size_t n);
+void framebuf__free(struct framebuf *b);
+#endif
