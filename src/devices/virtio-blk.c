@@ -200,7 +200,7 @@ int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *ms
 		close(fd);
 		return -err;
 	}
-	pthread_mutex_lock(&b->t->lock);
+	virtio_mmio__lock(b->t);
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = fd;
@@ -209,7 +209,7 @@ int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *ms
 	base = base ? base + 1 : path;
 	memset(b->id, 0, sizeof(b->id));
 	memcpy(b->id, base, strnlen(base, sizeof(b->id)));	/* §5.2.6: not NUL-terminated */
-	pthread_mutex_unlock(&b->t->lock);
+	virtio_mmio__unlock(b->t);
 	return 0;
 }
 

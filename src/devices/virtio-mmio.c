@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,20 @@ enum {
  * robin, as virtio_mmio requests IRQF_SHARED and reads each device's
  * INTERRUPT_STATUS, so an image with many layers needs no more pins. */
 #define NR_IRQ_LINES		(24 - FIRST_IRQ)
+
+/* Opaque to devices: they use the calls in virtio-mmio.h. */
+struct virtio_mmio {
+	struct vm *vm;
+	const struct virtio_dev_ops *ops;
+	void *dev;
+	uint64_t gpa;
+	int irq;
+	pthread_mutex_t lock;
+	uint32_t status, isr, dev_feat_sel, drv_feat_sel, queue_sel, config_gen;
+	uint64_t driver_features;
+	bool failed;			/* DEVICE_NEEDS_RESET: guest broke a queue */
+	struct virtq vq[VIRTIO_MMIO_MAX_QUEUES];
+};
 
 static struct virtq *cur_queue(struct virtio_mmio *t)
 {
@@ -181,22 +196,55 @@ void virtio_mmio__signal_used(struct virtio_mmio *t, int q)
 	vm__irq_pulse(t->vm, t->irq);
 }
 
+void virtio_mmio__lock(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+}
+
+void virtio_mmio__unlock(struct virtio_mmio *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool virtio_mmio__queue_ready(struct virtio_mmio *t, int q)
+{
+	return q >= 0 && q < t->ops->nr_queues && t->vq[q].ready && !t->failed;
+}
+
+int virtio_mmio__pop(struct virtio_mmio *t, int qi, struct virtq_chain *c)
+{
+	char why[160];
+	int r;
+
+	if (!virtio_mmio__queue_ready(t, qi))
+		return 0;
+	r = virtq__pop(&t->vq[qi], c, why, sizeof(why));
+	if (r == -EIO) {
+		virtio_mmio__fail(t, why);
+		return 0;
+	}
+	if (r < 0) {
+		log_warn("%s: bad request: %s — request failed", t->ops->name, why);
+		virtq__push(&t->vq[qi], c->head, 0);
+		return -1;
+	}
+	return r;
+}
+
+void virtio_mmio__push(struct virtio_mmio *t, int q, uint16_t head, uint32_t len)
+{
+	virtq__push(&t->vq[q], head, len);
+}
+
 void virtio_mmio__drain(struct virtio_mmio *t, int qi, virtq_handler fn, void *dev)
 {
-	struct virtq *q = &t->vq[qi];
 	struct virtq_chain c;
-	char why[160];
 	bool pushed = false;
 	int r;
 
-	while ((r = virtq__pop(q, &c, why, sizeof(why))) != 0) {
-		if (r == -EIO) {
-			virtio_mmio__fail(t, why);
-			break;
-		}
-		if (r < 0)
-			log_warn("%s: bad request: %s — request failed", t->ops->name, why);
-		virtq__push(q, c.head, r < 0 ? 0 : fn(dev, &c));
+	while ((r = virtio_mmio__pop(t, qi, &c)) != 0) {
+		if (r > 0)
+			virtio_mmio__push(t, qi, c.head, fn(dev, &c));
 		pushed = true;
 	}
 	if (pushed)

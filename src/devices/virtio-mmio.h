@@ -6,7 +6,7 @@
  * queues and the interrupt.  Devices are declared to the guest on the
  * kernel command line (virtio_mmio.device=4K@ADDR:IRQ).
  */
-#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "devices/virtqueue.h"
@@ -33,23 +33,27 @@ struct virtio_dev_ops {
 	void (*reset)(void *dev);
 };
 
-struct virtio_mmio {
-	struct vm *vm;
-	const struct virtio_dev_ops *ops;
-	void *dev;
-	uint64_t gpa;
-	int irq;
-	pthread_mutex_t lock;
-	uint32_t status, isr, dev_feat_sel, drv_feat_sel, queue_sel, config_gen;
-	uint64_t driver_features;
-	bool failed;			/* DEVICE_NEEDS_RESET: guest broke a queue */
-	struct virtq vq[VIRTIO_MMIO_MAX_QUEUES];
-};
-
 /* Claims the next MMIO slot and IRQ; appends its declaration to cmdline. */
 struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops *ops, void *dev,
 				     char *cmdline, size_t cmdlen);
-/* For devices: pushed buffers on a queue, interrupt the guest if it wants. */
+/*
+ * For devices.  notify() runs with the transport locked; a device touching
+ * its queues from another thread (a host socket's event loop) takes the
+ * lock itself.  Chains come out validated (virtqueue.c): a device never
+ * sees the ring.
+ */
+void virtio_mmio__lock(struct virtio_mmio *t);
+void virtio_mmio__unlock(struct virtio_mmio *t);
+/* Queue q is enabled and the device has not failed. */
+bool virtio_mmio__queue_ready(struct virtio_mmio *t, int q);
+/* The next available chain of queue q: 1 with *c; 0 when there is none or
+ * the queue is unusable (a broken ring fails the device, logged); -1 for a
+ * malformed chain, logged and already completed empty. */
+int virtio_mmio__pop(struct virtio_mmio *t, int q, struct virtq_chain *c);
+/* Completes chain head with len bytes written into it; the guest hears of
+ * it at virtio_mmio__signal_used. */
+void virtio_mmio__push(struct virtio_mmio *t, int q, uint16_t head, uint32_t len);
+/* Pushed buffers on a queue: interrupt the guest if it wants. */
 void virtio_mmio__signal_used(struct virtio_mmio *t, int q);
 /* For devices: run fn on every available chain of queue q, complete each
  * with the length fn returns (a malformed chain is logged and completed

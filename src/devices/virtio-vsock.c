@@ -603,17 +603,11 @@ static void rx_sent(struct virtio_vsock *v, struct conn *c, int op)
 /* Next rx buffer: 1, 0 when none is posted, -1 for a bad one (completed empty). */
 static int rx_pop(struct virtio_vsock *v, struct virtq_chain *ch)
 {
-	struct virtq *q = &v->t->vq[Q_RX];
-	char why[160];
-	int r = virtq__pop(q, ch, why, sizeof(why));
+	int r = virtio_mmio__pop(v->t, Q_RX, ch);
 
-	if (r == -EIO) {
-		virtio_mmio__fail(v->t, why);
-		return 0;
-	}
-	if (r < 0 || (r > 0 && chain__in_len(ch) <= sizeof(struct vsock_hdr))) {
-		warn(v, "bad rx buffer: %s — skipped", r < 0 ? why : "smaller than a header");
-		virtq__push(q, ch->head, 0);
+	if (r > 0 && chain__in_len(ch) <= sizeof(struct vsock_hdr)) {
+		warn(v, "bad rx buffer: %s — skipped", "smaller than a header");
+		virtio_mmio__push(v->t, Q_RX, ch->head, 0);
 		return -1;
 	}
 	return r;
@@ -626,7 +620,7 @@ static void flush_rx(struct virtio_vsock *v)
 	bool pushed = false;
 	int idle = 0;
 
-	while (idle < v->hi && v->t->vq[Q_RX].ready && !v->t->failed) {
+	while (idle < v->hi && virtio_mmio__queue_ready(v->t, Q_RX)) {
 		struct conn *c;
 		int op, r;
 
@@ -647,7 +641,7 @@ static void flush_rx(struct virtio_vsock *v)
 		pushed = true;
 		if (r < 0)
 			continue;
-		virtq__push(&v->t->vq[Q_RX], ch.head, rx_fill(v, c, &ch, &op));
+		virtio_mmio__push(v->t, Q_RX, ch.head, rx_fill(v, c, &ch, &op));
 		rx_sent(v, c, op);
 		v->rr++;
 		idle = 0;
@@ -775,7 +769,7 @@ static void on_event(void *ctx, uint64_t token, uint32_t events)
 	struct virtio_vsock *v = ctx;
 	struct conn *c;
 
-	pthread_mutex_lock(&v->t->lock);
+	virtio_mmio__lock(v->t);
 	if (token == LISTEN_TOKEN)
 		accept_clients(v);
 	else if ((c = conn_by_token(v, token)) && c->state == C_AWAIT)
@@ -783,7 +777,7 @@ static void on_event(void *ctx, uint64_t token, uint32_t events)
 	else if (c)
 		conn_event(c, events);
 	flush_rx(v);
-	pthread_mutex_unlock(&v->t->lock);
+	virtio_mmio__unlock(v->t);
 }
 
 /* Host clients that never finish their CONNECT line are closed. */
@@ -792,7 +786,7 @@ static void on_tick(void *ctx)
 	struct virtio_vsock *v = ctx;
 	uint64_t now = clock__ms();
 
-	pthread_mutex_lock(&v->t->lock);
+	virtio_mmio__lock(v->t);
 	for (int i = 0; i < MAX_CONNS; i++) {
 		struct conn *c = &v->conns[i];
 
@@ -806,7 +800,7 @@ static void on_tick(void *ctx)
 		v->await_cid_read = false;
 		flush_rx(v);
 	}
-	pthread_mutex_unlock(&v->t->lock);
+	virtio_mmio__unlock(v->t);
 }
 
 /* ---- device ---- */
@@ -916,17 +910,17 @@ uint32_t virtio_vsock__next_port(struct virtio_vsock *v)
 {
 	uint32_t p;
 
-	pthread_mutex_lock(&v->t->lock);
+	virtio_mmio__lock(v->t);
 	p = v->next_port;
-	pthread_mutex_unlock(&v->t->lock);
+	virtio_mmio__unlock(v->t);
 	return p;
 }
 
 void virtio_vsock__set_next_port(struct virtio_vsock *v, uint32_t port)
 {
-	pthread_mutex_lock(&v->t->lock);
+	virtio_mmio__lock(v->t);
 	v->next_port = port;		/* any value works: alloc_host_port wraps into range */
-	pthread_mutex_unlock(&v->t->lock);
+	virtio_mmio__unlock(v->t);
 }
 
 void virtio_vsock__pause(struct virtio_vsock *v)
@@ -948,27 +942,26 @@ int virtio_vsock__reset_transport(struct virtio_vsock *v)
 {
 	struct virtq_chain ch;
 	uint32_t id = EVENT_TRANSPORT_RESET;	/* §5.10.6.7: le32 id */
-	char why[160];
 	int r;
 
-	pthread_mutex_lock(&v->t->lock);
+	virtio_mmio__lock(v->t);
 	drop_guest_conns(v);
-	r = virtq__pop(&v->t->vq[Q_EVENT], &ch, why, sizeof(why));
+	r = virtio_mmio__pop(v->t, Q_EVENT, &ch);
 	if (r > 0 && chain__in_len(&ch) >= sizeof(id)) {
 		iov_put(ch.in, ch.nr_in, &id, sizeof(id));
-		virtq__push(&v->t->vq[Q_EVENT], ch.head, sizeof(id));
+		virtio_mmio__push(v->t, Q_EVENT, ch.head, sizeof(id));
 		virtio_mmio__signal_used(v->t, Q_EVENT);
 		v->await_cid_read = true;
 		v->reset_ms = clock__ms();
 		r = 0;
 	} else {
-		if (r != 0)
-			log_warn("virtio-vsock: event queue: %s", r < 0 ? why : "buffer too small");
-		if (r > 0)
-			virtq__push(&v->t->vq[Q_EVENT], ch.head, 0);
+		if (r > 0) {
+			log_warn("virtio-vsock: event queue: buffer too small");
+			virtio_mmio__push(v->t, Q_EVENT, ch.head, 0);
+		}
 		r = -EAGAIN;
 	}
-	pthread_mutex_unlock(&v->t->lock);
+	virtio_mmio__unlock(v->t);
 	return r;
 }
 
@@ -976,10 +969,10 @@ int virtio_vsock__nr_conns(struct virtio_vsock *v)
 {
 	int n = 0;
 
-	pthread_mutex_lock(&v->t->lock);
+	virtio_mmio__lock(v->t);
 	for (int i = 0; i < MAX_CONNS; i++)
 		n += v->conns[i].state != C_FREE;
-	pthread_mutex_unlock(&v->t->lock);
+	virtio_mmio__unlock(v->t);
 	return n;
 }
 
