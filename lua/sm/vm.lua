@@ -337,7 +337,7 @@ function VM:wait(timeout)
   local st = last and M.parse_status(last) or { ["end"] = "crash",
     msg = "the VMM died" .. (r.signal and (" by signal " .. r.signal) or "") .. " without a report" }
   local res = { status = st["end"], message = st.msg, setup_us = st.setup_us, ready_us = st.ready_us,
-    emul_exits = st.emul_exits, stdout = r.stdout, stderr = r.stderr, vmm_code = r.code }
+    emul_exits = st.emul_exits, stdout = r.stdout, stderr = r.stderr, vmm_code = r.code, vmm_signal = r.signal }
   if res.status == "exit" then res.code = st.value end
   if res.status == "signal" then res.signal = st.value end
   return res

@@ -28,6 +28,7 @@
 #include "vmm/initchan.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
+#include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 #include "vmm/vmm-main.h"
 #include "vmm/vmm-opts.h"
@@ -482,11 +483,34 @@ static void wait_end(struct vmm *m, int sig_fd)
 	pthread_mutex_unlock(&vm->end_lock);
 }
 
+/* After set-up the VMM needs only what its devices, snapshots and vCPUs do
+ * (sandbox.c).  SM_VMM_SANDBOX_PROBE=execve tries a forbidden call once
+ * inside, so a test can see the sandbox is on. */
+static int enter_sandbox(struct vmm *m)
+{
+	char msg[256] = "";
+	const char *probe = getenv("SM_VMM_SANDBOX_PROBE");
+
+	if (sandbox__enter(m->status_fd, msg, sizeof(msg)) < 0) {
+		vm__end(&m->vm, VM_END_CRASH, 0, "%s", msg);
+		return -1;
+	}
+	if (probe && strcmp(probe, "execve") == 0) {
+		char *argv[] = { "/bin/true", NULL };
+
+		execve(argv[0], argv, environ);
+		vm__end(&m->vm, VM_END_CRASH, 0, "sandbox probe: execve was allowed (%s)", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int run(struct vmm *m)
 {
 	struct vm *vm = &m->vm;
 	sigset_t set;
 	int sig_fd;
+
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -494,6 +518,10 @@ static int run(struct vmm *m)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);		/* inherited by the vCPU threads */
 	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (enter_sandbox(m) < 0) {
+		m->first_run_ns = clock__ns();
+		return 0;
+	}
 	if (m->o.vsock_uds && virtio_vsock__start(m->vsock) < 0)
 		vm__end(vm, VM_END_CRASH, 0, "vsock: cannot start its thread");
 	m->first_run_ns = clock__ns();
