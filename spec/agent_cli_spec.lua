@@ -7,7 +7,7 @@ describe("sm exec and sm stop (no guest needed)", function()
 
   setup(function()
     tmp = run.tmpdir("agentcli")
-    env = { XDG_RUNTIME_DIR = tmp .. "/xdg" }
+    env = { XDG_RUNTIME_DIR = tmp .. "/xdg", XDG_STATE_HOME = tmp .. "/state" }   -- no daemon of anyone else's
     run.sh("mkdir -m 700 " .. tmp .. "/xdg")
   end)
   teardown(function() run.sh("rm -rf " .. run.quote(tmp)) end)
@@ -78,7 +78,7 @@ describe("sm exec and sm stop (no guest needed)", function()
 
   it("refuses a runtime directory others can enter", function()
     run.sh("mkdir -m 755 " .. tmp .. "/open && mkdir -m 755 " .. tmp .. "/open/sm")
-    local code, _, err = run.sm({ "exec", "--", "/bin/true" }, { XDG_RUNTIME_DIR = tmp .. "/open" })
+    local code, _, err = run.sm({ "exec", "--", "/bin/true" }, { XDG_RUNTIME_DIR = tmp .. "/open", XDG_STATE_HOME = tmp .. "/state" })
     assert.equal(125, code)
     assert.matches("mode 0700", err, 1, true)
   end)

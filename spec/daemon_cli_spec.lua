@@ -7,7 +7,7 @@ describe("sm daemon (no guest needed)", function()
 
   setup(function()
     tmp = select(2, run.sh("mktemp -d /tmp/sm-daemoncli.XXXXXX")):gsub("\n", "")
-    env = { XDG_RUNTIME_DIR = tmp .. "/xdg" }
+    env = { XDG_RUNTIME_DIR = tmp .. "/xdg", XDG_STATE_HOME = tmp .. "/state" }
     run.sh("mkdir -m 700 " .. tmp .. "/xdg " .. tmp .. "/snap && touch " .. tmp .. "/snap/metadata.json")
   end)
   teardown(function() run.sh("rm -rf " .. run.quote(tmp)) end)

@@ -1,6 +1,16 @@
+#include <string.h>
+
 #include <lauxlib.h>
 
 #include "lua/core.h"
+
+int l_core__fail(lua_State *L, const char *what, const char *why, int err)
+{
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s: %s", what, why ? why : strerror(err));
+	lua_pushinteger(L, err);
+	return 3;
+}
 
 void l_core__class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
 {

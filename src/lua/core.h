@@ -5,6 +5,10 @@
 /* sm.core: the raw C layer.  Each subsystem adds its functions to the table
  * on top of the stack with its l_<subsys>__register. */
 int luaopen_sm_core(lua_State *L);
+/* The failure result of every sm.core function (luaL_fileresult's
+ * convention): pushes nil, "what: why", err and returns 3.  why NULL means
+ * strerror(err). */
+int l_core__fail(lua_State *L, const char *what, const char *why, int err);
 /* Register a userdata class: metatable `name` with `methods` as __index and gc as __gc. */
 void l_core__class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc);
 void l_sys__register(lua_State *L);

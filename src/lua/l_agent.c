@@ -17,14 +17,6 @@
 #include "lua/core.h"
 #include "net/agent-proto.h"
 
-static int fail(lua_State *L, const char *what, const char *why, int err)
-{
-	lua_pushnil(L);
-	lua_pushfstring(L, "%s: %s", what, why);
-	lua_pushinteger(L, err);
-	return 3;
-}
-
 static int l_frame(lua_State *L)
 {
 	int type = (int)luaL_checkinteger(L, 1);
@@ -34,9 +26,9 @@ static int l_frame(lua_State *L)
 	luaL_Buffer b;
 
 	if (len > AGENT_MAX_PAYLOAD)
-		return fail(L, "agent frame", "payload over 64 KiB", EMSGSIZE);
+		return l_core__fail(L, "agent frame", "payload over 64 KiB", EMSGSIZE);
 	if (type < 0 || type > 255)
-		return fail(L, "agent frame", "type out of range", EINVAL);
+		return l_core__fail(L, "agent frame", "type out of range", EINVAL);
 	agent_hdr__encode(hdr, type, (uint32_t)len);
 	luaL_buffinit(L, &b);
 	luaL_addlstring(&b, (const char *)hdr, sizeof(hdr));
@@ -119,7 +111,7 @@ static int l_exec_frame(lua_State *L)
 	if (!why && e.argc < 1)
 		why = "empty argv";
 	if (why)
-		return fail(L, "exec", why, EINVAL);
+		return l_core__fail(L, "exec", why, EINVAL);
 	lua_getfield(L, 1, "tty");
 	e.flags = lua_toboolean(L, -1) ? AGENT_EXEC_TTY : 0;
 	lua_pop(L, 1);
@@ -127,7 +119,7 @@ static int l_exec_frame(lua_State *L)
 	e.cols = (uint16_t)int_field(L, 1, "cols");
 	n = agent_exec__encode(buf, sizeof(buf), &e);
 	if (n < 0)
-		return fail(L, "exec", "the request is over 64 KiB", EMSGSIZE);
+		return l_core__fail(L, "exec", "the request is over 64 KiB", EMSGSIZE);
 	lua_pushlstring(L, (const char *)buf, (size_t)n);
 	return 1;
 }
@@ -140,7 +132,7 @@ static int l_header(lua_State *L)
 	const char *why = "short header";
 
 	if (len != AGENT_HDR_LEN || agent_hdr__decode((const uint8_t *)p, &h, &why) < 0)
-		return fail(L, "agent frame", why, EPROTO);
+		return l_core__fail(L, "agent frame", why, EPROTO);
 	lua_pushinteger(L, h.type);
 	lua_pushinteger(L, h.len);
 	return 2;

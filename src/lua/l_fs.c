@@ -19,14 +19,6 @@
 
 #include "lua/core.h"
 
-static int fail(lua_State *L, const char *what, int err)
-{
-	lua_pushnil(L);
-	lua_pushfstring(L, "%s: %s", what, strerror(err));
-	lua_pushinteger(L, err);
-	return 3;
-}
-
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -39,7 +31,7 @@ static int l_readdir(lua_State *L)
 	int n = scandir(path, &list, NULL, NULL);
 
 	if (n < 0)
-		return fail(L, path, errno);
+		return l_core__fail(L, path, NULL, errno);
 	qsort(list, (size_t)n, sizeof(*list), cmp_names);
 	lua_createtable(L, n, 0);
 	for (int i = 0, k = 0; i < n; i++) {
@@ -68,17 +60,17 @@ static int l_rmtree(lua_State *L)
 	struct stat st;
 
 	if (!*path || !strcmp(path, "/"))
-		return fail(L, "rmtree: refusing to remove '/' or ''", EINVAL);
+		return l_core__fail(L, "rmtree", "refusing to remove '/' or ''", EINVAL);
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT) {
 			lua_pushboolean(L, 1);
 			return 1;
 		}
-		return fail(L, path, errno);
+		return l_core__fail(L, path, NULL, errno);
 	}
 	/* FTW_PHYS: a symlink is removed itself, never followed; FTW_DEPTH: children first */
 	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-		return fail(L, path, errno);
+		return l_core__fail(L, path, NULL, errno);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -91,7 +83,7 @@ static int l_mkdir_p(lua_State *L)
 	size_t len = strlen(path);
 
 	if (len == 0 || len >= sizeof(buf))
-		return fail(L, "mkdir_p: bad path", EINVAL);
+		return l_core__fail(L, "mkdir_p", "bad path", EINVAL);
 	memcpy(buf, path, len + 1);
 	for (char *p = buf + 1; ; p++) {
 		if (*p != '/' && *p)
@@ -100,7 +92,7 @@ static int l_mkdir_p(lua_State *L)
 
 		*p = '\0';
 		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return fail(L, buf, errno);
+			return l_core__fail(L, buf, NULL, errno);
 		*p = c;
 		if (!c)
 			break;
@@ -108,7 +100,7 @@ static int l_mkdir_p(lua_State *L)
 	struct stat st;
 
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return fail(L, path, errno ? errno : ENOTDIR);
+		return l_core__fail(L, path, NULL, errno ? errno : ENOTDIR);
 	lua_pushboolean(L, 1);
 	return 1;
 }

@@ -65,13 +65,6 @@ static int left_ms(int64_t deadline)
 	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
 }
 
-static int push_err(lua_State *L, const char *what)
-{
-	lua_pushnil(L);
-	lua_pushfstring(L, "%s: %s", what, strerror(errno));
-	return 2;
-}
-
 static struct sock *new_sock(lua_State *L, int fd)
 {
 	struct sock *s = lua_newuserdatauv(L, sizeof(*s), 0);
@@ -156,7 +149,7 @@ static int l_tcp_connect(lua_State *L)
 		fd = connect_fd(ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(res);
 	if (fd < 0)
-		return push_err(L, host);
+		return l_core__fail(L, host, NULL, errno);
 	new_sock(L, fd);
 	return 1;
 }
@@ -167,7 +160,7 @@ static int l_unix_connect(lua_State *L)
 	int fd = unix_connect_fd(path);
 
 	if (fd < 0)
-		return push_err(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	new_sock(L, fd);
 	return 1;
 }
@@ -179,7 +172,7 @@ static int l_unix_listen(lua_State *L)
 	int fd;
 
 	if (unix_addr(path, &sa) < 0)
-		return push_err(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
@@ -188,7 +181,7 @@ static int l_unix_listen(lua_State *L)
 		if (fd >= 0)
 			close(fd);
 		errno = e;
-		return push_err(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	}
 	new_sock(L, fd);
 	return 1;
@@ -202,7 +195,7 @@ static int l_accept(lua_State *L)
 
 	while ((fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			return push_err(L, "accept");
+			return l_core__fail(L, "accept", NULL, errno);
 		if (wait_fd(s->fd, POLLIN, deadline) == 0) {
 			lua_pushnil(L);
 			lua_pushliteral(L, "timeout");
@@ -250,7 +243,7 @@ static int l_send(lua_State *L)
 	ssize_t w = send_until(s->fd, p, n, deadline_of(L, 3));
 
 	if (w < 0)
-		return push_err(L, "send");
+		return l_core__fail(L, "send", NULL, errno);
 	lua_pushinteger(L, w);
 	return 1;
 }
@@ -269,7 +262,7 @@ static int l_recv(lua_State *L)
 		if (r >= 0)
 			break;
 		if (errno != EAGAIN && errno != EINTR)
-			return push_err(L, "recv");
+			return l_core__fail(L, "recv", NULL, errno);
 		if (wait_fd(s->fd, POLLIN, deadline) == 0) {
 			lua_pushnil(L);
 			lua_pushliteral(L, "timeout");
@@ -317,7 +310,7 @@ static int l_vsock_connect(lua_State *L)
 	unsigned long hostport;
 
 	if (fd < 0)
-		return push_err(L, uds);
+		return l_core__fail(L, uds, NULL, errno);
 	snprintf(line, sizeof(line), "CONNECT %u\n", (unsigned)port);
 	if (send_until(fd, line, strlen(line), deadline) != (ssize_t)strlen(line))
 		goto bad;
@@ -667,11 +660,11 @@ static int l_tty_raw(lua_State *L)
 	struct termios t, raw;
 
 	if (tcgetattr(fd, &t) < 0)
-		return push_err(L, "tcgetattr");
+		return l_core__fail(L, "tcgetattr", NULL, errno);
 	raw = t;
 	cfmakeraw(&raw);
 	if (tcsetattr(fd, TCSANOW, &raw) < 0)
-		return push_err(L, "tcsetattr");
+		return l_core__fail(L, "tcsetattr", NULL, errno);
 	lua_pushlstring(L, (const char *)&t, sizeof(t));
 	return 1;
 }
@@ -695,7 +688,7 @@ static int l_winsize(lua_State *L)
 	struct winsize ws;
 
 	if (ioctl((int)luaL_checkinteger(L, 1), TIOCGWINSZ, &ws) < 0)
-		return push_err(L, "TIOCGWINSZ");
+		return l_core__fail(L, "TIOCGWINSZ", NULL, errno);
 	lua_pushinteger(L, ws.ws_row);
 	lua_pushinteger(L, ws.ws_col);
 	return 2;
@@ -719,7 +712,7 @@ static int l_private_dir(lua_State *L)
 		}
 	mkdir(buf, 0700);
 	if (stat(buf, &st) < 0)
-		return push_err(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "%s: must be a directory owned by you with mode 0700 (chmod 700 it)", path);
@@ -737,7 +730,7 @@ static int l_kill_pid(lua_State *L)
 	if (pid <= 0)
 		return luaL_error(L, "kill: bad pid %d", (int)pid);
 	if (kill(pid, sig) < 0)
-		return push_err(L, "kill");
+		return l_core__fail(L, "kill", NULL, errno);
 	lua_pushboolean(L, 1);
 	return 1;
 }

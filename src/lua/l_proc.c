@@ -138,6 +138,41 @@ static char **build_argv(lua_State *L, int t)
 	return argv;
 }
 
+static void close_pair(int fd[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	fd[0] = fd[1] = -1;
+}
+
+/* The pipes a spawn asked for: 0, or -1 with errno and none left open. */
+static int open_pipes(lua_State *L, const char *const *modes, bool want_status, bool control,
+		      int pipes[P_N][2], int ctl[2], int in[2])
+{
+	int err;
+
+	if (control && pipe2(ctl, O_CLOEXEC) < 0)
+		goto fail;
+	if (!strcmp(opt_mode(L, 2, "stdin", "inherit"), "pipe") && pipe2(in, O_CLOEXEC) < 0)
+		goto fail;
+	for (int i = 0; i < P_N; i++) {
+		if ((i < P_STATUS && strcmp(modes[i], "pipe")) || (i == P_STATUS && !want_status))
+			continue;
+		if (pipe2(pipes[i], O_CLOEXEC) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	err = errno;
+	close_pair(ctl);
+	close_pair(in);
+	for (int i = 0; i < P_N; i++)
+		close_pair(pipes[i]);
+	errno = err;
+	return -1;
+}
+
 static int l_spawn(lua_State *L)
 {
 	int pipes[P_N][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, ctl[2] = { -1, -1 }, in[2] = { -1, -1 };
@@ -153,7 +188,7 @@ static int l_spawn(lua_State *L)
 	lua_settop(L, 2);
 	argv = build_argv(L, 1);
 	if (!argv[0])
-		return luaL_error(L, "spawn: empty argv");
+		return luaL_argerror(L, 1, "empty argv");
 	modes[P_OUT] = opt_mode(L, 2, "stdout", "inherit");
 	modes[P_ERR] = opt_mode(L, 2, "stderr", "inherit");
 	lua_getfield(L, 2, "status");
@@ -166,20 +201,13 @@ static int l_spawn(lua_State *L)
 	p->ctl = p->in = -1;
 	luaL_setmetatable(L, PROC_MT);
 	lua_getfield(L, 2, "control");
-	if (lua_toboolean(L, -1) && pipe2(ctl, O_CLOEXEC) < 0)
-		return luaL_error(L, "spawn: pipe: %s", strerror(errno));
+	if (open_pipes(L, modes, want_status, lua_toboolean(L, -1), pipes, ctl, in) < 0)
+		return l_core__fail(L, "spawn: pipe", NULL, errno);
 	lua_pop(L, 1);
 	p->ctl = ctl[1];
-	if (!strcmp(opt_mode(L, 2, "stdin", "inherit"), "pipe") && pipe2(in, O_CLOEXEC) < 0)
-		return luaL_error(L, "spawn: pipe: %s", strerror(errno));
 	p->in = in[1];
-	for (int i = 0; i < P_N; i++) {
-		if ((i < P_STATUS && strcmp(modes[i], "pipe")) || (i == P_STATUS && !want_status))
-			continue;
-		if (pipe2(pipes[i], O_CLOEXEC) < 0)
-			return luaL_error(L, "spawn: pipe: %s", strerror(errno));
+	for (int i = 0; i < P_N; i++)
 		p->fd[i] = pipes[i][0];
-	}
 	fflush(NULL);
 	p->spawned_ns = clock__ns();
 	p->pid = fork();
@@ -193,7 +221,7 @@ static int l_spawn(lua_State *L)
 		if (pipes[i][1] >= 0)
 			close(pipes[i][1]);
 	if (p->pid < 0)
-		return luaL_error(L, "spawn: fork: %s", strerror(errno));
+		return l_core__fail(L, "spawn: fork", NULL, errno);
 	return 1;
 }
 

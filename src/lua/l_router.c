@@ -33,14 +33,6 @@ struct lrouter {
 	int need_ref;
 };
 
-static int fail(lua_State *L, const char *what, int neg_errno)
-{
-	lua_pushnil(L);
-	lua_pushfstring(L, "%s: %s", what, strerror(-neg_errno));
-	lua_pushinteger(L, -neg_errno);
-	return 3;
-}
-
 static struct lrouter *check(lua_State *L)
 {
 	struct lrouter *lr = luaL_checkudata(L, 1, ROUTER_MT);
@@ -108,7 +100,7 @@ static int l_router_new(lua_State *L)
 	lr->r = router__new(l_loop__uv(), host, port, snap, &lim, &err);
 	if (!lr->r) {
 		snprintf(what, sizeof(what), "listen %s:%d", host, port);
-		return fail(L, what, err);
+		return l_core__fail(L, what, NULL, -(err));
 	}
 	luaL_setmetatable(L, ROUTER_MT);
 	return 1;
@@ -141,7 +133,7 @@ static int l_on_need(lua_State *L)
 static int result(lua_State *L, const char *what, int r)
 {
 	if (r < 0)
-		return fail(L, what, r);
+		return l_core__fail(L, what, NULL, -(r));
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -162,7 +154,7 @@ static int l_add_worker(lua_State *L)
 	lua_Integer port = luaL_checkinteger(L, 4);
 
 	if (port < 1 || port > 65535)
-		return fail(L, "add_worker: guest port", -EINVAL);
+		return l_core__fail(L, "add_worker", "guest port out of range", EINVAL);
 	return result(L, "add_worker", router__add_worker(lr->r, id, uds, (unsigned)port));
 }
 
@@ -193,7 +185,7 @@ static int l_worker_stats(lua_State *L)
 	int r = router__worker_stats(lr->r, check_id(L), &st);
 
 	if (r < 0)
-		return fail(L, "worker_stats", r);
+		return l_core__fail(L, "worker_stats", NULL, -(r));
 	lua_createtable(L, 0, 4);
 	lua_pushboolean(L, st.ready);
 	lua_setfield(L, -2, "ready");

@@ -66,16 +66,6 @@ static int l_access(lua_State *L)
 	return 3;
 }
 
-static int fail_errno(lua_State *L, const char *what)
-{
-	int err = errno;
-
-	lua_pushnil(L);
-	lua_pushfstring(L, "%s: %s", what, strerror(err));
-	lua_pushinteger(L, err);
-	return 3;
-}
-
 /* core.sha256_file(path) -> "sha256:hex" | nil, err */
 static int l_sha256_file(lua_State *L)
 {
@@ -90,14 +80,14 @@ static int l_sha256_file(lua_State *L)
 		oci_hash__free(h);
 		if (fd >= 0)
 			close(fd);
-		return fail_errno(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		oci_hash__update(h, buf, (size_t)n);
 	close(fd);
 	if (n < 0 || oci_hash__final(h, d) < 0) {
 		oci_hash__free(h);
-		return fail_errno(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	}
 	oci_hash__free(h);
 	lua_pushstring(L, d);
@@ -124,7 +114,7 @@ static int l_stat(lua_State *L)
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		return fail_errno(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	lua_createtable(L, 0, 4);
 	lua_pushinteger(L, st.st_size);
 	lua_setfield(L, -2, "size");
@@ -145,7 +135,7 @@ static int l_mkdir(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 
 	if (mkdir(path, (mode_t)luaL_optinteger(L, 2, 0700)) < 0 && errno != EEXIST)
-		return fail_errno(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -162,7 +152,7 @@ static int l_lock(lua_State *L)
 
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (*fd < 0)
-		return fail_errno(L, path);
+		return l_core__fail(L, path, NULL, errno);
 	luaL_setmetatable(L, LOCK_MT);
 	int how = LOCK_EX;
 
@@ -179,7 +169,7 @@ static int l_lock(lua_State *L)
 			close(*fd);
 			*fd = -1;
 			errno = err;
-			return fail_errno(L, path);
+			return l_core__fail(L, path, NULL, errno);
 		}
 	return 1;
 }
