@@ -162,6 +162,32 @@ static int mount_basics_in(const char *root, char *msg, size_t msglen)
 	return 0;
 }
 
+/* The links a container's /dev has (OCI runtime spec, "Dev symbolic
+ * links"), which devtmpfs does not make: images link their logs to
+ * /dev/stdout (Docker's nginx does), scripts write to /dev/stderr, bash's
+ * <(...) opens /dev/fd/N.  Without them a root workload opening a log
+ * silently creates /dev/stdout as a plain file. */
+static const char *const dev_links[][2] = {
+	{ "/dev/fd", "/proc/self/fd" },
+	{ "/dev/stdin", "/proc/self/fd/0" },
+	{ "/dev/stdout", "/proc/self/fd/1" },
+	{ "/dev/stderr", "/proc/self/fd/2" },
+};
+
+static int link_dev_in(const char *root, char *msg, size_t msglen)
+{
+	char path[64];
+
+	for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", root, dev_links[i][0]);
+		if (symlink(dev_links[i][1], path) < 0 && errno != EEXIST) {
+			snprintf(msg, msglen, "link %s in the rootfs: %s", dev_links[i][0], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The initramfs is rootfs, which pivot_root refuses: move the new root over
  * it and chroot, as switch_root does. */
 static int enter(char *msg, size_t msglen)
@@ -188,7 +214,7 @@ int rootfs__prepare(const char *const *layers, int n, char *msg, size_t msglen)
 		if (mount_layer(layers[i], i, msg, msglen) < 0)
 			return -1;
 	if (mount_overlay(n, msg, msglen) < 0 || mount_basics_in(NEWROOT, msg, msglen) < 0 ||
-	    enter(msg, msglen) < 0)
+	    link_dev_in(NEWROOT, msg, msglen) < 0 || enter(msg, msglen) < 0)
 		return -1;
 	prepared = true;
 	return 0;
