@@ -78,6 +78,11 @@ describe("sm run (a Debian image: minbase + nginx, from mmdebstrap)", function()
     assert.are.equal(0, code, err)
     assert.are.equal("/proc/self/fd/1\n/proc/self/fd\n", out)
     assert.are.equal("subst\n", err)
+    -- the runtime's /etc/hosts (the image has none, as Docker's debian
+    -- images): localhost and the hostname (the snapshot's name) resolve
+    code, out, err = sm({ "exec", tostring(port), "--", "sh", "-c", "getent hosts localhost debian; cat /etc/hostname" })
+    assert.are.equal(0, code, err)
+    assert.matches("^[%x:.]+%s+localhost[^\n]*\n127%.0%.1%.1%s+debian\ndebian\n$", out)	-- (::1 or 127.0.0.1)
     code, out = sm({ "logs", tostring(port) })
     assert.are.equal(0, code)
     assert.matches('"GET / HTTP/1.1" 200', out, 1, true)

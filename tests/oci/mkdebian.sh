@@ -18,9 +18,12 @@ set -euo pipefail
 SUITE=bookworm
 PACKAGES=nginx-light
 INDEX='<h1>hello from debian nginx</h1>'
-# run in the finished tree ($1): drop what apt fetched and dpkg's logs; the
-# known page; nginx's logs to its stdout/stderr, as Docker's nginx image does
+# run in the finished tree ($1): drop what apt fetched, dpkg's logs and the
+# build host's /etc/hostname and resolv.conf (mmdebstrap copies them in; the
+# runtime provides its own, as Docker's debian images expect); the known
+# page; nginx's logs to its stdout/stderr, as Docker's nginx image does
 CUSTOMIZE='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log
+rm -f "$1/etc/hostname" "$1/etc/resolv.conf"
 printf "%s\n" "'$INDEX'" >"$1/var/www/html/index.html"
 ln -sf /dev/stdout "$1/var/log/nginx/access.log"
 ln -sf /dev/stderr "$1/var/log/nginx/error.log"'
