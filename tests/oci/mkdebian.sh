@@ -10,7 +10,7 @@
 #
 # The layout is cached in $SM_TEST_IMAGES (default ~/.cache/sm/test-images)
 # under a name keyed by this script's content hash, so a machine pays
-# mmdebstrap (~40 s) once; timings go to stderr.  No privilege: mmdebstrap
+# mmdebstrap (~1 min) once; timings go to stderr.  No privilege: mmdebstrap
 # runs in --mode=unshare when user namespaces work, else fakechroot
 # (SM_MMDEBSTRAP_MODE overrides).  SM_DEBIAN_MIRROR overrides the mirror.
 set -euo pipefail
