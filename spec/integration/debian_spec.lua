@@ -49,7 +49,8 @@ describe("sm run (a Debian image: minbase + nginx, from mmdebstrap)", function()
   teardown(function()
     if not tmp then return end
     run.sm({ "run", "--stop", "--http-port", tostring(port), "--stop-grace", "5" }, env, " timeout 60 ")
-    run.sh("pkill -9 -f " .. run.quote("sm-vmm.*" .. tmp) .. "; rm -rf " .. run.quote(tmp))
+    -- "[s]": else pkill matches (and kills) this very shell, and rm never runs
+    run.sh("pkill -9 -f " .. run.quote("[s]m-vmm.*" .. tmp) .. "; rm -rf " .. run.quote(tmp))
   end)
 
   it("bakes and serves Debian's nginx: the page, exec in the image, the access log in sm logs; --stop leaves no VMM", function()

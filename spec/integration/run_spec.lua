@@ -87,7 +87,8 @@ describe("sm run (real images, real registry)", function()
   teardown(function()
     for p = base, base + 12 do stop(p) end
     run.sh(OCI .. "/registry.sh stop " .. reg)
-    run.sh("pkill -9 -f " .. run.quote("sm-vmm.*" .. tmp) .. "; rm -rf " .. run.quote(tmp))
+    -- "[s]": else pkill matches (and kills) this very shell, and rm never runs
+    run.sh("pkill -9 -f " .. run.quote("[s]m-vmm.*" .. tmp) .. "; rm -rf " .. run.quote(tmp))
   end)
 
   it("serves a registry image: the page, /_health, ps, exec in the image; --stop leaves no VMM or socket", function()
