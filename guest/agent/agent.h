@@ -18,14 +18,20 @@ pid_t agent__start(void);
 /* netwarm.c: loopback up, and the guest kernel's costly first TCP connect done. */
 void netwarm__run(void);
 
-/* exec.c: a user as Docker reads it, from the current root's /etc/passwd. */
+/* exec.c: a user as Docker reads it, from the current root's /etc/passwd
+ * and /etc/group: supplementary groups are the user's memberships. */
+#define IDENT_MAX_GROUPS 64
 struct ident {
 	uid_t uid;
 	gid_t gid;
+	int ngroups;			/* groups[0] is gid */
+	gid_t groups[IDENT_MAX_GROUPS];
 	char home[256];
 };
 /* "", "name", "uid", "name:group", "uid:gid": 0, or -1 with msg. */
 int exec__resolve_user(const char *spec, struct ident *id, char *msg, size_t msglen);
+/* In a child: become id (groups, gid, uid); -1 with errno. */
+int exec__become(const struct ident *id);
 
 /* exec.c: start a process for an exec request. */
 struct agent_exec;

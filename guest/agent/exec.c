@@ -31,6 +31,20 @@ static int parse_id(const char *s, unsigned *out)
 	return 0;
 }
 
+/* The groups of /etc/group that list name, after the primary gid, as
+ * Docker gives them (a user in e.g. ssl-cert reads its key); only the
+ * primary for a uid not in /etc/passwd, or past IDENT_MAX_GROUPS. */
+static void supplementary(const char *name, struct ident *id)
+{
+	int n = IDENT_MAX_GROUPS;
+
+	id->groups[0] = id->gid;
+	id->ngroups = 1;
+	if (name && getgrouplist(name, id->gid, id->groups, &n) >= 0 && n >= 1)
+		id->ngroups = n;
+	id->groups[0] = id->gid;
+}
+
 /* "", "name", "uid", "name:group", "uid:gid" (group names via /etc/group). */
 int exec__resolve_user(const char *spec, struct ident *id, char *msg, size_t msglen)
 {
@@ -38,7 +52,7 @@ int exec__resolve_user(const char *spec, struct ident *id, char *msg, size_t msg
 	struct passwd *pw;
 	unsigned n;
 
-	*id = (struct ident){ 0, 0, "/root" };
+	*id = (struct ident){ .ngroups = 1, .home = "/root" };
 	if (!*spec)
 		return 0;
 	snprintf(user, sizeof(user), "%s", spec);
@@ -50,6 +64,7 @@ int exec__resolve_user(const char *spec, struct ident *id, char *msg, size_t msg
 		id->uid = pw->pw_uid;
 		id->gid = pw->pw_gid;
 		snprintf(id->home, sizeof(id->home), "%s", pw->pw_dir);
+		snprintf(user, sizeof(user), "%s", pw->pw_name);	/* a uid's name, for its groups */
 	} else if (parse_id(user, &n) == 0) {
 		id->uid = n;
 		id->gid = n;
@@ -70,7 +85,15 @@ int exec__resolve_user(const char *spec, struct ident *id, char *msg, size_t msg
 			return -1;
 		}
 	}
+	supplementary(pw ? user : NULL, id);
 	return 0;
+}
+
+int exec__become(const struct ident *id)
+{
+	if (!id->uid && !id->gid && id->ngroups <= 1)
+		return 0;
+	return setgroups((size_t)id->ngroups, id->groups) < 0 || setgid(id->gid) < 0 || setuid(id->uid) < 0 ? -1 : 0;
 }
 
 static void child_env(const struct agent_exec *e, const struct ident *id)
@@ -103,8 +126,7 @@ static void child(const struct agent_exec *e, const struct ident *id, int in, in
 		dprintf(2, "sm exec: cd %s: %s\n", e->cwd, strerror(errno));
 		_exit(126);
 	}
-	if ((id->uid || id->gid) &&
-	    (setgroups(0, NULL) < 0 || setgid(id->gid) < 0 || setuid(id->uid) < 0)) {
+	if (exec__become(id) < 0) {
 		dprintf(2, "sm exec: switching to %u:%u: %s\n", id->uid, id->gid, strerror(errno));
 		_exit(126);
 	}

@@ -239,7 +239,7 @@ static int workload_identity(const struct config *c)
 		dprintf(2, "sm init: working directory %s: %s\n", c->workdir, strerror(errno));
 		return -1;
 	}
-	if ((id.uid || id.gid) && (setgroups(0, NULL) < 0 || setgid(id.gid) < 0 || setuid(id.uid) < 0)) {
+	if (exec__become(&id) < 0) {
 		dprintf(2, "sm init: switching to %u:%u: %s\n", id.uid, id.gid, strerror(errno));
 		return -1;
 	}

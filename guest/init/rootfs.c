@@ -162,6 +162,77 @@ static int mount_basics_in(const char *root, char *msg, size_t msglen)
 	return 0;
 }
 
+/* The links a container's /dev has (OCI runtime spec, "Dev symbolic
+ * links"), which devtmpfs does not make: images link their logs to
+ * /dev/stdout (Docker's nginx does), scripts write to /dev/stderr, bash's
+ * <(...) opens /dev/fd/N.  Without them a root workload opening a log
+ * silently creates /dev/stdout as a plain file. */
+static const char *const dev_links[][2] = {
+	{ "/dev/fd", "/proc/self/fd" },
+	{ "/dev/stdin", "/proc/self/fd/0" },
+	{ "/dev/stdout", "/proc/self/fd/1" },
+	{ "/dev/stderr", "/proc/self/fd/2" },
+};
+
+static int link_dev_in(const char *root, char *msg, size_t msglen)
+{
+	char path[64];
+
+	for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", root, dev_links[i][0]);
+		if (symlink(dev_links[i][1], path) < 0 && errno != EEXIST) {
+			snprintf(msg, msglen, "link %s in the rootfs: %s", dev_links[i][0], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* path := text, replacing whatever the image has there (a symlink too). */
+static int write_file(const char *path, const char *text, char *msg, size_t msglen)
+{
+	size_t n = strlen(text);
+	int fd;
+
+	if (unlink(path) < 0 && errno != ENOENT)
+		goto fail;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto fail;
+	if (write(fd, text, n) != (ssize_t)n) {
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	return 0;
+fail:
+	snprintf(msg, msglen, "writing %s in the rootfs: %s", path, strerror(errno));
+	return -1;
+}
+
+/* The runtime owns /etc/hosts and /etc/hostname, as Docker's does (it
+ * bind-mounts generated ones): an image's are another machine's, and a
+ * distribution's base image has none, so neither "localhost" nor the
+ * hostname would resolve (glibc special-cases neither).  Written in the
+ * overlay's upper (guest RAM), under the current root. */
+static int write_etc(char *msg, size_t msglen)
+{
+	char host[65] = "", text[256];
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || !host[0] || !strcmp(host, "(none)"))
+		snprintf(host, sizeof(host), "localhost");
+	if (rootfs__mkdirs("/etc", 0755) < 0) {
+		snprintf(msg, msglen, "/etc in the rootfs: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(text, sizeof(text), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
+		 host);
+	if (write_file("/etc/hosts", text, msg, msglen) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "%s\n", host);
+	return write_file("/etc/hostname", text, msg, msglen);
+}
+
 /* The initramfs is rootfs, which pivot_root refuses: move the new root over
  * it and chroot, as switch_root does. */
 static int enter(char *msg, size_t msglen)
@@ -188,7 +259,7 @@ int rootfs__prepare(const char *const *layers, int n, char *msg, size_t msglen)
 		if (mount_layer(layers[i], i, msg, msglen) < 0)
 			return -1;
 	if (mount_overlay(n, msg, msglen) < 0 || mount_basics_in(NEWROOT, msg, msglen) < 0 ||
-	    enter(msg, msglen) < 0)
+	    link_dev_in(NEWROOT, msg, msglen) < 0 || enter(msg, msglen) < 0 || write_etc(msg, msglen) < 0)
 		return -1;
 	prepared = true;
 	return 0;

@@ -255,6 +255,7 @@ local function bake_vm(img, cfg, r, tmpdir)
     workdir = not ready_point and cfg.workdir or nil, user = not ready_point and cfg.user ~= "" and cfg.user or nil,
   }
   local ok, err
+  local t0 = core.monotime()
   if ready_point then
     ok, err = v:wait_prepared(120)
   else
@@ -263,11 +264,17 @@ local function bake_vm(img, cfg, r, tmpdir)
   if not ok then
     errors.fail("baking " .. r.image .. ": the guest did not come up: " .. tostring(err) .. "\n" .. vm_output(v))
   end
+  -- the phases, so a slow bake says where its time went
+  trace("bake: guest up %.1f ms", (core.monotime() - t0) * 1e3)
   if not ready_point then
+    t0 = core.monotime()
     wait_listening(v, cfg, r, uds)
+    trace("bake: guest port %d listening %.1f ms", cfg.port, (core.monotime() - t0) * 1e3)
     core.sleep(M.SETTLE_S)
   end
+  t0 = core.monotime()
   ok, err = v:snapshot(tmpdir .. "/vm", 300)
+  trace("bake: snapshot %.1f ms", (core.monotime() - t0) * 1e3)
   v:kill(9)
   v:wait(10)
   if not ok then errors.fail("baking " .. r.image .. ": snapshot failed: " .. tostring(err)) end

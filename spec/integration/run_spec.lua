@@ -87,7 +87,8 @@ describe("sm run (real images, real registry)", function()
   teardown(function()
     for p = base, base + 12 do stop(p) end
     run.sh(OCI .. "/registry.sh stop " .. reg)
-    run.sh("pkill -9 -f " .. run.quote("sm-vmm.*" .. tmp) .. "; rm -rf " .. run.quote(tmp))
+    -- "[s]": else pkill matches (and kills) this very shell, and rm never runs
+    run.sh("pkill -9 -f " .. run.quote("[s]m-vmm.*" .. tmp) .. "; rm -rf " .. run.quote(tmp))
   end)
 
   it("serves a registry image: the page, /_health, ps, exec in the image; --stop leaves no VMM or socket", function()
@@ -152,6 +153,7 @@ describe("sm run (real images, real registry)", function()
     assert.are.equal(200, status)
     assert.matches("args:x y\n", info, 1, true)
     assert.matches("user:1234:1234\n", info, 1, true)
+    assert.matches("groups:1234 50\n", info, 1, true)	-- app's membership in the image's /etc/group
     assert.matches("pwd:/tmp\n", info, 1, true)
     assert.matches("host:h1\n", info, 1, true)
     assert.matches("env:FOO=bar\n", info, 1, true)
@@ -164,6 +166,7 @@ describe("sm run (real images, real registry)", function()
     status, info = get(p, "/info")
     assert.matches("args:\n", info, 1, true)		-- --entrypoint dropped the image's CMD
     assert.matches("user:0:0\n", info, 1, true)
+    assert.matches("groups:0\n", info, 1, true)
     assert.matches("pwd:/www\n", info, 1, true)		-- the image's WorkingDir
     assert.matches("host:web-custom\n", info, 1, true)
     assert.are.equal(0, (stop(p)))

@@ -11,7 +11,7 @@ KIND:
   multiarch  an index with linux/arm64 (bogus) and linux/amd64 (= busybox)
   big MB     layers of random and compressible files, about MB megabytes
   rootfs N   N layers (N >= 2) for booting into: busybox base with user
-             'app' (1234:1234), /shadow and /layers/K in layer K (layer 2
+             'app' (1234:1234, also in group staff 50), /shadow and /layers/K in layer K (layer 2
              shadows /shadow), layer 2 whites out /etc/gone and makes
              /opt/old opaque; config User app, WorkingDir /home/app
   dotdot     one layer with a '../escape' entry
@@ -142,7 +142,7 @@ def app_base(dirs, applets, world=("tmp",)):
     for applet in applets:
         base.add("bin/" + applet, tarfile.SYMTYPE, link="busybox", mode=0o777)
     base.add("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n")
-    base.add("etc/group", data=b"root:x:0:\napp:x:1234:\n")
+    base.add("etc/group", data=b"root:x:0:\napp:x:1234:\nstaff:x:50:app\n")
     return base
 
 
@@ -181,7 +181,7 @@ ROOTFS_CONFIG = {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin", "GREETING=hi"],
 
 WEB_START = b"""#!/bin/sh
 # what the workload sees, served as /info; then the server itself
-{ echo "args:$*"; echo "user:$(id -u):$(id -g)"; echo "pwd:$(pwd)"; echo "host:$(hostname)"
+{ echo "args:$*"; echo "user:$(id -u):$(id -g)"; echo "groups:$(id -G)"; echo "pwd:$(pwd)"; echo "host:$(hostname)"
   env | sort | sed 's/^/env:/'; } > /www/info
 echo "web-start: serving /www on 8080 (args: $*)"
 echo "web-start: to stderr" >&2
