@@ -1,7 +1,44 @@
--- sm.errors: how a command fails.  A usage error prints one line and exits 2;
--- any other error raised as sm.errors.fail(...) prints one line and exits 1.
+-- sm.errors: how sm fails, one rule per layer.
+--
+--   sm.core (C)      returns nil, "what: why", errno — never raises for an
+--                    operational failure (a wrong argument type raises, as
+--                    in Lua's own library).  The errno is the failure's kind.
+--   friendly layer   (sm.vm, sm.oci, sm.agent, sm.bake, sm.run, sm.daemon)
+--                    raises M.fail("what failed — how to fix it") when a
+--                    request cannot be carried out as asked (bad input, a
+--                    missing image or snapshot, a failed step of the job);
+--                    returns nil, message[, errno] from operations a caller
+--                    is expected to handle — waits, probes, I/O that may time
+--                    out or be retried.
+--   commands         parse arguments, call the friendly layer, and decide by
+--                    M.kind(errno) — never by the message's text.
+--
+-- A usage error prints one line and exits 2; any other failure raised with
+-- M.fail prints one line and exits 1 (or the command's code, with_exit_code).
 -- Anything else escaping a command is a bug and shows a traceback.
 local M = {}
+
+-- The kind of a failure, from the errno sm.core returned with it (built on
+-- first use: plain-Lua specs load this module without sm.core).
+local KINDS
+local function kinds()
+  local E = require("sm.core").errno
+  return {
+    [E.EBADMSG] = "unsafe", [E.EFBIG] = "unsafe",	-- an image or file that breaks its format's rules
+    [E.ENOENT] = "not_found",
+    [E.ENETUNREACH] = "network", [E.ECONNREFUSED] = "network", [E.ETIMEDOUT] = "network",
+    [E.EACCES] = "denied", [E.EPERM] = "denied",
+    [E.EINVAL] = "invalid",
+    [E.ENOSPC] = "no_space",
+  }
+end
+
+-- "unsafe" | "not_found" | "network" | "denied" | "invalid" | "no_space" | nil
+function M.kind(errno)
+  if not errno then return nil end
+  KINDS = KINDS or kinds()
+  return KINDS[errno]
+end
 
 local Failure = {}
 Failure.__index = Failure

@@ -58,11 +58,20 @@ function M.name_of(src)
   return norm
 end
 
+-- Why src is not an image reference (a registry one or a local
+-- transport:path), or nil when it is one.
+function M.ref_problem(src)
+  if type(src) ~= "string" or src == "" then return "no image given" end
+  if src:match("^oci%-layout:") or src:match("^oci%-archive:") or src:match("^docker%-archive:") then return nil end
+  local norm, err = core.oci_parse_ref(src)
+  return not norm and err or nil
+end
+
 function M.pull(src, opts)
   opts = opts or {}
   if type(src) ~= "string" or src == "" then return nil, "no image given" end
-  local img, err = core.oci_pull(src, { insecure = opts.insecure, progress = opts.progress })
-  if not img then return nil, err end
+  local img, err, errno = core.oci_pull(src, { insecure = opts.insecure, progress = opts.progress })
+  if not img then return nil, err, errno end
   local entry = {
     version = M.STORE_VERSION,
     name = img.ref,

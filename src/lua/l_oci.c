@@ -1,5 +1,6 @@
 /* sm.core OCI primitives (registry client, layer cache, layer images).
- * Thin and exact: values in, tables out, `nil, message` on failure. */
+ * Thin and exact: values in, tables out, `nil, message, errno` on failure
+ * (the message names its subject: the reference, layer, blob or file). */
 #include <errno.h>
 #include <string.h>
 
@@ -18,7 +19,8 @@ static int fail(lua_State *L, int r)
 
 	lua_pushnil(L);
 	lua_pushstring(L, msg && *msg ? msg : strerror(-r));
-	return 2;
+	lua_pushinteger(L, -r);
+	return 3;
 }
 
 static void set_str(lua_State *L, const char *k, const char *v)

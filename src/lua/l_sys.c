@@ -213,10 +213,31 @@ static const luaL_Reg fns[] = {
 	{ NULL, NULL },
 };
 
+/* core.errno: the errno values a failure's third result is compared with
+ * (sm.errors.kind), so Lua never hard-codes the platform's numbers. */
+static void push_errno_table(lua_State *L)
+{
+	static const struct { const char *name; int value; } names[] = {
+		{ "ENOENT", ENOENT }, { "EACCES", EACCES }, { "EEXIST", EEXIST }, { "EINVAL", EINVAL },
+		{ "EIO", EIO }, { "EAGAIN", EAGAIN }, { "EBADMSG", EBADMSG }, { "EFBIG", EFBIG },
+		{ "ENOSPC", ENOSPC }, { "ENETUNREACH", ENETUNREACH }, { "ECONNREFUSED", ECONNREFUSED },
+		{ "ETIMEDOUT", ETIMEDOUT }, { "ENOTSUP", ENOTSUP }, { "EPERM", EPERM }, { "EMSGSIZE", EMSGSIZE },
+		{ "EPROTO", EPROTO }, { "ENOTDIR", ENOTDIR }, { "ECANCELED", ECANCELED }, { "ENOMEM", ENOMEM },
+	};
+
+	lua_createtable(L, 0, (int)(sizeof(names) / sizeof(names[0])));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		lua_pushinteger(L, names[i].value);
+		lua_setfield(L, -2, names[i].name);
+	}
+	lua_setfield(L, -2, "errno");
+}
+
 void l_sys__register(lua_State *L)
 {
 	static const luaL_Reg lock_methods[] = { { "unlock", l_unlock }, { NULL, NULL } };
 
 	l_core__class(L, LOCK_MT, lock_methods, l_unlock);
 	luaL_setfuncs(L, fns, 0);
+	push_errno_table(L);
 }

@@ -77,7 +77,7 @@ const char *oci_cache__root(void)
 int oci_cache__blob_path(const char *digest, char *out, size_t n)
 {
 	if (!oci_digest__valid(digest))
-		return oci_err__set(-EINVAL, "invalid digest '%.80s'", digest);
+		return oci_err__set(-EBADMSG, "invalid digest '%.80s'", digest);
 	if (snprintf(out, n, "%s/blobs/sha256/%s", root, oci_digest__hex(digest)) >= (int)n)
 		return -ENAMETOOLONG;
 	return 0;
@@ -86,7 +86,7 @@ int oci_cache__blob_path(const char *digest, char *out, size_t n)
 int oci_cache__layer_path(const char *digest, const char *ext, char *out, size_t n)
 {
 	if (!oci_digest__valid(digest))
-		return oci_err__set(-EINVAL, "invalid digest '%.80s'", digest);
+		return oci_err__set(-EBADMSG, "invalid digest '%.80s'", digest);
 	if (snprintf(out, n, "%s/layers/%s.%s", root, oci_digest__hex(digest), ext) >= (int)n)
 		return -ENAMETOOLONG;
 	return 0;

@@ -55,7 +55,7 @@ struct conv {
 
 static int bad(struct conv *c, const char *why)
 {
-	return oci_err__set(-EINVAL, "layer tar entry '%.200s': %s", c->path, why);
+	return oci_err__set(-EBADMSG, "layer tar entry '%.200s': %s", c->path, why);
 }
 
 /* Walks to the directory named by the first len bytes of path, creating

@@ -267,7 +267,7 @@ static int get(struct oci_registry *r, const char *url, const char *accept,
 			break;
 	}
 	if (c != CURLE_OK)
-		return oci_err__set(-EIO, "GET %s: %s", url, curl_easy_strerror(c));
+		return oci_err__set(-ENETUNREACH, "GET %s: %s", url, curl_easy_strerror(c));
 	return 0;
 }
 

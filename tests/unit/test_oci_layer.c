@@ -161,14 +161,14 @@ static void refuses(const char *dir)
 	char img[4096];
 
 	snprintf(img, sizeof(img), "%s/bad.sqfs", dir);
-	ok(convert(dotdot, 1, img) == -EINVAL && strstr(oci_err__msg(), "'..'"), "'..' refused: %s", oci_err__msg());
+	ok(convert(dotdot, 1, img) == -EBADMSG && strstr(oci_err__msg(), "'..'"), "'..' refused: %s", oci_err__msg());
 	ok(access("escape", F_OK) != 0 && access("../escape", F_OK) != 0, "nothing written through a '..' path");
-	ok(convert(abs, 1, img) == -EINVAL && strstr(oci_err__msg(), "absolute"), "absolute refused: %s", oci_err__msg());
-	ok(convert(nolink, 1, img) == -EINVAL && strstr(oci_err__msg(), "not in this layer"),
+	ok(convert(abs, 1, img) == -EBADMSG && strstr(oci_err__msg(), "absolute"), "absolute refused: %s", oci_err__msg());
+	ok(convert(nolink, 1, img) == -EBADMSG && strstr(oci_err__msg(), "not in this layer"),
 	   "hard link to nothing refused: %s", oci_err__msg());
-	ok(convert(outlink, 1, img) == -EINVAL, "hard link outside refused: %s", oci_err__msg());
-	ok(convert(dirlink, 1, img) == -EINVAL, "hard link to a directory refused: %s", oci_err__msg());
-	ok(convert(notdir, 1, img) == -EINVAL, "file under a file refused: %s", oci_err__msg());
+	ok(convert(outlink, 1, img) == -EBADMSG, "hard link outside refused: %s", oci_err__msg());
+	ok(convert(dirlink, 1, img) == -EBADMSG, "hard link to a directory refused: %s", oci_err__msg());
+	ok(convert(notdir, 1, img) == -EBADMSG, "file under a file refused: %s", oci_err__msg());
 	ok(oci_layer__convert_mem("not a tar at all, not at all......", 34, img, OCI_LAYER_SQUASHFS, NULL) < 0, "garbage refused: %s", oci_err__msg());
 }
 

@@ -29,17 +29,17 @@ local function human(n)
   return tostring(n) .. " B"
 end
 
--- How to act on an error that does not already say.
-local function hint(err)
+-- How to act on a failure whose message does not already say (its text
+-- has no "— fix" part), by the failure's kind.
+local HINTS = {
+  unsafe = " — the image is unsafe or corrupt; sm will not use it",
+  network = " — check the registry address and the network",
+  not_found = " — check the image name and tag",
+  invalid_ref = " — e.g. nginx, nginx:1.27, localhost:5000/app:1",
+}
+local function hint(err, kind)
   if err:find("—", 1, true) then return "" end
-  if err:find("tar entry", 1, true) or err:find("mismatch", 1, true) or err:find("larger than", 1, true)
-      or err:find("malformed", 1, true) then
-    return " — the image is unsafe or corrupt; sm will not use it"
-  end
-  if err:find("^GET ") then return " — check the registry address and the network" end
-  if err:find("^invalid image reference") then return " — e.g. nginx, nginx:1.27, localhost:5000/app:1" end
-  if err:find("not found", 1, true) then return " — check the image name and tag" end
-  return ""
+  return HINTS[kind] or ""
 end
 
 -- A TTY gets one redrawn bar per blob; anything else one line per finished blob.
@@ -87,11 +87,11 @@ return {
     if #pos ~= 1 then errors.usage_error("needs exactly one IMAGE — see `sm pull --help`") end
     local r = not opts.no_bake and run.options(opts, pos[1])	-- usage errors before any download
     local t0 = core.monotime()
-    local img, err = oci.pull(pos[1], {
+    local img, err, errno = oci.pull(pos[1], {
       insecure = opts.insecure,
       progress = not opts.quiet and progress_printer(core.isatty(1)) or nil,
     })
-    if not img then errors.fail(err .. hint(err)) end
+    if not img then errors.fail(err .. hint(err, oci.ref_problem(pos[1]) and "invalid_ref" or errors.kind(errno))) end
     if opts.quiet then
       io.stdout:write(img.digest, "\n")
     else
