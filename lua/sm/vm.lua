@@ -564,4 +564,47 @@ function VM:stop(grace)
   return killed and "killed" or "stopped"
 end
 
+-- ---- what sm boot and sm restore share ----
+
+-- Their exit status for a failure of sm or the VM (1..124 are the
+-- workload's own, 128+N a signal's).
+M.FAILED = 125
+
+-- PATH or PATH:ro or PATH:rw (--disk)
+function M.parse_disk(s)
+  local path, mode = s:match("^(.+):(r[ow])$")
+  return { path = path or s, readonly = mode == "ro" }
+end
+
+-- What sm boot and sm restore print and return once the VM has ended.
+function M.finish(cmd, res)
+  if res.status == "exit" then return res.code end
+  if res.status == "snapshot" then
+    io.stderr:write("sm ", cmd, ": ", res.message, "\n")
+    return 0
+  end
+  if res.status == "signal" then
+    io.stderr:write("sm ", cmd, ": the workload was killed by signal ", res.signal, "\n")
+    return 128 + res.signal
+  end
+  local what = {
+    error = res.message,
+    panic = "guest kernel panic: " .. tostring(res.message) .. " — run with --verbose to see the console",
+    reboot = "the guest rebooted before the command finished",
+    poweroff = "the guest powered off before the command finished",
+    crash = "the VM crashed: " .. tostring(res.message),
+    killed = "the VM was stopped (" .. tostring(res.message) .. ")",
+  }
+  errors.fail(what[res.status] or ("the VM ended: " .. tostring(res.status)), M.FAILED)
+end
+
+-- --detach --name NAME (sm boot, sm restore): the VM runs on in the
+-- background with its agent; prints NAME once the agent answers.
+function M.detach_named(o, start)
+  if not (o.detach and o.name) then errors.usage_error("--detach and --name go together") end
+  errors.with_exit_code(M.FAILED, M.start_detached, o.name, start)
+  io.stdout:write(o.name, "\n")
+  return 0
+end
+
 return M

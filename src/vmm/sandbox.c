@@ -42,6 +42,9 @@ static const int plain[] = {
 	SCMP_SYS(ftruncate), SCMP_SYS(fallocate),
 	/* fresh entropy for each restored guest */
 	SCMP_SYS(getrandom),
+	/* a standby at go: its read-write disks are opened and locked, its
+	 * bound vsock socket starts listening (vmm.md, Standby) */
+	SCMP_SYS(flock), SCMP_SYS(listen),
 };
 
 /* ioctl requests: the KVM calls made after set-up (running, snapshots,
@@ -53,6 +56,7 @@ static const unsigned long ioctls[] = {
 	KVM_GET_MSRS, KVM_SET_MSRS, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_MP_STATE,
 	KVM_SET_MP_STATE, KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, KVM_GET_IRQCHIP, KVM_SET_IRQCHIP,
 	KVM_GET_PIT2, KVM_SET_PIT2, KVM_GET_CLOCK, KVM_SET_CLOCK,
+	KVM_GET_SUPPORTED_CPUID, KVM_GET_MSR_INDEX_LIST,	/* a snapshot's CPU fingerprint and MSR list */
 	TCGETS, TIOCGWINSZ,
 };
 

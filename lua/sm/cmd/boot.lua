@@ -52,61 +52,23 @@ local spec = {
   { "snapshot-to", arg = "DIR" },
 }
 
-local VM_FAILED = 125
-
-function M.parse_disk(s)
-  local path, mode = s:match("^(.+):(r[ow])$")
-  return { path = path or s, readonly = mode == "ro" }
-end
-
--- What sm boot and sm restore print and return once the VM has ended.
-function M.finish(cmd, res)
-  if res.status == "exit" then return res.code end
-  if res.status == "snapshot" then
-    io.stderr:write("sm ", cmd, ": ", res.message, "\n")
-    return 0
-  end
-  if res.status == "signal" then
-    io.stderr:write("sm ", cmd, ": the workload was killed by signal ", res.signal, "\n")
-    return 128 + res.signal
-  end
-  local what = {
-    error = res.message,
-    panic = "guest kernel panic: " .. tostring(res.message) .. " — run with --verbose to see the console",
-    reboot = "the guest rebooted before the command finished",
-    poweroff = "the guest powered off before the command finished",
-    crash = "the VM crashed: " .. tostring(res.message),
-    killed = "the VM was stopped (" .. tostring(res.message) .. ")",
-  }
-  errors.fail(what[res.status] or ("the VM ended: " .. tostring(res.status)), VM_FAILED)
-end
-
--- --detach --name NAME (sm boot, sm restore): the VM runs on in the
--- background with its agent; prints NAME once the agent answers.
-function M.detach(o, start)
-  if not (o.detach and o.name) then errors.usage_error("--detach and --name go together") end
-  errors.with_exit_code(VM_FAILED, vm.start_detached, o.name, start)
-  io.stdout:write(o.name, "\n")
-  return 0
-end
-
 function M.run(argv)
   local o, cmd, positional = args.parse(argv, spec)
   if #positional > 0 then errors.usage_error("unexpected '" .. positional[1] .. "' — put the command after --") end
   local disks = {}
-  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = M.parse_disk(d) end
+  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = vm.parse_disk(d) end
   if o.detach or o.name then
-    return M.detach(o, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus, disks = disks,
+    return vm.detach_named(o, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus, disks = disks,
       kernel = o.kernel, verbose = o.verbose })
   end
   if #cmd == 0 then errors.usage_error("no command — e.g. sm boot -- /bin/echo hello") end
   if (o.snapshot_to == nil) ~= (o.snapshot_after_ms == nil) then
     errors.usage_error("--snapshot-after-ms and --snapshot-to go together")
   end
-  local v = errors.with_exit_code(VM_FAILED, vm.boot, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus,
+  local v = errors.with_exit_code(vm.FAILED, vm.boot, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus,
     disks = disks, kernel = o.kernel, verbose = o.verbose, snapshot_after_ms = o.snapshot_after_ms,
     snapshot_to = o.snapshot_to })
-  return M.finish("boot", v:wait())
+  return vm.finish("boot", v:wait())
 end
 
 return M

@@ -1,2 +1,2 @@
--- sm entitlements-path: see sm.cmd.codesign.
-return require("sm.cmd.codesign").command("entitlements-path")
+-- sm entitlements-path: macOS-only in the original tool; see sm.cli.macos_only.
+return require("sm.cli").macos_only("entitlements-path")

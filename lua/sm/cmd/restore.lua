@@ -1,6 +1,5 @@
 -- sm restore: continue a snapshot taken with `sm boot --snapshot-to`.
 local args = require "sm.args"
-local boot = require "sm.cmd.boot"
 local errors = require "sm.errors"
 local vm = require "sm.vm"
 
@@ -48,13 +47,13 @@ function M.run(argv)
   local o, rest, positional = args.parse(argv, spec)
   if #rest > 0 or #positional ~= 1 then errors.usage_error("give one snapshot directory — sm restore DIR") end
   local disks = {}
-  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = boot.parse_disk(d) end
+  for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = vm.parse_disk(d) end
   if o.detach or o.name then
-    return boot.detach(o, { restore = positional[1], disks = disks, verbose = o.verbose })
+    return vm.detach_named(o, { restore = positional[1], disks = disks, verbose = o.verbose })
   end
-  local v = errors.with_exit_code(125, vm.restore, positional[1], { disks = disks, verbose = o.verbose,
+  local v = errors.with_exit_code(vm.FAILED, vm.restore, positional[1], { disks = disks, verbose = o.verbose,
     snapshot_after_ms = o.snapshot_after_ms, snapshot_to = o.snapshot_to })
-  return boot.finish("restore", v:wait())
+  return vm.finish("restore", v:wait())
 end
 
 return M
