@@ -361,6 +361,8 @@ static int setup_restore(struct vmm *m, char *msg, size_t msglen)
  * its CONFIG frame, so the workload starts at once. */
 static int resume_restore(struct vmm *m, char *msg, size_t msglen)
 {
+	if (vmm__resume(m, msg, msglen) < 0)
+		return -1;
 	send_time(m);
 	if (send_entropy(m) < 0) {
 		snprintf(msg, msglen, "%s", m->vm.end_msg);
