@@ -120,8 +120,9 @@ function Daemon:standby_exited(w, r)
   self.standby_need:set()
 end
 
--- Its VMM exited: out of the router at once (its clients get 502 or a close).
-function Daemon:worker_exited(w)
+-- A VMM exited.  A worker's is out of the router at once (its clients get
+-- 502 or a close); a standby's is replaced.
+function Daemon:vmm_exited(w)
   if w.pidw then w.pidw:close() w.pidw = nil end
   local r = w.vm.proc:wait(1) or {}
   os.remove(w.uds)
@@ -174,7 +175,7 @@ function Daemon:spawn_vmm(standby)
     end)
   end
   local pidfd = assert(v.proc:pidfd())
-  w.pidw = loop.on_readable(pidfd, function() self:worker_exited(w) end)
+  w.pidw = loop.on_readable(pidfd, function() self:vmm_exited(w) end)
   w.pidfd = pidfd
   return w
 end

@@ -181,11 +181,17 @@ static int setup_devices(struct vmm *m, char *msg, size_t msglen)
 	return 0;
 }
 
-static int attach_disks(struct vmm *m, char *msg, size_t msglen)
+/* The read-only disks, the read-write ones, or both.  A standby attaches
+ * its read-write ones only at go: each is locked by one VM at a time, and
+ * the worker the standby comes to replace may hold it until then. */
+static int attach_disks(struct vmm *m, bool ro, bool rw, char *msg, size_t msglen)
 {
-	for (int i = 0; i < m->o.nr_disks; i++)
+	for (int i = 0; i < m->o.nr_disks; i++) {
+		if (m->o.disks[i].ro ? !ro : !rw)
+			continue;
 		if (virtio_blk__attach(m->blk[i], m->o.disks[i].path, m->o.disks[i].ro, msg, msglen) < 0)
 			return -1;
+	}
 	return 0;
 }
 
@@ -321,7 +327,7 @@ static int setup_boot(struct vmm *m, char *msg, size_t msglen)
 	struct boot_info bi = { 0 };
 	int r;
 
-	if (attach_disks(m, msg, msglen) < 0 ||
+	if (attach_disks(m, true, true, msg, msglen) < 0 ||
 	    boot__load(&m->vm, m->o.kernel, m->o.initrd, m->cmdline, &bi, msg, msglen) < 0)
 		return -1;
 	r = vcpu__setup_boot(m->vm.vcpus[0], &bi);
@@ -350,7 +356,7 @@ static void send_time(struct vmm *m)
  * resumes: a standby VM stops after this until `go`. */
 static int setup_restore(struct vmm *m, char *msg, size_t msglen)
 {
-	if (vmm__restore(m, msg, msglen) < 0 || attach_disks(m, msg, msglen) < 0)
+	if (vmm__restore(m, msg, msglen) < 0 || attach_disks(m, true, !m->o.standby, msg, msglen) < 0)
 		return -1;
 	return 0;
 }
@@ -361,7 +367,8 @@ static int setup_restore(struct vmm *m, char *msg, size_t msglen)
  * its CONFIG frame, so the workload starts at once. */
 static int resume_restore(struct vmm *m, char *msg, size_t msglen)
 {
-	if (vmm__resume(m, msg, msglen) < 0)
+	if (vmm__resume(m, msg, msglen) < 0 ||
+	    (m->o.standby && attach_disks(m, false, true, msg, msglen) < 0))
 		return -1;
 	send_time(m);
 	if (send_entropy(m) < 0) {
