@@ -49,6 +49,11 @@ local function log(fmt, ...)
 end
 M.log = log
 
+-- Seconds to wait after n failures in a row: 0.1, 0.2, 0.4 ... 10.
+local function backoff(n)
+  return n > 0 and math.min(10, 0.1 * 2 ^ (n - 1)) or 0
+end
+
 function M.new(o)
   local self = setmetatable({ o = o, workers = {}, next_id = 1, fails = 0, need = loop.event(),
     standby_need = loop.event(), standby_fails = 0, stopping = false }, Daemon)
@@ -116,7 +121,7 @@ function Daemon:standby_exited(w, r)
   self:show_standby()
   if w.reaped then return end
   self.standby_fails = self.standby_fails + 1
-  log("standby %d ended: %s; the next in %.1f s", w.id, end_reason(w, r), self:standby_backoff())
+  log("standby %d ended: %s; the next in %.1f s", w.id, end_reason(w, r), backoff(self.standby_fails))
   self.standby_need:set()
 end
 
@@ -223,12 +228,12 @@ end
 -- ---- the coroutines ----
 
 -- Restores a worker whenever the router asks; after failed restores waits
--- 0.1, 0.2, 0.4 ... up to 10 s before the next.
+-- backoff(fails) before the next.
 function Daemon:keeper()
   while not self.stopping do
     local waiting = self.need:wait()
     if self.stopping then return end
-    if self.fails > 0 then loop.sleep(math.min(10, 0.1 * 2 ^ (self.fails - 1))) end
+    if self.fails > 0 then loop.sleep(backoff(self.fails)) end
     local st = self.router:stats()
     local pool = self:count()
     if pool < self.o.workers and (st.waiting > 0 or type(waiting) == "number" or self:warm_short()) then
@@ -237,16 +242,12 @@ function Daemon:keeper()
   end
 end
 
-function Daemon:standby_backoff()
-  return self.standby_fails > 0 and math.min(10, 0.1 * 2 ^ (self.standby_fails - 1)) or 0
-end
-
--- Keeps one standby while serving; after standbys that died waits 0.1, 0.2
--- ... 10 s before the next (reset once one has run as a worker).
+-- Keeps one standby while serving; after standbys that died waits
+-- backoff(standby_fails) before the next (reset once one has run as a worker).
 function Daemon:standby_keeper()
   while not self.stopping do
     self.standby_need:wait()
-    if self.standby_fails > 0 and not self.stopping then loop.sleep(self:standby_backoff()) end
+    if self.standby_fails > 0 and not self.stopping then loop.sleep(backoff(self.standby_fails)) end
     if not self.stopping and not self.standby then
       self.standby = self:spawn_vmm(true)
       if not self.standby then

@@ -97,6 +97,8 @@ describe("sm daemon (docs/router.md)", function()
     assert.equal("1048576", trim(sh("curl -s --max-time 60 " .. d.url .. "/big | wc -c")))
     stop(d)
     assert.matches("worker 1 running", sh("cat " .. d.log))
+    -- a graceful stop ends every VMM, the standby too
+    assert.equal("", trim(sh("{ pgrep -f '[s]m-vmm.*/daemon-" .. d.port .. "/'; true; }")))
   end)
 
   it("answers bad request heads with 400 and oversized ones with 431, and never hangs", function()

@@ -442,7 +442,7 @@ static void control_command(struct vmm *m, const char *line, size_t len)
 
 	if (control__parse(line, len, now, &c, msg, sizeof(msg)) < 0)
 		status_printf(m, "control error msg=%s\n", msg);
-	else if (c.kind == CONTROL_GO && !(m->o.standby && !m->go_ns))
+	else if (c.kind == CONTROL_GO && (!m->o.standby || m->go_ns))
 		status_printf(m, "control error msg=go: this VM is not standing by\n");
 	else if (c.kind == CONTROL_GO)
 		m->go_ns = c.t0_ns ? c.t0_ns : now;

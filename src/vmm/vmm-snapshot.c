@@ -166,9 +166,10 @@ int vmm__restore(struct vmm *m, char *msg, size_t msglen)
 int vmm__resume(struct vmm *m, char *msg, size_t msglen)
 {
 	struct state_view sv = { m->snap.state, m->snap.state_len };
-	int r = vm__restore_clock(&m->vm, &sv, msg, msglen);
+	/* a cold restore set them a moment ago: only a standby's have run on */
+	int r = m->o.standby ? vm__restore_clock(&m->vm, &sv, msg, msglen) : 0;
 
-	for (int i = 0; r == 0 && i < m->vm.nr_vcpus; i++)
+	for (int i = 0; r == 0 && m->o.standby && i < m->vm.nr_vcpus; i++)
 		r = vcpu__restore_tsc(m->vm.vcpus[i], &sv, msg, msglen);
 	/* host connections did not survive; the guest must forget its side
 	 * (and re-read its CID, which may differ).  Now, not at set-up: the

@@ -45,7 +45,7 @@ int vmm__save(struct vmm *m, const char *dir, char *msg, size_t msglen);
 /* Load m->snap's state into the freshly created VM and devices. */
 int vmm__restore(struct vmm *m, char *msg, size_t msglen);
 /* Just before a restored guest first runs (at once, or at a standby's `go`):
- * kvmclock and TSCs from the saved values again, so time spent standing by
- * does not show; the vsock transport reset. */
+ * for a standby kvmclock and TSCs from the saved values again, so time spent
+ * standing by does not show; the vsock transport reset. */
 int vmm__resume(struct vmm *m, char *msg, size_t msglen);
 #endif
