@@ -15,7 +15,10 @@
 --     is not the bottleneck (a guest here answers a few requests a second);
 --   * scale from zero: request → answer with no worker running, over RUNS
 --     runs, split into host-side restore set-up (the VMM's `running
---     setup_us=`: spawn → first KVM_RUN) and the rest (guest + proxy).
+--     setup_us=`) and the rest (guest + proxy); with the daemon's standby
+--     VMM (set-up on the request path: go → first KVM_RUN; its preparation
+--     off the path: spawn → standby, and its PSS), then with --no-standby
+--     (spawn → first KVM_RUN, the peer).
 --   build/sm lua bench/router.lua [SNAPSHOT_DIR] [RUNS] [WRK_SECONDS]   (default: a new one, 20, 10)
 local core = require "sm.core"
 local agent = require "sm.agent"
@@ -249,25 +252,68 @@ for _, mode in ipairs({ "close", "keepalive" }) do
 end
 
 -- ---- scale from zero ----
-log = tmp .. "/zero.log"
-port = port + 1
-d = start_daemon(port, snap, log, { "--idle-timeout", "0.2" })
-local total, setup, rest = {}, {}, {}
-for i = 1, RUNS do
-  for _ = 1, 200 do if live(port) == 0 then break end core.sleep(0.05) end
-  local code, first = get(port, "/index.html")
-  local su = tonumber(sh("cat " .. log):match("worker " .. i .. " running %(pid %d+, restore set%-up (%d+)"))
-  if code == 200 and su and first then
-    total[#total + 1], setup[#setup + 1] = first * 1000, su / 1000
-    rest[#rest + 1] = first * 1000 - su / 1000
-  end
+local peers = dofile(root .. "/bench/lib/peers.lua")
+
+local function standby_count(p)
+  return tonumber((health(p) or ""):match('"standby":(%d+)'))
 end
-stop_daemon(d)
-if #total > 0 then
-  print(string.format("router: scale from zero, %d of %d runs: request → first byte p50 %.0f ms, p99 %.0f ms; host-side restore set-up (spawn → first KVM_RUN) p50 %.1f ms, p99 %.1f ms; the rest (guest resumes, handles the vsock reset, httpd answers) p50 %.0f ms, p99 %.0f ms",
-    #total, RUNS, pct(total, 0.5), pct(total, 0.99), pct(setup, 0.5), pct(setup, 0.99), pct(rest, 0.5), pct(rest, 0.99)))
+
+-- RUNS requests, each with no worker running (and, with a standby, once the
+-- standby is ready): { total=, setup=, standby=, rest= } in ms, and the log.
+local function zero_runs(extra, with_standby)
+  local zlog = tmp .. "/zero-" .. (with_standby and "standby" or "cold") .. ".log"
+  port = port + 1
+  local zd = start_daemon(port, snap, zlog, extra)
+  local t = { total = {}, setup = {}, standby = {}, rest = {} }
+  for _ = 1, RUNS do
+    for _ = 1, 200 do
+      if live(port) == 0 and (not with_standby or standby_count(port) == 1) then break end
+      core.sleep(0.05)
+    end
+    local seen = select(2, sh("cat " .. zlog):gsub(" running %(pid", ""))
+    local code, first = get(port, "/index.html")
+    local n, su, sb = 0, nil, nil
+    for line in sh("cat " .. zlog):gmatch("[^\n]+") do
+      if line:find(" running (pid", 1, true) then
+        n = n + 1
+        if n == seen + 1 then
+          su, sb = line:match("restore set%-up (%d+) µs"), line:match("its standby took (%d+) µs")
+        end
+      end
+    end
+    su, sb = tonumber(su), tonumber(sb)
+    if code == 200 and su and first and (sb or not with_standby) then
+      t.total[#t.total + 1], t.setup[#t.setup + 1] = first * 1000, su / 1000
+      t.rest[#t.rest + 1] = first * 1000 - su / 1000
+      if sb then t.standby[#t.standby + 1] = sb / 1000 end
+    end
+  end
+  -- what a ready standby costs: its PSS (clean snapshot pages are shared)
+  local spid = with_standby and tonumber(sh("cat " .. zlog):match(".*standby %d+ ready %(pid (%d+)"))
+  t.pss = spid and peers.pss_kb(spid)
+  stop_daemon(zd)
+  return t, zlog
+end
+
+local function zero_line(what, t, setup_what)
+  return string.format("router: scale from zero %s, %d of %d runs: request → first byte p50 %.0f ms, p99 %.0f ms; %s p50 %.2f ms, p99 %.2f ms; the rest (guest resumes, handles the vsock reset, httpd answers) p50 %.0f ms, p99 %.0f ms",
+    what, #t.total, RUNS, pct(t.total, 0.5), pct(t.total, 0.99), setup_what, pct(t.setup, 0.5), pct(t.setup, 0.99),
+    pct(t.rest, 0.5), pct(t.rest, 0.99))
+end
+
+local sb, sblog = zero_runs({ "--idle-timeout", "0.2" }, true)
+if #sb.total > 0 then
+  print(zero_line("with a standby VMM", sb, "request-path restore set-up (go → first KVM_RUN, target ≤ 2 ms)"))
+  print(string.format("router: standby VMM, prepared off the request path: spawn → standby p50 %.1f ms, p99 %.1f ms; PSS of a ready standby %s KiB",
+    pct(sb.standby, 0.5), pct(sb.standby, 0.99), tostring(sb.pss)))
 else
-  print("router: scale from zero: no run succeeded; see " .. log)
+  print("router: scale from zero with a standby: no run succeeded; see " .. sblog)
+end
+local cold, coldlog = zero_runs({ "--idle-timeout", "0.2", "--no-standby" }, false)
+if #cold.total > 0 then
+  print(zero_line("without a standby (--no-standby, the peer)", cold, "host-side restore set-up (spawn → first KVM_RUN)"))
+else
+  print("router: scale from zero without a standby: no run succeeded; see " .. coldlog)
 end
 sh("rm -rf " .. tmp)
 if made then sh("rm -rf " .. made) end

@@ -18,7 +18,7 @@ describe("sm daemon (no guest needed)", function()
     local code, usage = run.sm({ "daemon", "--help" })
     assert.equal(0, code)
     for _, opt in ipairs({ "--http-port", "--snapshot", "--port", "--workers-per-snapshot", "--idle-timeout",
-      "/_health", "502", "503", "504", "431" }) do
+      "--no-standby", "standby", "/_health", "502", "503", "504", "431" }) do
       assert.matches(opt, usage, 1, true)
     end
   end)

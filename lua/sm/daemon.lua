@@ -9,12 +9,19 @@
 --     accepts from then on: the router may send it clients) and how it ended;
 --     its exit is seen at once through a pidfd and the worker is removed;
 --   * the reaper ends workers idle for `idle_timeout` seconds (0 keeps one
---     warm: the pool never shrinks below one, and one starts at once).
+--     warm: the pool never shrinks below one, and one starts at once);
+--   * the standby keeper keeps one standby VMM (sm vmm --standby, docs/vmm.md):
+--     restored up to its first KVM_RUN and paused, so a request that needs a
+--     worker only waits for `go` (clock, entropy, vCPUs start).  The next
+--     standby is prepared once the last one runs, off the request path; one
+--     that dies is logged and replaced after 0.1, 0.2 ... 10 s.  It is not a
+--     worker (it does not count towards `workers`); /_health shows it.
 --
 --   local d = daemon.new{ http_port = 8080, snapshot = DIR, name = "web", port = 8080,
 --                         workers = 1, idle_timeout = 300, limits = { ... },
 --                         restore = { extra sm.vm.restore options: rootfs, argv, volumes ... },
---                         workers_log = PATH, foreground = bool, stop_grace = s }
+--                         workers_log = PATH, foreground = bool, stop_grace = s,
+--                         standby = false (no standby VMM: every worker is a cold restore) }
 --   d:run()     -- until SIGTERM/SIGINT or d:stop()
 --   daemon.serve(o)  -- the same, holding the port's state files (sm.run) for its life
 --
@@ -42,9 +49,14 @@ local function log(fmt, ...)
 end
 M.log = log
 
+-- Seconds to wait after n failures in a row: 0.1, 0.2, 0.4 ... 10.
+local function backoff(n)
+  return n > 0 and math.min(10, 0.1 * 2 ^ (n - 1)) or 0
+end
+
 function M.new(o)
   local self = setmetatable({ o = o, workers = {}, next_id = 1, fails = 0, need = loop.event(),
-    stopping = false }, Daemon)
+    standby_need = loop.event(), standby_fails = 0, stopping = false }, Daemon)
   local lim = { port = o.http_port, snapshot = o.name, max_workers = o.workers }
   for k, v in pairs(o.limits or {}) do lim[k] = v end
   local rt, err, errno = core.router(lim)
@@ -77,31 +89,56 @@ end
 
 local function status_line(self, w, line)
   local st = vm.parse_status(line)
-  if line:match("^running ") then
+  if line:match("^standby ") then
+    w.standby_us = st.standby_us
+    if self.standby ~= w then return end   -- told to go already: it runs next
+    self:show_standby()
+    log("standby %d ready (pid %d, set-up %d µs)", w.id, w.vm:pid(), st.standby_us or -1)
+  elseif line:match("^running ") then
     w.setup_us, w.ready_at = st.setup_us, core.monotime()
     if self.stopping then return end
     self.router:ready(w.id)
-    log("worker %d running (pid %d, restore set-up %d µs)", w.id, w.vm:pid(), st.setup_us or -1)
+    log("worker %d running (pid %d, restore set-up %d µs%s)", w.id, w.vm:pid(), st.setup_us or -1,
+      st.standby_us and string.format(" after go; its standby took %d µs", st.standby_us) or "")
+    if w.went then
+      self.standby_fails = 0
+      self.standby_need:set()   -- the next standby, now that this one runs
+    end
   elseif st["end"] then
     w.end_line = st
   end
 end
 
--- Its VMM exited: out of the router at once (its clients get 502 or a close).
-function Daemon:worker_exited(w)
+local function end_reason(w, r)
+  local e = w.end_line or {}
+  return (e["end"] or ("VMM " .. (r.signal and "killed by signal " .. r.signal or "exited " .. tostring(r.code))))
+    .. (e.msg and e.msg ~= "" and (" (" .. e.msg .. ")") or "")
+end
+
+-- A standby's VMM exited before go: replaced after a back-off (not if we ended it).
+function Daemon:standby_exited(w, r)
+  if self.standby == w then self.standby = nil end
+  self:show_standby()
+  if w.reaped then return end
+  self.standby_fails = self.standby_fails + 1
+  log("standby %d ended: %s; the next in %.1f s", w.id, end_reason(w, r), backoff(self.standby_fails))
+  self.standby_need:set()
+end
+
+-- A VMM exited.  A worker's is out of the router at once (its clients get
+-- 502 or a close); a standby's is replaced.
+function Daemon:vmm_exited(w)
   if w.pidw then w.pidw:close() w.pidw = nil end
+  local r = w.vm.proc:wait(1) or {}
+  os.remove(w.uds)
+  if not self.workers[w.id] then return self:standby_exited(w, r) end
   if not self.stopping then self.router:remove_worker(w.id) end
   self.workers[w.id] = nil
-  local r = w.vm.proc:wait(1) or {}
-  local e = w.end_line or {}
-  os.remove(w.uds)
   if not w.ready_at then self.fails = self.fails + 1 else self.fails = 0 end
-  if not w.reaped then
-    log("worker %d ended: %s%s", w.id, e["end"] or ("VMM " .. (r.signal and "killed by signal " .. r.signal
-      or "exited " .. tostring(r.code))), e.msg and e.msg ~= "" and (" (" .. e.msg .. ")") or "")
-  end
+  if not w.reaped then log("worker %d ended: %s", w.id, end_reason(w, r)) end
   if self.on_worker_exit then self.on_worker_exit(w) end
   self.need:set()   -- the keeper re-checks: waiting clients may need a new one
+  self.standby_need:set()
 end
 
 -- Where the daemon on port keeps its workers' sockets (wN.sock): sm exec looks there.
@@ -121,22 +158,21 @@ function Daemon:worker_line(id, which, line)
   end
 end
 
-function Daemon:start_worker()
+-- A VMM restored from the snapshot (a standby waiting for go, or a worker),
+-- its pipes and pidfd watched; nil if it could not be started.
+function Daemon:spawn_vmm(standby)
   local id = self.next_id
   self.next_id = id + 1
   local uds = string.format("%s/w%d.sock", self.dir, id)
   os.remove(uds)
-  local ro = { vsock_uds = uds, cid = 2 + id, console = "capture" }
+  local ro = { vsock_uds = uds, cid = 2 + id, console = "capture", standby = standby }
   for k, val in pairs(self.o.restore or {}) do ro[k] = val end
   local ok, v = pcall(vm.restore, self.o.snapshot, ro)
   if not ok then
-    self.fails = self.fails + 1
     log("cannot restore %s: %s", self.o.snapshot, tostring(v))
     return nil
   end
   local w = { id = id, uds = uds, vm = v, started_at = core.monotime() }
-  self.workers[id] = w
-  assert(self.router:add_worker(id, uds, self.o.port))
   loop.lines(assert(v.proc:take_fd("status")), function(line) if line then status_line(self, w, line) end end)
   for _, which in ipairs({ "stdout", "stderr" }) do
     loop.lines(assert(v.proc:take_fd(which)), function(line)
@@ -144,9 +180,38 @@ function Daemon:start_worker()
     end)
   end
   local pidfd = assert(v.proc:pidfd())
-  w.pidw = loop.on_readable(pidfd, function() self:worker_exited(w) end)
+  w.pidw = loop.on_readable(pidfd, function() self:vmm_exited(w) end)
   w.pidfd = pidfd
   return w
+end
+
+-- The standby, told to go (it may still be setting up: it goes once it is),
+-- or nil when there is none or it died meanwhile.
+function Daemon:take_standby()
+  local w = self.standby
+  if not w then return nil end
+  self.standby = nil
+  self:show_standby()
+  if not w.vm:go() then return nil end   -- its exit is logged as a standby's
+  w.went = true
+  return w
+end
+
+-- A worker for the router: the standby if there is one, else a cold restore.
+function Daemon:start_worker()
+  local w = self:take_standby() or self:spawn_vmm(false)
+  if not w then
+    self.fails = self.fails + 1
+    return nil
+  end
+  self.workers[w.id] = w
+  assert(self.router:add_worker(w.id, w.uds, self.o.port))
+  return w
+end
+
+function Daemon:show_standby()
+  if self.stopping then return end
+  self.router:set_standby(self.standby and self.standby.standby_us and 1 or 0)
 end
 
 -- SIGTERM (the VMM ends the VM and reports end=killed), SIGKILL if it lingers.
@@ -163,16 +228,32 @@ end
 -- ---- the coroutines ----
 
 -- Restores a worker whenever the router asks; after failed restores waits
--- 0.1, 0.2, 0.4 ... up to 10 s before the next.
+-- backoff(fails) before the next.
 function Daemon:keeper()
   while not self.stopping do
     local waiting = self.need:wait()
     if self.stopping then return end
-    if self.fails > 0 then loop.sleep(math.min(10, 0.1 * 2 ^ (self.fails - 1))) end
+    if self.fails > 0 then loop.sleep(backoff(self.fails)) end
     local st = self.router:stats()
     local pool = self:count()
     if pool < self.o.workers and (st.waiting > 0 or type(waiting) == "number" or self:warm_short()) then
       if not self:start_worker() then self.need:set() end   -- again, after the back-off
+    end
+  end
+end
+
+-- Keeps one standby while serving; after standbys that died waits
+-- backoff(standby_fails) before the next (reset once one has run as a worker).
+function Daemon:standby_keeper()
+  while not self.stopping do
+    self.standby_need:wait()
+    if self.standby_fails > 0 and not self.stopping then loop.sleep(backoff(self.standby_fails)) end
+    if not self.stopping and not self.standby then
+      self.standby = self:spawn_vmm(true)
+      if not self.standby then
+        self.standby_fails = self.standby_fails + 1
+        self.standby_need:set()   -- again, after the back-off
+      end
     end
   end
 end
@@ -224,10 +305,13 @@ function Daemon:stop(why)
     -- the workload gets SIGTERM through the agent; a worker still restoring has none to ask
     if not (w.ready_at and agent.stop(w.uds, 15, 2)) then w.vm:kill(15) end
   end
+  local standby = self.standby
+  if standby then standby.reaped = true standby.vm:kill(9) end   -- it never ran: nothing to stop gently
   self.need:set()
+  self.standby_need:set()
   local deadline = core.monotime() + grace
   loop.go(function()
-    while self:count() > 0 and core.monotime() < deadline do loop.sleep(0.05) end
+    while (self:count() > 0 or self.standby) and core.monotime() < deadline do loop.sleep(0.05) end
     for _, w in pairs(self.workers) do w.vm:kill(9) w.vm.proc:wait(1) end
     for _, sig in ipairs(self.signals or {}) do sig:close() end
     core.rmtree(self.dir)
@@ -245,12 +329,18 @@ function Daemon:run()
   }
   loop.go(function() self:keeper() end)
   loop.go(function() self:reaper() end)
+  if self.o.standby ~= false then
+    loop.go(function() self:standby_keeper() end)
+    self.standby_need:set()
+  end
   if self:warm_short() then self.need:set() end
-  log("serving %s on http://127.0.0.1:%d/ (guest port %d, up to %d workers, idle timeout %s s)",
-    self.o.name, self.o.http_port, self.o.port, self.o.workers, tostring(self.o.idle_timeout))
+  log("serving %s on http://127.0.0.1:%d/ (guest port %d, up to %d workers, idle timeout %s s, %s)",
+    self.o.name, self.o.http_port, self.o.port, self.o.workers, tostring(self.o.idle_timeout),
+    self.o.standby ~= false and "a standby VMM" or "no standby")
   local ok, err = loop.run()
   if not ok then
     for _, w in pairs(self.workers) do w.vm:kill(9) end
+    if self.standby then self.standby.vm:kill(9) end
     error(err, 0)
   end
 end

@@ -189,6 +189,7 @@ local function vmm_argv(o, start)
   if o.verbose then argv[#argv + 1] = "--verbose" end
   if o.vsock_uds then append(argv, "--vsock-uds", o.vsock_uds, "--cid", tostring(o.cid or 3)) end
   if o.control then append(argv, "--control-fd", "4") end
+  if o.standby then argv[#argv + 1] = "--standby" end
   if o.argv and #o.argv > 0 then
     argv[#argv + 1] = "--"
     table.move(o.argv, 1, #o.argv, #argv + 1, argv)
@@ -310,11 +311,14 @@ end
 -- guest continues where it was.  opts: disks, console, verbose, argv,
 -- vsock_uds and cid (the restored VM's own agent socket; connections open
 -- when the snapshot was taken are reset, listeners keep working).
+-- standby = true: the VMM sets everything up, says `standby` on its status
+-- pipe and waits, never run, until vm:go() (docs/vmm.md "Standby").
 function M.restore(dir, opts)
   opts = opts or {}
   local o = { verbose = opts.verbose or env("SM_CONSOLE") == "1", argv = opts.argv,
     snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to,
-    vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached }
+    vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached, standby = opts.standby }
+  if o.standby and o.detached then errors.usage_error("a standby VM waits for go from its parent: it cannot be detached") end
   o.disks, o.init = M.guest_config(opts, false)
   if #o.disks > M.MAX_DISKS then errors.usage_error(string.format("at most %d disks", M.MAX_DISKS)) end
   if not core.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
@@ -376,6 +380,14 @@ function VM:wait_prepared(timeout)
     if left <= 0 then return nil, "timeout" end
     self.proc:expect("prepared ", math.min(left, 0.2), "status")
   until false
+end
+
+-- A standby VM (restore{ standby = true }) starts now: true, or nil, why.
+-- Sends when we asked (CLOCK_MONOTONIC ns), so its `running setup_us=` is
+-- the whole wait from here.
+function VM:go()
+  if not self.opts.standby then return nil, "this VM was not restored as a standby" end
+  return self.proc:send(string.format("go %d\n", math.floor(core.monotime() * 1e9)))
 end
 
 function VM:kill(sig) return self.proc:kill(sig or 15) end

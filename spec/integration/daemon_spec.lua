@@ -83,7 +83,7 @@ describe("sm daemon (docs/router.md)", function()
   it("answers /_health itself, restores a worker on the first request and proxies to the guest", function()
     local d = start()
     local h = health(d)
-    assert.matches('^{"status":"ok","snapshot":"snap","workers":{"live":0,"idle":0,"starting":0}', h)
+    assert.matches('^{"status":"ok","snapshot":"snap","workers":{"live":0,"idle":0,"starting":0,"standby":[01]}', h)
     assert.matches('"uptime_s":%d+', h)
     local code, body = get(d, "/index.html")
     assert.equal(200, code)
@@ -97,6 +97,8 @@ describe("sm daemon (docs/router.md)", function()
     assert.equal("1048576", trim(sh("curl -s --max-time 60 " .. d.url .. "/big | wc -c")))
     stop(d)
     assert.matches("worker 1 running", sh("cat " .. d.log))
+    -- a graceful stop ends every VMM, the standby too
+    assert.equal("", trim(sh("{ pgrep -f '[s]m-vmm.*/daemon-" .. d.port .. "/'; true; }")))
   end)
 
   it("answers bad request heads with 400 and oversized ones with 431, and never hangs", function()
@@ -175,6 +177,62 @@ describe("sm daemon (docs/router.md)", function()
     local log = sh("cat " .. d.log)
     assert.matches("worker 1 ended", log)
     assert.matches("worker 2 running", log)
+    stop(d)
+  end)
+
+  local function alive(pid)
+    local _, code = sh("kill -0 " .. pid .. " 2>/dev/null")
+    return code == 0
+  end
+
+  -- Waits (up to s seconds) until the daemon's log matches pat; its captures, or nil.
+  local function log_wait(d, pat, s)
+    for _ = 1, (s or 30) * 10 do
+      local caps = { sh("cat " .. d.log):match(pat) }
+      if caps[1] then return table.unpack(caps) end
+      sh("sleep 0.1")
+    end
+  end
+
+  -- docs/router.md "Supervisor", docs/vmm.md "Standby"
+  it("answers from zero through its standby VMM (go), then prepares the next; a dead standby is replaced", function()
+    local d = start()
+    local spid = log_wait(d, "standby 1 ready %(pid (%d+)")
+    assert.truthy(spid, sh("cat " .. d.log))
+    assert.matches('"live":0,"idle":0,"starting":0,"standby":1}', health(d))
+    local code, body = get(d, "/index.html")
+    assert.equal(200, code)
+    assert.equal("hello-router\n", body)
+    -- the standby became worker 1, and its VMM said it started at go (running ... standby_us=)
+    local log = sh("cat " .. d.log)
+    local wpid, setup = log:match("worker 1 running %(pid (%d+), restore set%-up (%d+) µs after go; its standby took")
+    assert.equal(spid, wpid, log)
+    assert.is_true(tonumber(setup) > 0, log)
+    local spid2 = log_wait(d, "standby 2 ready %(pid (%d+)")
+    assert.truthy(spid2, sh("cat " .. d.log))
+    assert.matches('"live":1,"idle":%d,"starting":0,"standby":1}', health(d))
+    -- a standby that dies is logged and replaced (after a back-off)
+    sh("kill -9 " .. spid2)
+    assert.truthy(log_wait(d, "standby 2 ended"), sh("cat " .. d.log))
+    local spid3 = log_wait(d, "standby 3 ready %(pid (%d+)")
+    assert.truthy(spid3, sh("cat " .. d.log))
+    -- kill -9 of the daemon: no VMM is left, worker or standby
+    sh("kill -9 " .. d.pid)
+    local gone = false
+    for _ = 1, 50 do
+      if not alive(wpid) and not alive(spid3) then gone = true break end
+      sh("sleep 0.1")
+    end
+    assert.is_true(gone, "a VMM outlived its daemon (worker " .. wpid .. ", standby " .. spid3 .. ")")
+  end)
+
+  it("with --no-standby restores every worker on demand", function()
+    local d = start("--no-standby")
+    assert.equal(200, (get(d, "/index.html")))
+    assert.matches('"standby":0}', health(d))
+    local log = sh("cat " .. d.log)
+    assert.matches("worker 1 running %(pid %d+, restore set%-up %d+ µs%)", log)
+    assert.is_nil(log:find("standby %d"), log)
     stop(d)
   end)
 

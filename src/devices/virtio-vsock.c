@@ -850,7 +850,10 @@ static const struct virtio_dev_ops vsock_ops = {
 	.reset = vsock_reset,
 };
 
-static int listen_uds(struct virtio_vsock *v, const char *uds, char *msg, size_t msglen)
+/* Bound now, listening only from virtio_vsock__listen: until then a client
+ * is refused at once rather than held (a standby VM is set up long before
+ * it runs, docs/vmm.md). */
+static int bind_uds(struct virtio_vsock *v, const char *uds, char *msg, size_t msglen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
@@ -865,12 +868,20 @@ static int listen_uds(struct virtio_vsock *v, const char *uds, char *msg, size_t
 	unlink(uds);				/* a stale socket from a dead VMM */
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (v->listen_fd < 0 || bind(v->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(uds, 0600) < 0 || listen(v->listen_fd, 128) < 0 ||
-	    evloop__add(v->loop, v->listen_fd, EPOLLIN, LISTEN_TOKEN) < 0) {
+	    chmod(uds, 0600) < 0) {
 		snprintf(msg, msglen, "vsock socket %s: %s", uds, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+int virtio_vsock__listen(struct virtio_vsock *v)
+{
+	if (v->listen_fd < 0)
+		return 0;
+	if (listen(v->listen_fd, 128) < 0)
+		return -errno;
+	return evloop__add(v->loop, v->listen_fd, EPOLLIN, LISTEN_TOKEN);
 }
 
 struct virtio_vsock *virtio_vsock__new(struct vm *vm, uint64_t guest_cid, const char *uds,
@@ -886,7 +897,7 @@ struct virtio_vsock *virtio_vsock__new(struct vm *vm, uint64_t guest_cid, const 
 	v->guest_cid = guest_cid;
 	v->listen_fd = -1;
 	v->loop = evloop__new(on_event, on_tick, v, 1000);
-	if (!v->loop || (uds && listen_uds(v, uds, msg, msglen) < 0)) {
+	if (!v->loop || (uds && bind_uds(v, uds, msg, msglen) < 0)) {
 		if (!v->loop)
 			snprintf(msg, msglen, "vsock: event loop: %s", strerror(errno));
 		virtio_vsock__free(v);
@@ -903,7 +914,9 @@ struct virtio_vsock *virtio_vsock__new(struct vm *vm, uint64_t guest_cid, const 
 
 int virtio_vsock__start(struct virtio_vsock *v)
 {
-	return evloop__start(v->loop);
+	int r = virtio_vsock__listen(v);
+
+	return r < 0 ? r : evloop__start(v->loop);
 }
 
 uint32_t virtio_vsock__next_port(struct virtio_vsock *v)

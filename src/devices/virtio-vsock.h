@@ -19,10 +19,13 @@ struct virtio_vsock;
 
 /* Creates the device and, given a `uds` path, binds the listener (without
  * one the guest sees the device but nobody can connect: a VM booted for a
- * snapshot others restore with their own socket).  NULL with msg on failure. */
+ * snapshot others restore with their own socket); it accepts from
+ * virtio_vsock__listen or __start on.  NULL with msg on failure. */
 struct virtio_vsock *virtio_vsock__new(struct vm *vm, uint64_t guest_cid, const char *uds,
 				       char *cmdline, size_t cmdlen, char *msg, size_t msglen);
-/* Starts the host-socket thread. 0 or -errno. */
+/* Clients may connect from now on (no-op without a socket). 0 or -errno. */
+int virtio_vsock__listen(struct virtio_vsock *v);
+/* Listens and starts the host-socket thread. 0 or -errno. */
 int virtio_vsock__start(struct virtio_vsock *v);
 /* Snapshots: the host port counter is saved, so a restored VM never
  * reuses a (host port, guest port) pair its guest may still remember. */

@@ -172,6 +172,16 @@ static int l_remove_worker(lua_State *L)
 	return result(L, "remove_worker", router__remove_worker(lr->r, check_id(L)));
 }
 
+static int l_set_standby(lua_State *L)
+{
+	struct lrouter *lr = check(L);
+	lua_Integer n = luaL_checkinteger(L, 2);
+
+	luaL_argcheck(L, n >= 0 && n <= 64, 2, "standby count out of range");
+	router__set_standby(lr->r, (unsigned)n);
+	return 0;
+}
+
 static void set_int(lua_State *L, const char *k, lua_Integer v)
 {
 	lua_pushinteger(L, v);
@@ -207,6 +217,7 @@ static int l_stats(lua_State *L)
 	set_int(L, "live", st.live);
 	set_int(L, "idle", st.idle);
 	set_int(L, "starting", st.starting);
+	set_int(L, "standby", st.standby);
 	set_int(L, "waiting", st.waiting);
 	set_int(L, "conns", st.conns);
 	set_int(L, "accepted", (lua_Integer)st.accepted);
@@ -232,6 +243,7 @@ static int l_close(lua_State *L)
 static const luaL_Reg methods[] = {
 	{ "add_worker", l_add_worker }, { "ready", l_ready }, { "remove_worker", l_remove_worker },
 	{ "worker_stats", l_worker_stats }, { "stats", l_stats }, { "on_need", l_on_need },
+	{ "set_standby", l_set_standby },
 	{ "close", l_close }, { NULL, NULL },
 };
 

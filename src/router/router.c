@@ -89,6 +89,7 @@ struct router {
 	void *need_ctx;
 	uint64_t start_ms;
 	struct router_stats st;
+	unsigned standby;
 	bool closing;
 	int open_handles;
 	unsigned log_budget;
@@ -535,8 +536,9 @@ static void reply_health(struct conn *c)
 	router__stats(r, &st);
 	snprintf(body, sizeof(body),
 		 "{\"status\":\"ok\",\"snapshot\":\"%s\",\"workers\":{\"live\":%u,\"idle\":%u,"
-		 "\"starting\":%u},\"waiting\":%u,\"uptime_s\":%llu}\n", r->snapshot, st.live, st.idle,
-		 st.starting, st.waiting, (unsigned long long)((uv_now(r->loop) - r->start_ms) / 1000));
+		 "\"starting\":%u,\"standby\":%u},\"waiting\":%u,\"uptime_s\":%llu}\n", r->snapshot,
+		 st.live, st.idle, st.starting, st.standby, st.waiting,
+		 (unsigned long long)((uv_now(r->loop) - r->start_ms) / 1000));
 	r->st.answered++;
 	/* the body may not fit c->resp with a long name: answer it from the stack */
 	if (strlen(body) > sizeof(c->resp) - 160)
@@ -978,8 +980,14 @@ void router__stats(struct router *r, struct router_stats *st)
 		st->idle += w->ready && !w->active;
 		st->starting += !w->ready;
 	}
+	st->standby = r->standby;
 	st->waiting = r->nqueued;
 	st->conns = r->nconns;
+}
+
+void router__set_standby(struct router *r, unsigned n)
+{
+	r->standby = n;
 }
 
 static void on_router_handle_closed(uv_handle_t *h)

@@ -26,7 +26,7 @@ struct router_limits {
 };
 
 struct router_stats {
-	unsigned live, idle, starting, waiting, conns;
+	unsigned live, idle, starting, standby, waiting, conns;
 	uint64_t accepted, proxied, answered, errors[6];	/* errors: 400 408 431 502 503 504 */
 };
 
@@ -54,6 +54,8 @@ int router__ready(struct router *r, unsigned id);
 /* Its clients get 502 (or are closed once their response began). */
 int router__remove_worker(struct router *r, unsigned id);
 int router__worker_stats(struct router *r, unsigned id, struct router_worker_stats *st);
+/* How many standby VMMs the supervisor keeps (not workers: shown by /_health only). */
+void router__set_standby(struct router *r, unsigned n);
 void router__stats(struct router *r, struct router_stats *st);
 /* Stops listening and closes every connection; frees itself once libuv is done. */
 void router__close(struct router *r);

@@ -140,32 +140,63 @@ int vcpu__save(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen)
 	return 0;
 }
 
-static int restore_msrs(struct vcpu *v, const struct state_view *sv, char *msg, size_t msglen)
+/* The saved MSR list, its size checked, or NULL with msg. */
+static const struct kvm_msrs *saved_msrs(struct vcpu *v, const struct state_view *sv, size_t *len,
+					 char *msg, size_t msglen)
+{
+	const struct kvm_msrs *src = state__find(sv, ST_VCPU_MSRS, v->id, len);
+
+	if (!src || *len < sizeof(*src) || src->nmsrs > MAX_MSRS ||
+	    *len != sizeof(*src) + src->nmsrs * sizeof(struct kvm_msr_entry)) {
+		snprintf(msg, msglen, "vCPU %d: state has no valid MSR list", v->id);
+		return NULL;
+	}
+	return src;
+}
+
+static int set_msrs(struct vcpu *v, struct msrs *m, char *msg, size_t msglen)
+{
+	int r = ioctl(v->fd, KVM_SET_MSRS, m);
+
+	if (r == (int)m->hdr.nmsrs)
+		return 0;
+	snprintf(msg, msglen, "vCPU %d: KVM_SET_MSRS set %d of %u (MSR %#x refused)", v->id, r,
+		 m->hdr.nmsrs, r >= 0 && r < (int)m->hdr.nmsrs ? m->e[r].index : 0);
+	return -EINVAL;
+}
+
+/* All of them, or only the TSC and the TSC deadline (in their saved order:
+ * the deadline is read against the TSC). */
+static int restore_msrs(struct vcpu *v, const struct state_view *sv, bool tsc_only, char *msg,
+			size_t msglen)
 {
 	size_t len;
-	const struct kvm_msrs *src = state__find(sv, ST_VCPU_MSRS, v->id, &len);
+	const struct kvm_msrs *src = saved_msrs(v, sv, &len, msg, msglen);
 	struct msrs *m;
-	int r = 0;
+	int r;
 
-	if (!src || len < sizeof(*src) || src->nmsrs > MAX_MSRS ||
-	    len != sizeof(*src) + src->nmsrs * sizeof(struct kvm_msr_entry)) {
-		snprintf(msg, msglen, "vCPU %d: state has no valid MSR list", v->id);
+	if (!src)
 		return -EINVAL;
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	memcpy(m, src, len);
-	r = ioctl(v->fd, KVM_SET_MSRS, m);
-	if (r != (int)m->hdr.nmsrs) {
-		snprintf(msg, msglen, "vCPU %d: KVM_SET_MSRS set %d of %u (MSR %#x refused)", v->id, r,
-			 m->hdr.nmsrs, r >= 0 && r < (int)m->hdr.nmsrs ? m->e[r].index : 0);
-		r = -EINVAL;
-	} else {
-		r = 0;
+	if (tsc_only) {
+		uint32_t n = 0;
+
+		for (uint32_t i = 0; i < m->hdr.nmsrs; i++)
+			if (m->e[i].index == MSR_IA32_TSC || m->e[i].index == MSR_TSC_DEADLINE)
+				m->e[n++] = m->e[i];
+		m->hdr.nmsrs = n;
 	}
+	r = set_msrs(v, m, msg, msglen);
 	free(m);
 	return r;
+}
+
+int vcpu__restore_tsc(struct vcpu *v, const struct state_view *sv, char *msg, size_t msglen)
+{
+	return restore_msrs(v, sv, true, msg, msglen);
 }
 
 int vcpu__restore(struct vcpu *v, const struct state_view *sv, char *msg, size_t msglen)
@@ -176,7 +207,7 @@ int vcpu__restore(struct vcpu *v, const struct state_view *sv, char *msg, size_t
 		const struct vcpu_section *s = &sections[i];
 
 		if (!s->size) {
-			if (restore_msrs(v, sv, msg, msglen) < 0)
+			if (restore_msrs(v, sv, false, msg, msglen) < 0)
 				return -EINVAL;
 			continue;
 		}

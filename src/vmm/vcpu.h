@@ -31,4 +31,7 @@ struct state_view;
 /* Save / restore one vCPU's whole state (docs/snapshot-format.md). */
 int vcpu__save(struct vcpu *v, struct state_buf *b, char *msg, size_t msglen);
 int vcpu__restore(struct vcpu *v, const struct state_view *sv, char *msg, size_t msglen);
+/* The TSC and TSC deadline again, as saved: they run from KVM_SET_MSRS on,
+ * so a standby sets them at `go` and its wait does not show in the guest. */
+int vcpu__restore_tsc(struct vcpu *v, const struct state_view *sv, char *msg, size_t msglen);
 #endif

@@ -40,19 +40,37 @@ fail:
 	return -errno;
 }
 
-int vm__restore(struct vm *vm, const struct state_view *sv, char *msg, size_t msglen)
+/* kvmclock runs from KVM_SET_CLOCK on, vCPUs or not: a standby sets it
+ * again at `go`, so its wait does not show as a jump of the guest's clock. */
+int vm__restore_clock(struct vm *vm, const struct state_view *sv, char *msg, size_t msglen)
 {
-	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
 
-	if (state__get(sv, ST_VM_PIT, 0, &pit, sizeof(pit)) < 0 ||
-	    state__get(sv, ST_VM_CLOCK, 0, &clock, sizeof(clock)) < 0) {
-		snprintf(msg, msglen, "state has no valid PIT or clock");
+	if (state__get(sv, ST_VM_CLOCK, 0, &clock, sizeof(clock)) < 0) {
+		snprintf(msg, msglen, "state has no valid clock");
 		return -EINVAL;
 	}
 	clock.flags = 0;
-	if (ioctl(vm->vm_fd, KVM_SET_PIT2, &pit) < 0 || ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
+	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0) {
+		snprintf(msg, msglen, "restoring kvmclock: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int vm__restore(struct vm *vm, const struct state_view *sv, char *msg, size_t msglen)
+{
+	struct kvm_pit_state2 pit;
+	int r;
+
+	if (state__get(sv, ST_VM_PIT, 0, &pit, sizeof(pit)) < 0) {
+		snprintf(msg, msglen, "state has no valid PIT");
+		return -EINVAL;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_PIT2, &pit) < 0)
 		goto fail;
+	if ((r = vm__restore_clock(vm, sv, msg, msglen)) < 0)
+		return r;
 	for (uint32_t i = 0; i < NR_IRQCHIPS; i++) {
 		struct kvm_irqchip chip;
 

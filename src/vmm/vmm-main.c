@@ -25,6 +25,7 @@
 #include "devices/virtio-vsock.h"
 #include "vmm/boot.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
 #include "vmm/initchan.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
@@ -72,6 +73,12 @@ static void status_printf(struct vmm *m, const char *fmt, ...)
 		m->status_fd = -1;
 }
 
+/* Where the host's wait starts: spawn (SM_T0_NS), or `go` for a standby. */
+static uint64_t start_ns(struct vmm *m)
+{
+	return m->go_ns ? m->go_ns : m->t0_ns;
+}
+
 /* ---- the init channel (second UART) ---- */
 
 /* Ask the main thread to do something (vCPU threads must not block on it). */
@@ -89,7 +96,7 @@ static void chan_hello(void *ctx, int version)
 
 	(void)version;
 	m->ready_ns = clock__ns();
-	status_printf(m, "ready ready_us=%" PRIu64 "\n", (m->ready_ns - m->t0_ns) / 1000);
+	status_printf(m, "ready ready_us=%" PRIu64 "\n", (m->ready_ns - start_ns(m)) / 1000);
 	request(m, m->o.snapshot_on_ready ? ACT_SNAPSHOT : ACT_SEND_CONFIG);
 }
 
@@ -118,7 +125,7 @@ static void chan_prepared(void *ctx)
 {
 	struct vmm *m = ctx;
 
-	status_printf(m, "prepared prepared_us=%" PRIu64 "\n", (clock__ns() - m->t0_ns) / 1000);
+	status_printf(m, "prepared prepared_us=%" PRIu64 "\n", (clock__ns() - start_ns(m)) / 1000);
 }
 
 static void chan_log(void *ctx, const char *line)
@@ -175,11 +182,17 @@ static int setup_devices(struct vmm *m, char *msg, size_t msglen)
 	return 0;
 }
 
-static int attach_disks(struct vmm *m, char *msg, size_t msglen)
+/* The read-only disks, the read-write ones, or both.  A standby attaches
+ * its read-write ones only at go: each is locked by one VM at a time, and
+ * the worker the standby comes to replace may hold it until then. */
+static int attach_disks(struct vmm *m, bool ro, bool rw, char *msg, size_t msglen)
 {
-	for (int i = 0; i < m->o.nr_disks; i++)
+	for (int i = 0; i < m->o.nr_disks; i++) {
+		if (m->o.disks[i].ro ? !ro : !rw)
+			continue;
 		if (virtio_blk__attach(m->blk[i], m->o.disks[i].path, m->o.disks[i].ro, msg, msglen) < 0)
 			return -1;
+	}
 	return 0;
 }
 
@@ -315,7 +328,7 @@ static int setup_boot(struct vmm *m, char *msg, size_t msglen)
 	struct boot_info bi = { 0 };
 	int r;
 
-	if (attach_disks(m, msg, msglen) < 0 ||
+	if (attach_disks(m, true, true, msg, msglen) < 0 ||
 	    boot__load(&m->vm, m->o.kernel, m->o.initrd, m->cmdline, &bi, msg, msglen) < 0)
 		return -1;
 	r = vcpu__setup_boot(m->vm.vcpus[0], &bi);
@@ -340,11 +353,23 @@ static void send_time(struct vmm *m)
 		log_warn("init channel: no room for the TIME frame — the guest clock stays behind");
 }
 
-/* Disks attached now get a config-change interrupt; a boot snapshot's init
- * is waiting for its CONFIG frame, so the workload starts at once. */
+/* Everything a restore does that does not depend on when the guest
+ * resumes: a standby VM stops after this until `go`. */
 static int setup_restore(struct vmm *m, char *msg, size_t msglen)
 {
-	if (vmm__restore(m, msg, msglen) < 0 || attach_disks(m, msg, msglen) < 0)
+	if (vmm__restore(m, msg, msglen) < 0 || attach_disks(m, true, !m->o.standby, msg, msglen) < 0)
+		return -1;
+	return 0;
+}
+
+/* What must be fresh when the guest resumes: its wall clock and entropy
+ * (two workers must never share it, docs/clone-safety.md).  Disks attached
+ * get a config-change interrupt now; a boot snapshot's init is waiting for
+ * its CONFIG frame, so the workload starts at once. */
+static int resume_restore(struct vmm *m, char *msg, size_t msglen)
+{
+	if (vmm__resume(m, msg, msglen) < 0 ||
+	    (m->o.standby && attach_disks(m, false, true, msg, msglen) < 0))
 		return -1;
 	send_time(m);
 	if (send_entropy(m) < 0) {
@@ -397,19 +422,35 @@ static void snapshot_and_end(struct vmm *m, const char *dir)
 }
 
 /* `snapshot DIR`: pause, write DIR, carry on (vm:snapshot in Lua). */
-static void control_command(struct vmm *m, char *line)
+static void control_snapshot(struct vmm *m, const char *dir)
 {
 	char msg[512];
 
-	if (strncmp(line, "snapshot ", 9) || !line[9]) {
-		status_printf(m, "control error msg=unknown command (docs/vmm.md lists them)\n");
-		return;
-	}
-	if (vmm__save(m, line + 9, msg, sizeof(msg)) < 0)
+	if (vmm__save(m, dir, msg, sizeof(msg)) < 0)
 		status_printf(m, "snapshotted error msg=%s\n", msg);
 	else
-		status_printf(m, "snapshotted ok msg=%s\n", line + 9);
+		status_printf(m, "snapshotted ok msg=%s\n", dir);
 	vm__resume_all(&m->vm);
+}
+
+/* One line from the host (len bytes, no '\n'): `go` only while standing by,
+ * `snapshot` only once the vCPUs run (there is nothing to pause before). */
+static void control_command(struct vmm *m, const char *line, size_t len)
+{
+	struct control_cmd c;
+	char msg[256];
+	uint64_t now = clock__ns();
+
+	if (control__parse(line, len, now, &c, msg, sizeof(msg)) < 0)
+		status_printf(m, "control error msg=%s\n", msg);
+	else if (c.kind == CONTROL_GO && (!m->o.standby || m->go_ns))
+		status_printf(m, "control error msg=go: this VM is not standing by\n");
+	else if (c.kind == CONTROL_GO)
+		m->go_ns = c.t0_ns ? c.t0_ns : now;
+	else if (!m->first_run_ns)
+		status_printf(m, "control error msg=snapshot: the VM has not run yet (send go first)\n");
+	else
+		control_snapshot(m, c.dir);
 }
 
 /* Commands from the host, one per line; a line too long is refused. */
@@ -428,14 +469,54 @@ static void read_control(struct vmm *m)
 	if (n > 0)
 		m->ctl_len += (size_t)n;
 	while ((nl = memchr(m->ctl_line, '\n', m->ctl_len))) {
-		*nl = '\0';
-		control_command(m, m->ctl_line);
+		*nl = '\0';			/* snapshot's DIR is a C string */
+		control_command(m, m->ctl_line, (size_t)(nl - m->ctl_line));
 		m->ctl_len -= (size_t)(nl + 1 - m->ctl_line);
 		memmove(m->ctl_line, nl + 1, m->ctl_len);
 	}
 	if (m->ctl_len == sizeof(m->ctl_line) - 1) {
 		status_printf(m, "control error msg=command too long\n");
 		m->ctl_len = 0;
+	}
+}
+
+/* SIGTERM/SIGINT/SIGHUP end the VM as killed, read from a signalfd; blocked
+ * before any thread exists, so every thread inherits the mask. */
+static int block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void read_signal(struct vmm *m)
+{
+	struct signalfd_siginfo si;
+
+	if (read(m->sig_fd, &si, sizeof(si)) == sizeof(si))
+		vm__end(&m->vm, VM_END_KILLED, (int)si.ssi_signo, "stopped by signal %u", si.ssi_signo);
+}
+
+/* A standby VM, set up but never run, waits here for `go`, a signal, or its
+ * control fd to close (the host is gone: no standby outlives it). */
+static void stand_by(struct vmm *m)
+{
+	m->standby_ns = clock__ns();
+	status_printf(m, "standby standby_us=%" PRIu64 "\n", (m->standby_ns - m->t0_ns) / 1000);
+	while (!m->go_ns && !vm__ended(&m->vm)) {
+		struct pollfd p[2] = { { m->o.control_fd, POLLIN, 0 }, { m->sig_fd, POLLIN, 0 } };
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			vm__end(&m->vm, VM_END_CRASH, 0, "standby: poll: %s", strerror(errno));
+		read_control(m);
+		read_signal(m);
+		if (m->o.control_fd < 0)
+			vm__end(&m->vm, VM_END_KILLED, 0, "standby: the control fd closed before go");
 	}
 }
 
@@ -454,22 +535,20 @@ static void do_actions(struct vmm *m, int actions)
 
 /* Waits for the VM to end or for SIGTERM/SIGINT/SIGHUP (which end it as
  * killed), doing the main thread's actions meanwhile. */
-static void wait_end(struct vmm *m, int sig_fd)
+static void wait_end(struct vmm *m)
 {
 	struct vm *vm = &m->vm;
 
 	pthread_mutex_lock(&vm->end_lock);
 	while (vm->end == VM_RUNNING) {
 		struct timespec ts;
-		struct signalfd_siginfo si;
 		int actions = m->actions;
 
 		m->actions = 0;
 		pthread_mutex_unlock(&vm->end_lock);
 		do_actions(m, actions);
 		read_control(m);
-		if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
-			vm__end(vm, VM_END_KILLED, (int)si.ssi_signo, "stopped by signal %u", si.ssi_signo);
+		read_signal(m);
 		pthread_mutex_lock(&vm->end_lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 20 * 1000000;
@@ -505,28 +584,26 @@ static int enter_sandbox(struct vmm *m)
 	return 0;
 }
 
+/* Host set-up the guest waited for, in µs: start_ns to the first KVM_RUN;
+ * 0 if it never ran. */
+static uint64_t setup_us(struct vmm *m)
+{
+	return m->first_run_ns > start_ns(m) ? (m->first_run_ns - start_ns(m)) / 1000 : 0;
+}
+
 static int run(struct vmm *m)
 {
 	struct vm *vm = &m->vm;
-	sigset_t set;
-	int sig_fd;
 
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);		/* inherited by the vCPU threads */
-	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (enter_sandbox(m) < 0) {
-		m->first_run_ns = clock__ns();
-		return 0;
-	}
 	if (m->o.vsock_uds && virtio_vsock__start(m->vsock) < 0)
-		vm__end(vm, VM_END_CRASH, 0, "vsock: cannot start its thread");
+		vm__end(vm, VM_END_CRASH, 0, "vsock: cannot listen or start its thread");
 	m->first_run_ns = clock__ns();
 	/* the vsock socket accepts from here: a supervisor may send clients now */
-	status_printf(m, "running setup_us=%" PRIu64 "\n", (m->first_run_ns - m->t0_ns) / 1000);
+	if (m->o.standby)
+		status_printf(m, "running setup_us=%" PRIu64 " standby_us=%" PRIu64 "\n", setup_us(m),
+			      (m->standby_ns - m->t0_ns) / 1000);
+	else
+		status_printf(m, "running setup_us=%" PRIu64 "\n", setup_us(m));
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu__start(vm->vcpus[i]);
 
@@ -535,7 +612,7 @@ static int run(struct vmm *m)
 			break;
 		}
 	}
-	wait_end(m, sig_fd);
+	wait_end(m);
 	for (int i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i]->thread)
 			vcpu__kick(vm->vcpus[i]);
@@ -549,11 +626,11 @@ static int run(struct vmm *m)
 static int report(struct vmm *m)
 {
 	struct vm *vm = &m->vm;
-	uint64_t ready = m->ready_ns ? (m->ready_ns - m->t0_ns) / 1000 : 0;
+	uint64_t ready = m->ready_ns > start_ns(m) ? (m->ready_ns - start_ns(m)) / 1000 : 0;
 
 	status_printf(m, "end=%s value=%d setup_us=%" PRIu64 " ready_us=%" PRIu64
 		      " emul_exits=%" PRIu64 " msg=%s\n", end_name(vm->end), vm->end_value,
-		      (m->first_run_ns - m->t0_ns) / 1000, ready,
+		      setup_us(m), ready,
 		      __atomic_load_n(&vm->emul_exits, __ATOMIC_RELAXED), vm->end_msg);
 	if (vm->end == VM_END_PANIC || vm->end == VM_END_CRASH) {
 		if (!log_verbose)
@@ -567,6 +644,20 @@ static int report(struct vmm *m)
 	case VM_END_SIGNAL: return 128 + (vm->end_value & 0x7f);
 	default: return 1;
 	}
+}
+
+/* Set up; a standby then waits for `go` before the fresh part of its restore. */
+static int prepare(struct vmm *m, char *msg, size_t msglen)
+{
+	if (setup(m, msg, msglen) < 0)
+		return -1;
+	if (enter_sandbox(m) < 0)		/* the VM has ended: report() says why */
+		return 0;
+	if (m->o.standby)
+		stand_by(m);
+	if (m->o.restore && !vm__ended(&m->vm))
+		return resume_restore(m, msg, msglen);
+	return 0;
 }
 
 /* The VM lives as long as the process: kept reachable here, freed by exit. */
@@ -594,13 +685,15 @@ int vmm__main(int argc, char **argv)
 	log_verbose = m->o.verbose;
 	console__init(&m->console, m->o.verbose ? 2 : -1);
 	initchan__init(&m->chan, &chan_ops, m);
-	if (setup(m, msg, sizeof(msg)) < 0) {
+	m->sig_fd = block_signals();
+	if (prepare(m, msg, sizeof(msg)) < 0) {
 		status_printf(m, "end=error value=0 msg=%s\n", msg);
 		if (m->status_fd < 0)
 			fprintf(stderr, "sm vmm: %s\n", msg);
 		return 1;
 	}
-	run(m);
+	if (!vm__ended(&m->vm))		/* a standby may have ended waiting */
+		run(m);
 	code = report(m);
 	fflush(NULL);
 	return code;

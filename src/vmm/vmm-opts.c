@@ -153,6 +153,10 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 			o->verbose = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "--standby")) {
+			o->standby = true;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			snprintf(msg, msglen, "%s needs a value", argv[i]);
 			return -1;
@@ -163,6 +167,11 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 	}
 	if (!o->kernel && !o->restore) {
 		snprintf(msg, msglen, "--kernel or --restore is required");
+		return -1;
+	}
+	/* a standby waits for `go` on its control fd, and only a restore can wait set up */
+	if (o->standby && (!o->restore || o->control_fd < 0)) {
+		snprintf(msg, msglen, "--standby needs --restore and --control-fd");
 		return -1;
 	}
 	if (!!o->snapshot_to != !!o->snapshot_after_ms) {

@@ -25,6 +25,7 @@ struct vmm_opts {
 	struct vmm_disk disks[VMM_MAX_DISKS];
 	int status_fd;
 	bool verbose;
+	bool standby;			/* --standby: set up, then wait for `go` (docs/vmm.md) */
 	const char *vsock_uds;		/* --vsock-uds PATH: virtio-vsock, host side (docs/vsock.md) */
 	unsigned long long cid;		/* --cid N: the guest's vsock CID (default 3) */
 	const char *restore;		/* --restore DIR: start from a snapshot, not a kernel */

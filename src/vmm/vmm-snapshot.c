@@ -160,9 +160,22 @@ int vmm__restore(struct vmm *m, char *msg, size_t msglen)
 		r = vcpu__restore(m->vm.vcpus[i], &sv, msg, msglen);
 	if (r == 0)
 		r = restore_devices(m, &sv, msg, msglen);
+	return r;
+}
+
+int vmm__resume(struct vmm *m, char *msg, size_t msglen)
+{
+	struct state_view sv = { m->snap.state, m->snap.state_len };
+	/* a cold restore set them a moment ago: only a standby's have run on */
+	int r = m->o.standby ? vm__restore_clock(&m->vm, &sv, msg, msglen) : 0;
+
+	for (int i = 0; r == 0 && m->o.standby && i < m->vm.nr_vcpus; i++)
+		r = vcpu__restore_tsc(m->vm.vcpus[i], &sv, msg, msglen);
 	/* host connections did not survive; the guest must forget its side
-	 * (and re-read its CID, which may differ).  -EAGAIN: its driver had not
-	 * posted event buffers yet, so it has no connections either. */
+	 * (and re-read its CID, which may differ).  Now, not at set-up: the
+	 * device waits RESET_GRACE_MS from here for the guest to handle it.
+	 * -EAGAIN: its driver had not posted event buffers yet, so it has no
+	 * connections either. */
 	if (r == 0)
 		virtio_vsock__reset_transport(m->vsock);
 	return r;

@@ -31,8 +31,10 @@ struct vmm {
 	struct virtio_vsock *vsock;	/* always; its socket with --vsock-uds */
 	struct snapshot snap;		/* what we restored from, if anything */
 	int status_fd;
+	int sig_fd;			/* SIGTERM/SIGINT/SIGHUP, blocked and read here */
 	int actions;			/* enum vmm_action bits, under vm.end_lock */
 	uint64_t t0_ns, first_run_ns, ready_ns, snapshot_at_ns;
+	uint64_t standby_ns, go_ns;	/* --standby: set up, and told `go` (its T0_NS) */
 	char ctl_line[4096];		/* partial command from --control-fd */
 	size_t ctl_len;
 	char cmdline[2 * CMDLINE_MAX + 256];	/* checked against CMDLINE_MAX once complete */
@@ -42,4 +44,8 @@ struct vmm {
 int vmm__save(struct vmm *m, const char *dir, char *msg, size_t msglen);
 /* Load m->snap's state into the freshly created VM and devices. */
 int vmm__restore(struct vmm *m, char *msg, size_t msglen);
+/* Just before a restored guest first runs (at once, or at a standby's `go`):
+ * for a standby kvmclock and TSCs from the saved values again, so time spent
+ * standing by does not show; the vsock transport reset. */
+int vmm__resume(struct vmm *m, char *msg, size_t msglen);
 #endif

@@ -229,7 +229,13 @@ static void own_answers(void)
 	exchange("GET /_health HTTP/1.1\r\nHost: x\r\n\r\n", 35, buf, sizeof(buf));
 	ok(!strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), "/_health: 200");
 	ok(strstr(buf, "\r\n\r\n{\"status\":\"ok\",\"snapshot\":\"unit\\u0022snap\",\"workers\":"
-		      "{\"live\":0,\"idle\":0,\"starting\":0}") != NULL, "/_health: the JSON, name escaped");
+		      "{\"live\":0,\"idle\":0,\"starting\":0,\"standby\":0}") != NULL,
+	   "/_health: the JSON, name escaped");
+	router__set_standby(rt, 1);
+	exchange("GET /_health HTTP/1.1\r\nHost: x\r\n\r\n", 35, buf, sizeof(buf));
+	ok(strstr(buf, "\"starting\":0,\"standby\":1},\"waiting\":0") != NULL,
+	   "/_health: the supervisor's standby count");
+	router__set_standby(rt, 0);
 	ok(strstr(buf, "Connection: close\r\n") != NULL, "/_health: Connection: close");
 	exchange("GET / HTTP/1.1\nHost: x\n\n", 24, buf, sizeof(buf));
 	ok(!strncmp(buf, "HTTP/1.1 400 Bad Request\r\n", 26), "bare LF: 400");

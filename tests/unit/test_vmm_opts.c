@@ -25,12 +25,18 @@ int main(void)
 	char *init[] = { "vmm", "--kernel", "k", "--init", "l:vda", "--init", "e:A=b:c", "--", "sh" };
 	char *badkind[] = { "vmm", "--kernel", "k", "--init", "a:x" };
 	char *nocolon[] = { "vmm", "--kernel", "k", "--init", "hname" };
+	char *standby[] = { "vmm", "--restore", "d", "--control-fd", "4", "--standby" };
+	char *sb_boot[] = { "vmm", "--kernel", "k", "--control-fd", "4", "--standby" };
+	char *sb_noctl[] = { "vmm", "--restore", "d", "--standby" };
 
 	ok(parse(&o, msg, 9, init) == 0 && o.nr_init == 2 && !strcmp(o.init[0], "l:vda") &&
 	   !strcmp(o.init[1], "e:A=b:c") && o.argc == 1, "--init K:VALUE entries kept in order");
 	ok(parse(&o, msg, 5, badkind) < 0 && strstr(msg, "bad --init 'a:x'"),
 	   "--init refuses kinds the VMM writes itself: %s", msg);
 	ok(parse(&o, msg, 5, nocolon) < 0 && strstr(msg, "want K:VALUE"), "--init without K: %s", msg);
+	ok(parse(&o, msg, 6, standby) == 0 && o.standby, "--standby with --restore and --control-fd");
+	ok(parse(&o, msg, 6, sb_boot) < 0 && strstr(msg, "--standby needs --restore"), "--standby on a boot: %s", msg);
+	ok(parse(&o, msg, 4, sb_noctl) < 0 && strstr(msg, "--control-fd"), "--standby without go's fd: %s", msg);
 	ok(parse(&o, msg, 14, good) == 0, "full option set parses");
 	ok(o.memory_mib == 512 && o.vcpus == 4 && o.verbose && o.status_fd == 3, "values kept");
 	ok(o.nr_disks == 2 && !strcmp(o.disks[0].path, "a.img") && !o.disks[0].ro &&

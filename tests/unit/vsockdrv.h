@@ -227,7 +227,7 @@ static inline int vsockdrv_setup(const char *path)
 	memset(used_seen, 0, sizeof(used_seen));
 	dev = virtio_vsock__new(vm, 3, path ? uds : NULL, cmdline, sizeof(cmdline), msg, sizeof(msg));
 	at = strstr(cmdline, "virtio_mmio.device=4K@");
-	if (!dev || !at) {
+	if (!dev || !at || virtio_vsock__listen(dev) < 0) {
 		fprintf(stderr, "vsock device: %s\n", msg);
 		return -1;
 	}

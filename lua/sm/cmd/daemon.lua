@@ -16,8 +16,11 @@ worker VM restored from the snapshot in DIR, whose guest serves HTTP on
 GUESTPORT (reached through the guest agent's port proxy).  Workers are
 restored when a request needs one (scale from zero), up to
 --workers-per-snapshot, and ended after --idle-timeout seconds without a
-connection.  GET /_health is answered by the router itself:
-  {"status":"ok","snapshot":NAME,"workers":{"live":N,"idle":N,"starting":N},...}
+connection.  One more VMM is kept as a standby (restored up to its first
+KVM_RUN, paused; not a worker): a request that needs a worker takes it and
+waits only for it to start, and the next standby is prepared meanwhile.
+GET /_health is answered by the router itself:
+  {"status":"ok","snapshot":NAME,"workers":{"live":N,"idle":N,"starting":N,"standby":N},...}
 Runs in the foreground until SIGTERM or Ctrl-C; its workers end with it.
 
 options:
@@ -36,6 +39,8 @@ options:
   --workers-per-snapshot N    pool size, 1..64 (default 1, SM_WORKERS_PER_SNAPSHOT)
   --idle-timeout S            end a worker idle S seconds; 0 keeps one warm
                               (default 300, SM_IDLE_TIMEOUT)
+  --no-standby                keep no standby VMM: every worker is restored
+                              when it is needed (less memory, slower start)
   --queue-timeout S           a waiting client gets 503 after S seconds (default 30)
   --upstream-timeout S        504 when the guest sends no first byte in S s (default 30)
   --verbose, -v               copy the workers' console output to the log (stderr)
@@ -58,6 +63,7 @@ local spec = {
   { "verbose", short = "v" },
   { "volume", arg = "PATH", many = true },
   { "stop-grace", arg = "S" },
+  { "no-standby" },
   { "rm" },
   { "foreground" },	-- sm run's own: worker output on stdout too
 }
@@ -100,7 +106,7 @@ function M.run(argv)
     workers = int_in("--workers-per-snapshot", o.workers_per_snapshot or env_int("SM_WORKERS_PER_SNAPSHOT", 1), 1, 64),
     idle_timeout = seconds("--idle-timeout", o.idle_timeout or os.getenv("SM_IDLE_TIMEOUT"), 300, 0),
     stop_grace = seconds("--stop-grace", o.stop_grace, 10, 0),
-    rm = o.rm, verbose = o.verbose, foreground = o.foreground,
+    rm = o.rm, verbose = o.verbose, foreground = o.foreground, standby = not o.no_standby,
     limits = {
       queue_timeout = seconds("--queue-timeout", o.queue_timeout, 30, 0.001),
       upstream_timeout = seconds("--upstream-timeout", o.upstream_timeout, 30, 0.001),
