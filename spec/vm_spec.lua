@@ -1,6 +1,7 @@
 -- sm.vm without booting: command line policy, argv encoding, status parsing.
 package.loaded["sm.core"] = package.loaded["sm.core"] or { paths = function() return { guest = "/g", exe = "/sm" } end,
-  agent_proto = { types = {} } }
+  agent_proto = { types = {} },
+  limits = { min_memory_mib = 64, max_memory_mib = 16384, max_vcpus = 16, max_disks = 46, cmdline_max = 2047 } }
 local vm = require "sm.vm"
 
 describe("sm.vm", function()

@@ -28,9 +28,11 @@ local errors = require "sm.errors"
 
 local M = {}
 
-M.MIN_MEMORY_MIB, M.MAX_MEMORY_MIB = 64, 16384
-M.MAX_VCPUS = 16
-M.CMDLINE_MAX = 2047
+-- The VMM's limits (src/vmm/vm.h, vmm.h, vmm-opts.h), read from the C core.
+M.MIN_MEMORY_MIB, M.MAX_MEMORY_MIB = core.limits.min_memory_mib, core.limits.max_memory_mib
+M.MAX_VCPUS = core.limits.max_vcpus
+M.CMDLINE_MAX = core.limits.cmdline_max
+M.MAX_DISKS = core.limits.max_disks	-- virtio-blk slots of every VM (docs/vmm.md): layers + volumes + disks
 
 -- Kernel command line policy: quiet console, reboot through the keyboard
 -- controller on panic, no busy timers, and both UARTs (ttyS1 is the init
@@ -77,12 +79,9 @@ end
 -- it), or nil and the device path when it can be opened read-write.
 function M.kvm_problem()
   local dev = env("SM_KVM_DEVICE") or "/dev/kvm"
-  local ok, _, errno = core.access(dev, "rw")
-  if ok then return nil, dev end
-  if errno == 2 then
-    return dev .. ": no such device — this host has no KVM (enable virtualization, load kvm_intel/kvm_amd or kvm_pvm)"
-  end
-  return dev .. ": permission denied — add yourself to the kvm group (sudo usermod -aG kvm $USER, then log in again)"
+  local problem = core.kvm_problem(dev)
+  if not problem then return nil, dev end
+  return problem
 end
 
 -- /dev/kvm first: without it nothing else (boot snapshots included) can work.
@@ -107,7 +106,6 @@ function M.validate(opts)
   M.check_kvm()
 end
 
-M.MAX_DISKS = 46	-- virtio-blk slots of every VM (docs/vmm.md): layers + volumes + disks
 
 -- The guest's name for disk slot i (0-based), as virtio_blk names them:
 -- vda..vdz, vdaa.. (the VMM's disk_name does the same).

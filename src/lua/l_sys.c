@@ -13,6 +13,8 @@
 #include "oci/digest.h"
 #include "util/paths.h"
 #include "vmm/kvm.h"
+#include "vmm/vm.h"
+#include "vmm/vmm.h"
 
 /* core.paths() -> { exe=, lua=, guest=, vmm= (nil without sm-vmm) } */
 static int l_paths(lua_State *L)
@@ -198,7 +200,39 @@ static int l_emulating_host(lua_State *L)
 	return 1;
 }
 
+/* core.kvm_problem(path) -> nil when this user can use it; else
+ * "path: what is wrong — how to fix it", errno (kvm.c's words) */
+static int l_kvm_problem(lua_State *L)
+{
+	char msg[256];
+	int r = kvm__check_access(luaL_checkstring(L, 1), msg, sizeof(msg));
+
+	if (r == 0)
+		return 0;
+	lua_pushstring(L, msg);
+	lua_pushinteger(L, -r);
+	return 2;
+}
+
+/* core.limits: the VM limits the VMM enforces, for the CLI's own checks */
+static void push_limits(lua_State *L)
+{
+	static const struct { const char *name; int value; } limits[] = {
+		{ "min_memory_mib", VM_MIN_MEM_MIB }, { "max_memory_mib", VM_MAX_MEM_MIB },
+		{ "max_vcpus", VM_MAX_VCPUS }, { "max_disks", VMM_MAX_DISKS },
+		{ "cmdline_max", CMDLINE_MAX - 1 },	/* bytes, without the NUL */
+	};
+
+	lua_createtable(L, 0, (int)(sizeof(limits) / sizeof(limits[0])));
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		lua_pushinteger(L, limits[i].value);
+		lua_setfield(L, -2, limits[i].name);
+	}
+	lua_setfield(L, -2, "limits");
+}
+
 static const luaL_Reg fns[] = {
+	{ "kvm_problem", l_kvm_problem },
 	{ "emulating_host", l_emulating_host },
 	{ "sha256_file", l_sha256_file },
 	{ "sha256", l_sha256 },
@@ -240,4 +274,5 @@ void l_sys__register(lua_State *L)
 	l_core__class(L, LOCK_MT, lock_methods, l_unlock);
 	luaL_setfuncs(L, fns, 0);
 	push_errno_table(L);
+	push_limits(L);
 }

@@ -17,20 +17,37 @@
 #define KVM_TSS_ADDR		0xfffbd000
 #define KVM_IDENTITY_MAP_ADDR	0xfffbc000
 
+/* What to tell a person whose /dev/kvm open failed with err. */
+static void describe(const char *path, int err, char *msg, size_t msglen)
+{
+	if (err == ENOENT)
+		snprintf(msg, msglen, "%s: no such device — this host has no KVM "
+			 "(enable virtualization, load kvm_intel/kvm_amd or kvm_pvm)", path);
+	else if (err == EACCES || err == EPERM)
+		snprintf(msg, msglen, "%s: permission denied — add yourself to the kvm group "
+			 "(sudo usermod -aG kvm $USER, then log in again)", path);
+	else
+		snprintf(msg, msglen, "%s: %s", path, strerror(err));
+}
+
+int kvm__check_access(const char *path, char *msg, size_t msglen)
+{
+	int err;
+
+	if (access(path, R_OK | W_OK) == 0)
+		return 0;
+	err = errno;
+	describe(path, err, msg, msglen);
+	return -err;
+}
+
 int kvm__open(const char *path, char *msg, size_t msglen)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	int err = errno, version;
 
 	if (fd < 0) {
-		if (err == ENOENT)
-			snprintf(msg, msglen, "%s: no such device — this host has no KVM "
-				 "(enable virtualization, load kvm_intel/kvm_amd or kvm_pvm)", path);
-		else if (err == EACCES || err == EPERM)
-			snprintf(msg, msglen, "%s: permission denied — add yourself to the kvm group "
-				 "(sudo usermod -aG kvm $USER, then log in again)", path);
-		else
-			snprintf(msg, msglen, "%s: %s", path, strerror(err));
+		describe(path, err, msg, msglen);
 		return -err;
 	}
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
