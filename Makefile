@@ -102,7 +102,8 @@ FUZZ_SRCS_fuzz_vsock_connect := $(FUZZ_SRCS_fuzz_vsock)
 FUZZ_SRCS_fuzz_agent_proto  := src/net/agent-proto.c src/net/framebuf.c
 FUZZ_SRCS_fuzz_initchan     := src/vmm/initchan.c src/net/initchan-proto.c src/snapshot/state.c
 FUZZ_SRCS_fuzz_state        := $(FUZZ_VIRTIO) src/devices/serial.c src/devices/virtio-rng.c \
-                               src/vmm/initchan.c src/net/initchan-proto.c src/snapshot/state.c
+                               src/devices/virtio-blk.c src/vmm/initchan.c src/net/initchan-proto.c \
+                               src/snapshot/state.c
 FUZZ_SRCS_fuzz_meta         := src/snapshot/snapshot.c src/snapshot/state.c src/util/sha256.c src/vmm/cpuid.c
 FUZZ_SRCS_fuzz_http_head    := src/router/http-head.c
 FUZZ_ALL     := fuzz_manifest fuzz_layer fuzz_virtq fuzz_virtio_blk fuzz_vsock fuzz_vsock_connect \
