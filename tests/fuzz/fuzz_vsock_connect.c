@@ -89,15 +89,22 @@ static bool next_rx(struct hdr *h, uint8_t *rest, size_t *rest_len)
 	return false;
 }
 
-/* Writes the input in chunks of 1..40 bytes (0: all at once), letting the device read between. */
-static void send_chunks(int fd, const uint8_t *p, size_t n, uint8_t chunk)
+/* Writes the input in chunks of 1..40 bytes (0: all at once), letting the
+ * device read between; returns how many went out before the socket was
+ * full (many tiny writes the device does not read yet fill it early). */
+static size_t send_chunks(int fd, const uint8_t *p, size_t n, uint8_t chunk)
 {
-	size_t step = chunk % 41 ? chunk % 41 : n;
+	size_t step = chunk % 41 ? chunk % 41 : n, at = 0;
 
-	for (size_t at = 0; at < n; at += step) {
-		send(fd, p + at, n - at < step ? n - at : step, MSG_NOSIGNAL);
+	while (at < n) {
+		ssize_t w = send(fd, p + at, n - at < step ? n - at : step, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w <= 0)
+			break;
+		at += (size_t)w;
 		settle();
 	}
+	return at;
 }
 
 /* Client bytes read without waiting: count, 0 once the device closed (a
@@ -143,8 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
 	uint8_t chunk = fuzz_u8(&in), answer = fuzz_u8(&in);
-	size_t line_len = 0;
-	int64_t port = model_line(in.p, in.n, &line_len);
+	size_t line_len = 0, n;
+	int64_t port;
 	char buf[64];
 	struct hdr h;
 	int fd;
@@ -155,14 +162,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = client();
 	FUZZ_CHECK(fd >= 0);
 	settle();
-	send_chunks(fd, in.p, in.n, chunk);
+	n = send_chunks(fd, in.p, in.n, chunk);
+	port = model_line(in.p, n, &line_len);
 	if (port >= 0) {
 		FUZZ_CHECK(next_rx(&h, NULL, NULL) && h.op == REQUEST);
 		FUZZ_CHECK(h.dst_port == (uint32_t)port && h.src_port >= HOST_PORT_FIRST);
-		guest_answers(fd, &h, answer & 1, in.p + line_len, in.n - line_len);
+		guest_answers(fd, &h, answer & 1, in.p + line_len, n - line_len);
 	} else {
 		FUZZ_CHECK(!next_rx(&h, NULL, NULL));
-		if (memchr(in.p, '\n', in.n < LINE_MAX_LEN ? in.n : LINE_MAX_LEN) || in.n >= LINE_MAX_LEN)
+		if (memchr(in.p, '\n', n < LINE_MAX_LEN ? n : LINE_MAX_LEN) || n >= LINE_MAX_LEN)
 			FUZZ_CHECK(client_read(fd, buf, sizeof(buf)) == 0);
 		else
 			FUZZ_CHECK(client_read(fd, buf, sizeof(buf)) < 0 && virtio_vsock__nr_conns(dev) == 1);
