@@ -27,7 +27,7 @@ SRCS    := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all sm guest kernel test unit unit-build spec asan-test bench bench-smoke demo deps install clean fuzz
+.PHONY: all sm guest kernel test unit unit-build spec asan-test bench bench-smoke demo deps install clean fuzz fuzz-runs FORCE
 all: sm guest
 
 sm: $(BUILD)/sm $(BUILD)/sm-vmm
@@ -80,21 +80,75 @@ asan-test:
 	        sm $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
 	@SM_BUILD=build-asan SM_SUITES="unit spec" tests/run-all.sh
 
-# ---- fuzz: libFuzzer harnesses over src/oci, FUZZ_SECONDS each ----
+# ---- fuzz: libFuzzer harnesses (tests/fuzz/, docs/fuzzing.md) ----
+#   make fuzz                      every harness for FUZZ_SECONDS each, one at a time
+#   make fuzz FUZZ_RUNS=1000000    every harness for exactly that many inputs instead
+#   make fuzz-runs                 the same with FUZZ_RUNS=1000000 (the release figure)
+#   make fuzz FUZZ_ONLY="fuzz_virtq fuzz_meta"   just those
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS    := $(wildcard src/oci/*.c)
-FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
+FUZZ_RUNS    ?=
+FUZZ_LIMIT    = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
+FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -Itests/unit $(PKG_CFLAGS)
+# What each harness links: only the code it drives (no src/vmm/kvm.c: no /dev/kvm;
+# tests/fuzz/fuzzvm.h stands in for the KVM interrupt calls and the VMM log).
+FUZZ_VIRTIO   := src/devices/virtqueue.c src/devices/virtio-mmio.c src/vmm/bus.c src/vmm/memory.c
+FUZZ_SRCS_fuzz_manifest     := $(wildcard src/oci/*.c)
+FUZZ_SRCS_fuzz_layer        := $(wildcard src/oci/*.c)
+FUZZ_SRCS_fuzz_virtq        := $(FUZZ_VIRTIO)
+FUZZ_SRCS_fuzz_virtio_blk   := $(FUZZ_VIRTIO) src/devices/virtio-blk.c
+FUZZ_SRCS_fuzz_vsock        := $(FUZZ_VIRTIO) src/devices/virtio-vsock.c src/net/evloop.c
+FUZZ_SRCS_fuzz_vsock_connect := $(FUZZ_SRCS_fuzz_vsock)
+FUZZ_SRCS_fuzz_agent_proto  := src/net/agent-proto.c src/net/framebuf.c
+FUZZ_SRCS_fuzz_initchan     := src/vmm/initchan.c src/net/initchan-proto.c src/snapshot/state.c
+FUZZ_SRCS_fuzz_state        := $(FUZZ_VIRTIO) src/devices/serial.c src/devices/virtio-rng.c \
+                               src/devices/virtio-blk.c src/vmm/initchan.c src/net/initchan-proto.c \
+                               src/snapshot/state.c
+FUZZ_SRCS_fuzz_meta         := src/snapshot/snapshot.c src/snapshot/state.c src/util/sha256.c src/vmm/cpuid.c
+FUZZ_SRCS_fuzz_http_head    := src/router/http-head.c
+FUZZ_ALL     := fuzz_manifest fuzz_layer fuzz_virtq fuzz_virtio_blk fuzz_vsock fuzz_vsock_connect \
+                fuzz_agent_proto fuzz_initchan fuzz_state fuzz_meta fuzz_http_head
+FUZZ_ONLY    ?= $(FUZZ_ALL)
+# Per-harness options.  fuzz_layer: libsquashfs leaks (tests/fuzz/lsan.supp) and
+# builds whole images in memory (a 256 KiB layer can unpack to far more than
+# libFuzzer's 2 GiB default, hence the higher RSS limit).  The device harnesses
+# take structured inputs of a few KiB; longer ones only slow them down.
+FUZZ_OPTS_fuzz_manifest     := -max_len=65536
+FUZZ_OPTS_fuzz_layer        := -max_len=262144 -rss_limit_mb=4096
+FUZZ_ENV_fuzz_layer         := LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp
+FUZZ_OPTS_fuzz_virtq        := -max_len=8192
+FUZZ_OPTS_fuzz_virtio_blk   := -max_len=4096
+FUZZ_OPTS_fuzz_vsock        := -max_len=8192
+FUZZ_OPTS_fuzz_vsock_connect := -max_len=512
+FUZZ_OPTS_fuzz_agent_proto  := -max_len=16384
+FUZZ_OPTS_fuzz_initchan     := -max_len=16384
+FUZZ_OPTS_fuzz_state        := -max_len=32768
+FUZZ_OPTS_fuzz_meta         := -max_len=8192
+FUZZ_OPTS_fuzz_http_head    := -max_len=8192
+.SECONDEXPANSION:
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuzz/fuzzvm.h $$(FUZZ_SRCS_$$*)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
-fuzz: $(BUILD)/fuzz/fuzz_manifest $(BUILD)/fuzz/fuzz_layer
-	@mkdir -p $(BUILD)/fuzz/corpus-manifest $(BUILD)/fuzz/corpus-layer
-	@cp tests/fuzz/seeds/* $(BUILD)/fuzz/corpus-manifest/
-	@tar -C tests/fuzz -cf $(BUILD)/fuzz/corpus-layer/seed.tar seeds
-	@tar -C tests/fuzz -czf $(BUILD)/fuzz/corpus-layer/seed.tar.gz seeds
-	$(BUILD)/fuzz/fuzz_manifest -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus-manifest
-	LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp \
-	$(BUILD)/fuzz/fuzz_layer -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -rss_limit_mb=4096 $(BUILD)/fuzz/corpus-layer
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(PKG_LIBS) -lpthread
+# The corpus starts from the committed seeds (tests/fuzz/seeds/<harness>/);
+# the layer harness's seeds are the manifest seeds packed as tar and tar.gz.
+$(BUILD)/fuzz/corpus-%: FORCE
+	@mkdir -p $@
+	@if [ -d tests/fuzz/seeds/$* ]; then cp tests/fuzz/seeds/$*/* $@/; fi
+$(BUILD)/fuzz/corpus-fuzz_layer: FORCE
+	@mkdir -p $@
+	@tar -C tests/fuzz/seeds -cf $@/seed.tar fuzz_manifest
+	@tar -C tests/fuzz/seeds -czf $@/seed.tar.gz fuzz_manifest
+FORCE:
+# One harness at a time (the machine runs VMs too), each ending with libFuzzer's
+# "Done N runs in S second(s)"; the first failure stops the run.
+fuzz: $(FUZZ_ONLY:%=$(BUILD)/fuzz/%) $(FUZZ_ONLY:%=$(BUILD)/fuzz/corpus-%)
+	$(foreach h,$(FUZZ_ONLY),$(FUZZ_ENV_$(h)) $(BUILD)/fuzz/$(h) $(FUZZ_LIMIT) $(FUZZ_OPTS_$(h)) $(BUILD)/fuzz/corpus-$(h)$(newline)	)
+fuzz-runs:
+	@$(MAKE) --no-print-directory fuzz FUZZ_RUNS=1000000
+define newline
+
+
+endef
 
 # the benchmarks' own helper programs
 BENCH_BINS := $(BUILD)/bench/vsock_dev

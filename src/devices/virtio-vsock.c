@@ -662,16 +662,18 @@ static void vsock_notify(void *dev, struct virtio_mmio *t, int q)
 
 /* ---- host clients ---- */
 
-static bool parse_connect(const char *s, uint32_t *port)
+/* The line without its '\n', n bytes: a NUL inside is not the end of it. */
+static bool parse_connect(const char *s, size_t n, uint32_t *port)
 {
+	const char *end = s + n;
 	unsigned long long p = 0;
 	int digits = 0;
 
-	if (strncmp(s, "CONNECT ", 8))
+	if (n < 8 || memcmp(s, "CONNECT ", 8))
 		return false;
-	for (s += 8; *s >= '0' && *s <= '9' && digits < 10; s++, digits++)
+	for (s += 8; s < end && *s >= '0' && *s <= '9' && digits < 10; s++, digits++)
 		p = p * 10 + (unsigned)(*s - '0');
-	if (*s || !digits || p > UINT32_MAX)
+	if (s != end || !digits || p > UINT32_MAX)
 		return false;
 	*port = (uint32_t)p;
 	return true;
@@ -692,12 +694,15 @@ static void printable(char *s, size_t n)
 			s[i] = '?';
 }
 
-/* "CONNECT <port>\n" from an accepted client: peek, then take exactly the line. */
-static void read_connect_line(struct virtio_vsock *v, struct conn *c)
+/* "CONNECT <port>\n" from an accepted client: peek, then take exactly the
+ * line.  A client that hung up (eof) will not finish its line: close it now,
+ * not at its time-out, or part-lines and a close would hold the slots. */
+static void read_connect_line(struct virtio_vsock *v, struct conn *c, bool eof)
 {
 	char line[LINE_MAX_LEN + 1];
 	ssize_t n = recv(c->fd, line, LINE_MAX_LEN, MSG_PEEK | MSG_DONTWAIT);
 	char *nl;
+	size_t len;
 	uint32_t port;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -707,15 +712,14 @@ static void read_connect_line(struct virtio_vsock *v, struct conn *c)
 		return;
 	}
 	nl = memchr(line, '\n', (size_t)n);
-	if (!nl && n < LINE_MAX_LEN)
+	if (!nl && n < LINE_MAX_LEN && !eof)
 		return;				/* the rest of the line is on its way */
 	if (nl && recv(c->fd, line, (size_t)(nl - line + 1), MSG_DONTWAIT) != nl - line + 1)
 		nl = NULL;
-	if (nl)
-		*nl = '\0';
-	if (!nl || !parse_connect(line, &port)) {
-		line[nl ? nl - line : n] = '\0';
-		printable(line, strlen(line));
+	len = nl ? (size_t)(nl - line) : (size_t)n;
+	if (!nl || !parse_connect(line, len, &port)) {
+		line[len] = '\0';
+		printable(line, len);
 		warn(v, "host client sent \"%s\", not \"CONNECT <port>\\n\" — closed", line);
 		conn_free(v, c);
 		return;
@@ -773,7 +777,7 @@ static void on_event(void *ctx, uint64_t token, uint32_t events)
 	if (token == LISTEN_TOKEN)
 		accept_clients(v);
 	else if ((c = conn_by_token(v, token)) && c->state == C_AWAIT)
-		read_connect_line(v, c);
+		read_connect_line(v, c, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
 	else if (c)
 		conn_event(c, events);
 	flush_rx(v);

@@ -75,7 +75,7 @@ static const struct oci_desc *pick(const struct oci_manifest *idx, const char *t
 static int resolve(const char *index, size_t len, const char *tag, ensure_fn ensure, void *ctx,
 		   struct oci_manifest *m, oci_digest_t digest)
 {
-	struct oci_manifest idx, sub;
+	struct oci_manifest idx, sub = { 0 };	/* kind 0: nothing to free on the error paths */
 	const struct oci_desc *d;
 	int r = oci_manifest__parse(index, len, &idx);
 
@@ -85,7 +85,7 @@ static int resolve(const char *index, size_t len, const char *tag, ensure_fn ens
 	r = !d ? (idx.kind == OCI_MANIFEST_INDEX ? -ENOENT : oci_err__set(-EBADMSG, "index.json is not an index"))
 	       : load_manifest(ensure, ctx, d, &sub);
 	if (r == 0 && sub.kind == OCI_MANIFEST_INDEX) {
-		struct oci_manifest inner;
+		struct oci_manifest inner = { 0 };
 		const struct oci_desc *a = oci_manifest__select(&sub, "linux", "amd64");
 
 		r = a ? load_manifest(ensure, ctx, a, &inner) : -ENOENT;

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +266,14 @@ static int meta_str(json_t *j, const char *key, const char *sub, char *out, size
 	return 0;
 }
 
-static int parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m, char *why, size_t whylen)
+/* An integer field within [lo, hi]: checked before any cast, so a value
+ * like 2^32 + 1 is not taken for the 1 its low bits are. */
+static bool meta_int(json_t *v, json_int_t lo, json_int_t hi)
+{
+	return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
+int snapshot__parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m, char *why, size_t whylen)
 {
 	json_error_t e;
 	json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e);
@@ -283,27 +291,26 @@ static int parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m, c
 	ds = json_object_get(json_object_get(j, "devices"), "disk_slots");
 	if (!json_is_integer(f)) {
 		snprintf(why, whylen, "metadata.json has no format version");
-	} else if ((m->format = (int)json_integer_value(f)) != SNAPSHOT_FORMAT) {
-		snprintf(why, whylen, "snapshot format version %d, this sm reads version %d — re-create the snapshot",
-			 m->format, SNAPSHOT_FORMAT);
-	} else if (!json_is_integer(v) || !json_is_integer(mb) || !json_is_integer(sb) ||
-		   !json_is_integer(ds) || meta_str(j, "state_sha256", NULL, m->state_sha256, sizeof(m->state_sha256)) ||
+	} else if (json_integer_value(f) != SNAPSHOT_FORMAT) {
+		snprintf(why, whylen, "snapshot format version %lld, this sm reads version %d — re-create the snapshot",
+			 (long long)json_integer_value(f), SNAPSHOT_FORMAT);
+	} else if (!json_is_integer(v) || !json_is_integer(mb) || !meta_int(sb, 0, LLONG_MAX) ||
+		   !meta_int(ds, 0, INT_MAX) || meta_str(j, "state_sha256", NULL, m->state_sha256, sizeof(m->state_sha256)) ||
 		   meta_str(j, "cpu", "fingerprint", m->cpu, sizeof(m->cpu)) ||
 		   meta_str(j, "kernel", "path", m->kernel, sizeof(m->kernel)) ||
 		   meta_str(j, "kernel", "sha256", m->kernel_sha256, sizeof(m->kernel_sha256))) {
 		snprintf(why, whylen, "metadata.json lacks a field or has one of the wrong type");
+	} else if (!meta_int(v, 1, VM_MAX_VCPUS) || !meta_int(mb, (json_int_t)VM_MIN_MEM_MIB << 20,
+							      (json_int_t)VM_MAX_MEM_MIB << 20) ||
+		   json_integer_value(mb) % (1 << 20)) {
+		snprintf(why, whylen, "metadata.json: impossible vCPU count or memory size");
 	} else {
+		m->format = SNAPSHOT_FORMAT;
 		m->vcpus = (int)json_integer_value(v);
 		m->mem_bytes = (uint64_t)json_integer_value(mb);
 		m->state_bytes = (uint64_t)json_integer_value(sb);
 		m->disk_slots = (int)json_integer_value(ds);
 		r = 0;
-		if (m->vcpus < 1 || m->vcpus > VM_MAX_VCPUS || m->mem_bytes % (1 << 20) ||
-		    m->mem_bytes < ((uint64_t)VM_MIN_MEM_MIB << 20) ||
-		    m->mem_bytes > ((uint64_t)VM_MAX_MEM_MIB << 20)) {
-			snprintf(why, whylen, "metadata.json: impossible vCPU count or memory size");
-			r = -EINVAL;
-		}
 	}
 	json_decref(j);
 	return r;
@@ -356,7 +363,7 @@ int snapshot__open(struct snapshot *s, struct vm *vm, const char *dir, char *msg
 	if (r < 0)
 		snprintf(why, sizeof(why), "metadata.json: %s", strerror(-r));
 	if (r == 0)
-		r = parse_meta(buf, len, &s->meta, why, sizeof(why));
+		r = snapshot__parse_meta(buf, len, &s->meta, why, sizeof(why));
 	free(buf);
 	if (r == 0 && (r = snapshot__fingerprint(vm, host, sizeof(host))) == 0)
 		r = snapshot__check_cpu(s->meta.cpu, host, why, sizeof(why));

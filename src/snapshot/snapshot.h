@@ -43,6 +43,10 @@ struct snapshot {
 	size_t state_len;
 };
 
+/* metadata.json's bytes (untrusted) into *m: 0, or -EINVAL with why set.
+ * Exported for the fuzzer (tests/fuzz/fuzz_meta.c); snapshot__open uses it. */
+int snapshot__parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m, char *why, size_t whylen);
+
 /* Open and verify dir (format, sizes, checksum, CPU); 0 or -errno with msg. */
 int snapshot__open(struct snapshot *s, struct vm *vm, const char *dir, char *msg, size_t msglen);
 void snapshot__close(struct snapshot *s);

@@ -169,6 +169,17 @@ static void test_bad_clients(void)
 	dprintf(fd, "CONNECT 99999999999\n");
 	ok(read_to(fd, buf, sizeof(buf), 1000) == 0, "port out of range: closed");
 	close(fd);
+	fd = client();
+	write(fd, "CONNECT 1024\0x\n", 15);		/* a NUL does not end the line */
+	ok(read_to(fd, buf, sizeof(buf), 1000) == 0, "CONNECT 1024<NUL>x: closed");
+	close(fd);
+	fd = client();
+	dprintf(fd, "CONNECT 10");			/* part of a line, then gone */
+	virtio_vsock__poll(dev, 0);
+	close(fd);
+	for (int i = 0; i < 5; i++)
+		virtio_vsock__poll(dev, 0);
+	is(virtio_vsock__nr_conns(dev), 0, "a client that hangs up mid-line is closed at once, not at its time-out");
 	fd2 = client();				/* connects and says nothing: stays until its time-out */
 	good = open_stream(1024, &hport);
 	ok(good >= 0, "a well-behaved client still works beside them");
