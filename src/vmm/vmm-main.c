@@ -236,8 +236,12 @@ static void config_add(struct config_list *l, char kind, const char *str)
 static void config_fill(struct vmm *m, struct config_list *l)
 {
 	for (int i = 0; i < m->o.nr_disks; i++) {
-		disk_name(i, l->names[i], sizeof(l->names[i]));
-		snprintf(l->sizes[i], sizeof(l->sizes[i]), "%s:%llu", l->names[i],
+		char name[sizeof(l->names[i])];
+
+		/* from a local copy: GCC cannot tell names[] and sizes[] apart (-Wrestrict) */
+		disk_name(i, name, sizeof(name));
+		memcpy(l->names[i], name, sizeof(name));
+		snprintf(l->sizes[i], sizeof(l->sizes[i]), "%s:%llu", name,
 			 (unsigned long long)virtio_blk__sectors(m->blk[i]));
 		config_add(l, IC_CFG_DISK, l->sizes[i]);
 		if (m->o.disks[i].ro)

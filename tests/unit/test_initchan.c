@@ -39,7 +39,7 @@ static void proto_checks(void)
 {
 	const uint8_t config_from_guest[] = { IC_CONFIG, 0, 0, 0 }, hello_from_host[] = { IC_HELLO, 0, 1, 0 };
 	const uint8_t flags[] = { IC_TIME, 1, 12, 0 }, big[] = { IC_CONFIG, 0, 0x01, 0x10 }, max[] = { IC_CONFIG, 0, 0, 0x10 };
-	uint8_t f[INITCHAN_HDR_LEN + INITCHAN_EXIT_LEN];
+	uint8_t f[INITCHAN_TIME_FRAME];		/* the larger of the EXIT and TIME frames */
 	int64_t sec;
 	uint32_t nsec;
 	bool sig;
