@@ -24,7 +24,8 @@ describe("sm daemon (docs/router.md)", function()
   setup(function()
     tmp = trim(sh("mktemp -d /tmp/sm-daemon.XXXXXX"))
     sh("mkdir -m 700 " .. tmp .. "/xdg " .. tmp .. "/s")
-    env = "env XDG_RUNTIME_DIR=" .. tmp .. "/xdg "
+    -- its own state dir too: pid files and port locks of no other daemon (nor of ours left there)
+    env = "env XDG_RUNTIME_DIR=" .. tmp .. "/xdg XDG_STATE_HOME=" .. tmp .. "/state "
     snap = os.getenv("SM_TEST_HTTP_SNAPSHOT")   -- reuse one made by spec/support/http_snapshot.lua
     if snap then return end
     local out, code, err = sh(env .. run.quote(run.bin) .. " lua " .. run.quote(run.root
@@ -239,7 +240,7 @@ describe("sm daemon (docs/router.md)", function()
   it("a second daemon on its port is refused naming the first; its workers die with it when killed", function()
     local d = start()
     local code, _, err = run.sm({ "daemon", "--http-port", tostring(d.port), "--snapshot", snap, "--port", "8080" },
-      { XDG_RUNTIME_DIR = tmp .. "/xdg" })
+      { XDG_RUNTIME_DIR = tmp .. "/xdg", XDG_STATE_HOME = tmp .. "/state" })
     assert.equal(1, code)
     assert.matches("port " .. d.port .. " is already served by sm daemon pid " .. d.pid, err, 1, true)
     assert.equal(200, (get(d, "/index.html")))
