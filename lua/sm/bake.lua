@@ -55,8 +55,7 @@ function M.image(r)
   local img, err
   -- a local source is read again every time (it may have changed; the
   -- layer cache keeps that cheap); a registry is asked only per the policy
-  local src_local = r.image:match("^oci%-layout:") or r.image:match("^oci%-archive:") or r.image:match("^docker%-archive:")
-  if r.pull ~= "always" and not src_local then img = oci.inspect(r.image) end
+  if r.pull ~= "always" and not oci.is_local(r.image) then img = oci.inspect(r.image) end
   if img then
     trace("pull: %s already present (%s)", r.image, img.digest)
     return img

@@ -48,12 +48,15 @@ local function write_json(path, t)
   return true
 end
 
+-- Is src a local transport:path (oci-layout:, oci-archive:, docker-archive:)?
+function M.is_local(src)
+  return (src:match("^oci%-layout:") or src:match("^oci%-archive:") or src:match("^docker%-archive:")) ~= nil
+end
+
 -- The name an image is stored under: the normalised reference, or the
 -- transport:path string of a local source.
 function M.name_of(src)
-  if src:match("^oci%-layout:") or src:match("^oci%-archive:") or src:match("^docker%-archive:") then
-    return src
-  end
+  if M.is_local(src) then return src end
   local norm, _ = core.oci_parse_ref(src)
   return norm
 end
@@ -62,7 +65,7 @@ end
 -- transport:path), or nil when it is one.
 function M.ref_problem(src)
   if type(src) ~= "string" or src == "" then return "no image given" end
-  if src:match("^oci%-layout:") or src:match("^oci%-archive:") or src:match("^docker%-archive:") then return nil end
+  if M.is_local(src) then return nil end
   local norm, err = core.oci_parse_ref(src)
   return not norm and err or nil
 end
