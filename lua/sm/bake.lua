@@ -20,11 +20,12 @@
 local core = require "sm.core"
 local errors = require "sm.errors"
 local oci = require "sm.oci"
+local steps = require "sm.bake.steps"
 local cjson = require "cjson"
 
 local M = {}
 
-M.FORMAT = 1			-- bake.json's version; bump when its meaning changes
+M.FORMAT = 2			-- bake.json's version; bump when its meaning changes (2: recipes)
 M.SETTLE_S = 0.3		-- after the port accepts: let the workload finish warming up
 
 local util = require "sm.util"
@@ -79,10 +80,12 @@ local function first_port(ports)
 end
 
 function M.run_config(img, r)
-  local c = img.config or {}
+  -- a recipe's env/workdir/user steps act on the image's config, as in a Dockerfile
+  local c = steps.config(img.config or {}, r.recipe and r.recipe.bake)
   -- --entrypoint replaces ENTRYPOINT and drops the image's CMD unless --cmd is given
-  local entry = r.entrypoint and (r.entrypoint == "" and {} or { r.entrypoint }) or c.entrypoint or {}
-  local cmd = r.cmd or (r.entrypoint and {} or c.cmd or {})
+  local given = r.entrypoint_argv or (r.entrypoint and (r.entrypoint == "" and {} or { r.entrypoint }))
+  local entry = given or c.entrypoint or {}
+  local cmd = r.cmd or (given and {} or c.cmd or {})
   local argv = table.move(cmd, 1, #cmd, #entry + 1, table.move(entry, 1, #entry, 1, {}))
   if #argv == 0 then
     errors.fail(string.format("image %s has no ENTRYPOINT or CMD — give one with --cmd '[\"prog\",\"arg\"]' or --entrypoint", r.image))
@@ -137,6 +140,20 @@ end
 
 local function layer_file(l) return l.image end
 
+-- Where the snapshot is taken: "listening" (the default), "ready" (before
+-- the workload starts; always with volumes) or a recipe's function.
+function M.point(r)
+  local p = r.recipe and r.recipe.snapshot
+  if #r.volumes > 0 then
+    if p and p ~= "ready" then
+      errors.usage_error("snapshot = " .. (type(p) == "string" and ('"' .. p .. '"') or type(p)) ..
+        " with volumes: a volume's data must never be in a snapshot's memory — use snapshot = \"ready\"")
+    end
+    return "ready"
+  end
+  return p or "listening"
+end
+
 function M.key(img, cfg, r)
   local vm = require "sm.vm"
   local kernel, initrd = vm.assets()
@@ -145,6 +162,9 @@ function M.key(img, cfg, r)
     cfg.user, cfg.hostname, cfg.port, r.memory_mib, r.vcpus, r.kernel or kernel, initrd }
   for _, l in ipairs(img.layers) do parts[#parts + 1] = layer_file(l) end
   for _, v in ipairs(r.volumes) do parts[#parts + 1] = v.guest .. (v.readonly and ":ro" or ":rw") end
+  local point = M.point(r)
+  parts[#parts + 1] = "point " .. (type(point) == "function" and steps.describe(point, r.recipe) or point)
+  parts[#parts + 1] = "steps " .. steps.describe(r.recipe and r.recipe.bake, r.recipe)
   for i = 1, #parts do parts[i] = tostring(parts[i]) end
   return core.sha256(table.concat(parts, "\0"))
 end
@@ -238,46 +258,118 @@ local function wait_listening(v, cfg, r, uds)
     r.image, cfg.port, timeout, vm_output(v)))
 end
 
--- Boot the image (from the boot snapshot) and snapshot it listening or,
--- with volumes, ready.  Writes into tmpdir/vm.
-local function bake_vm(img, cfg, r, tmpdir)
-  local vm = require "sm.vm"
-  local layers = {}
-  for _, l in ipairs(img.layers) do layers[#layers + 1] = layer_file(l) end
-  local ready_point = #r.volumes > 0
-  local uds = tmpdir .. "/bake.sock"
-  local v = vm.boot{
-    memory_mib = r.memory_mib, vcpus = r.vcpus, kernel = r.kernel, console = "capture", vsock_uds = uds,
-    rootfs = { layers = layers }, hostname = cfg.hostname,
-    -- at the ready point the run config comes with each restore
-    argv = not ready_point and cfg.argv or nil, env = not ready_point and cfg.env or nil,
-    workdir = not ready_point and cfg.workdir or nil, user = not ready_point and cfg.user ~= "" and cfg.user or nil,
-  }
-  local ok, err
+-- Polls a recipe's snapshot function (vm) -> true until it says so.
+local function wait_fn(v, fn, r)
+  local timeout = tonumber(env("SM_BAKE_TIMEOUT") or "120")
+  local deadline = core.monotime() + timeout
+  repeat
+    local ok, yes = pcall(fn, v)
+    if not ok then errors.fail("baking " .. r.image .. ": the recipe's snapshot function failed: " .. tostring(yes)) end
+    if yes then return end
+    if v:wait(0.2) then errors.fail("baking " .. r.image .. ": the workload exited before the snapshot function said yes:\n" .. vm_output(v)) end
+  until core.monotime() >= deadline
+  v:kill(9)
+  errors.fail(string.format("baking %s: the recipe's snapshot function did not return true within %d s (SM_BAKE_TIMEOUT raises the wait)\n%s",
+    r.image, timeout, vm_output(v)))
+end
+
+local function take(v, dir, r)
   local t0 = core.monotime()
-  if ready_point then
-    ok, err = v:wait_prepared(120)
-  else
-    ok, err = v:wait_agent(120)
+  local ok, err = v:snapshot(dir, 300)
+  trace("bake: snapshot %.1f ms", (core.monotime() - t0) * 1e3)
+  if not ok then
+    v:kill(9)
+    v:wait(10)
+    errors.fail("baking " .. r.image .. ": snapshot failed: " .. tostring(err))
   end
+end
+
+local function guest_up(v, ready_point, r)
+  local t0 = core.monotime()
+  local ok, err
+  if ready_point then ok, err = v:wait_prepared(120) else ok, err = v:wait_agent(120) end
+  if ok and ready_point then ok, err = v:wait_agent(60) end
   if not ok then
     errors.fail("baking " .. r.image .. ": the guest did not come up: " .. tostring(err) .. "\n" .. vm_output(v))
   end
   -- the phases, so a slow bake says where its time went
   trace("bake: guest up %.1f ms", (core.monotime() - t0) * 1e3)
-  if not ready_point then
-    t0 = core.monotime()
+end
+
+local function layer_files(img)
+  local layers = {}
+  for _, l in ipairs(img.layers) do layers[#layers + 1] = layer_file(l) end
+  return layers
+end
+
+-- Boot the image (from the boot snapshot) without its workload: the steps
+-- run, then a "ready" snapshot is taken (the final one at the ready point,
+-- else a stage the workload is started from).
+local function bake_steps(img, cfg, r, tmpdir, point)
+  local vm = require "sm.vm"
+  local uds = tmpdir .. "/bake.sock"
+  local v = vm.boot{ memory_mib = r.memory_mib, vcpus = r.vcpus, kernel = r.kernel, console = "capture",
+    vsock_uds = uds, rootfs = { layers = layer_files(img) }, hostname = cfg.hostname }
+  local ok, err = pcall(function()
+    guest_up(v, true, r)
+    steps.run(steps.baker(v, cfg, r.recipe, r.image), r.recipe.bake)
+  end)
+  if not ok then v:kill(9) v:wait(10) error(err, 0) end
+  local dir = point == "ready" and tmpdir .. "/vm" or tmpdir .. "/stage"
+  take(v, dir, r)
+  v:kill(9)
+  v:wait(10)
+  if point == "ready" then return nil end
+  local o = M.restore_options({ point = "ready", config = cfg, layers = {} }, {})
+  o.rootfs.layers = layer_files(img)
+  o.console, o.vsock_uds = "capture", uds
+  os.remove(uds)
+  return vm.restore(dir, o)
+end
+
+-- Boot the image (from the boot snapshot) and snapshot it listening, at
+-- the recipe's function's moment or, with volumes, ready.  Writes into
+-- tmpdir/vm.  With bake steps the workload starts from a stage snapshot
+-- taken after them.
+local function bake_vm(img, cfg, r, tmpdir)
+  local vm = require "sm.vm"
+  local point = M.point(r)
+  local uds = tmpdir .. "/bake.sock"
+  local v
+  if r.recipe and r.recipe.bake then
+    v = bake_steps(img, cfg, r, tmpdir, point)
+    if not v then return "ready" end
+  else
+    local ready_point = point == "ready"
+    v = vm.boot{
+      memory_mib = r.memory_mib, vcpus = r.vcpus, kernel = r.kernel, console = "capture", vsock_uds = uds,
+      rootfs = { layers = layer_files(img) }, hostname = cfg.hostname,
+      -- at the ready point the run config comes with each restore
+      argv = not ready_point and cfg.argv or nil, env = not ready_point and cfg.env or nil,
+      workdir = not ready_point and cfg.workdir or nil, user = not ready_point and cfg.user ~= "" and cfg.user or nil,
+    }
+    guest_up(v, ready_point, r)
+    if ready_point then
+      take(v, tmpdir .. "/vm", r)
+      v:kill(9)
+      v:wait(10)
+      return "ready"
+    end
+  end
+  local t0 = core.monotime()
+  if type(point) == "function" then
+    wait_fn(v, point, r)
+    trace("bake: the snapshot function said yes after %.1f ms", (core.monotime() - t0) * 1e3)
+  else
     wait_listening(v, cfg, r, uds)
     trace("bake: guest port %d listening %.1f ms", cfg.port, (core.monotime() - t0) * 1e3)
     core.sleep(M.SETTLE_S)
   end
-  t0 = core.monotime()
-  ok, err = v:snapshot(tmpdir .. "/vm", 300)
-  trace("bake: snapshot %.1f ms", (core.monotime() - t0) * 1e3)
+  take(v, tmpdir .. "/vm", r)
   v:kill(9)
   v:wait(10)
-  if not ok then errors.fail("baking " .. r.image .. ": snapshot failed: " .. tostring(err)) end
-  return ready_point and "ready" or "listening"
+  core.rmtree(tmpdir .. "/stage")
+  return "listening"
 end
 
 -- Put the finished tmpdir in place of dir (atomically as far as a reader goes).
@@ -289,7 +381,7 @@ local function install(tmpdir, dir)
   if not ok then errors.fail("installing the snapshot " .. dir .. ": " .. tostring(err)) end
 end
 
-function M.bake(img, cfg, r, name, key)
+function M.bake(img, cfg, r, name, key, inputs)
   local dir = M.snapshots_dir(r)
   local tmpdir = string.format("%s/.%s.tmp-%d", dir, name, core.getpid())
   core.rmtree(tmpdir)
@@ -306,6 +398,7 @@ function M.bake(img, cfg, r, name, key)
     format = M.FORMAT, key = key, name = name, image = r.image, image_name = img.name, digest = img.digest,
     config = cfg, port = cfg.port, memory_mib = r.memory_mib, vcpus = r.vcpus, layers = layers,
     volumes = vols, point = point, baked_at = os.time(), bake_ms = math.floor((core.monotime() - t0) * 1e3),
+    recipe = r.recipe and r.recipe.path, inputs = inputs or {},
   }
   write_json(tmpdir .. "/bake.json", meta)
   install(tmpdir, dir .. "/" .. name)
@@ -327,17 +420,20 @@ function M.ensure(r)
   local cfg = M.run_config(img, r)
   for _, v in ipairs(r.volumes) do M.ensure_volume(v) end
   local key = M.key(img, cfg, r)
-  if have and have.key == key then
+  local changed = have and have.key == key and steps.changed(have.inputs)
+  if have and have.key == key and not changed then
     trace("bake: skipped (snapshot %s is up to date)", name)
     return { name = name, dir = dir .. "/" .. name, meta = have, baked = false }
   end
+  local inputs = steps.inputs(r.recipe and r.recipe.bake, r.recipe)
   local d = have and M.served_by(dir .. "/" .. name)
   if d then
     errors.fail(string.format("snapshot %s needs a new bake but the daemon on port %d serves it — `sm run --stop --http-port %d` first",
       name, d.port, d.port))
   end
-  trace("bake: %s (%s)", have and "image or options changed" or "no snapshot yet", name)
-  local meta = M.bake(img, cfg, r, name, key)
+  trace("bake: %s (%s)", changed and ("copied file " .. changed .. " changed")
+    or have and "image, recipe or options changed" or "no snapshot yet", name)
+  local meta = M.bake(img, cfg, r, name, key, inputs)
   return { name = name, dir = dir .. "/" .. name, meta = meta, baked = true }
 end
 

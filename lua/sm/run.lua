@@ -129,7 +129,9 @@ function M.options(o, image)
     snapshots_dir = o.snapshots_dir or env("SM_SNAPSHOTS"),
     pull = o.pull or env("SM_PULL_POLICY") or "missing",
     bake = not (o.no_bake or o.no_push), insecure = o.insecure,
-    entrypoint = o.entrypoint, cmd = o.cmd and parse_cmd(o.cmd), workdir = o.workdir, user = o.user,
+    entrypoint = o.entrypoint, entrypoint_argv = o.entrypoint_argv, workdir = o.workdir, user = o.user,
+    cmd = type(o.cmd) == "table" and o.cmd or o.cmd and parse_cmd(o.cmd),
+    recipe = o.recipe,
     hostname = o.hostname, env = o.env or {}, volumes = {},
     restart = o.restart or "no", health_cmd = o.health_cmd,
     health_interval = range("health-interval", o.health_interval or 30, 1, 3600, " s"),
@@ -164,6 +166,37 @@ function M.options(o, image)
   local files = M.files(r.http_port)
   r.pid_file, r.log_file = files.pid, o.log_file or files.log
   return r
+end
+
+-- The `sm run` options for ARG — an image (run by the default recipe) or a
+-- recipe file — with the flags in `o` on top: one table per service, in
+-- name order.  Services without their own http_port take the ports after
+-- the first one's.
+function M.resolve(o, arg)
+  if o.connect or o.stop or not arg then return { M.options(o, arg) } end
+  local recipe = require "sm.recipe"
+  local rec = recipe.is_recipe(arg) and recipe.load(arg) or recipe.default(arg)
+  local list = recipe.services(rec)
+  local out, base = {}, nil
+  for i, svc in ipairs(list) do
+    local so, image = recipe.flags(svc.fields, rec, i == 1 and o or M.without(o, "http_port", "name"))
+    if #list > 1 and not svc.fields.http_port and not (i == 1 and o.http_port) then
+      so.http_port = base and base + i - 1 or nil
+    end
+    local r = M.options(so, image)
+    base = base or r.http_port
+    r.service = svc.name
+    out[i] = r
+  end
+  return out
+end
+
+-- o without the given keys (flags that name one service, not all).
+function M.without(o, ...)
+  local c = {}
+  for k, v in pairs(o) do c[k] = v end
+  for _, k in ipairs({ ... }) do c[k] = nil end
+  return c
 end
 
 -- The snapshot name for an image reference: what `--name` defaults to.

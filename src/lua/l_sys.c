@@ -1,6 +1,7 @@
 /* sm.core system primitives the Lua side needs and plain Lua lacks. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -109,7 +110,31 @@ static int l_sha256(lua_State *L)
 	return 1;
 }
 
-/* core.stat(path) -> { size=, mtime_ns=, mode=, uid=, disk_bytes= } | nil, err */
+static const char *type_name(mode_t m)
+{
+	return S_ISREG(m) ? "file" : S_ISDIR(m) ? "dir" : S_ISLNK(m) ? "link" : "other";
+}
+
+static int push_stat(lua_State *L, const struct stat *st)
+{
+	lua_createtable(L, 0, 6);
+	lua_pushinteger(L, st->st_size);
+	lua_setfield(L, -2, "size");
+	lua_pushinteger(L, (lua_Integer)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec);
+	lua_setfield(L, -2, "mtime_ns");
+	lua_pushinteger(L, st->st_mode);
+	lua_setfield(L, -2, "mode");
+	lua_pushinteger(L, st->st_uid);
+	lua_setfield(L, -2, "uid");
+	lua_pushinteger(L, (lua_Integer)st->st_blocks * 512);	/* what it takes on disk (sparse files) */
+	lua_setfield(L, -2, "disk_bytes");
+	lua_pushstring(L, type_name(st->st_mode));
+	lua_setfield(L, -2, "type");
+	return 1;
+}
+
+/* core.stat(path) -> { size=, mtime_ns=, mode=, uid=, disk_bytes=, type= } | nil, err
+ * type: "file" | "dir" | "link" (lstat only) | "other" */
 static int l_stat(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
@@ -117,17 +142,32 @@ static int l_stat(lua_State *L)
 
 	if (stat(path, &st) < 0)
 		return l_core__fail(L, path, NULL, errno);
-	lua_createtable(L, 0, 4);
-	lua_pushinteger(L, st.st_size);
-	lua_setfield(L, -2, "size");
-	lua_pushinteger(L, (lua_Integer)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
-	lua_setfield(L, -2, "mtime_ns");
-	lua_pushinteger(L, st.st_mode);
-	lua_setfield(L, -2, "mode");
-	lua_pushinteger(L, st.st_uid);
-	lua_setfield(L, -2, "uid");
-	lua_pushinteger(L, (lua_Integer)st.st_blocks * 512);	/* what it takes on disk (sparse files) */
-	lua_setfield(L, -2, "disk_bytes");
+	return push_stat(L, &st);
+}
+
+/* core.lstat(path): core.stat of a symlink itself */
+static int l_lstat(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return l_core__fail(L, path, NULL, errno);
+	return push_stat(L, &st);
+}
+
+/* core.readlink(path) -> target | nil, err */
+static int l_readlink(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char buf[PATH_MAX];
+	ssize_t n = readlink(path, buf, sizeof(buf));
+
+	if (n < 0)
+		return l_core__fail(L, path, NULL, errno);
+	if ((size_t)n == sizeof(buf))
+		return l_core__fail(L, path, "link target too long", ENAMETOOLONG);
+	lua_pushlstring(L, buf, (size_t)n);
 	return 1;
 }
 
@@ -237,6 +277,8 @@ static const luaL_Reg fns[] = {
 	{ "sha256_file", l_sha256_file },
 	{ "sha256", l_sha256 },
 	{ "stat", l_stat },
+	{ "lstat", l_lstat },
+	{ "readlink", l_readlink },
 	{ "mkdir", l_mkdir },
 	{ "lock", l_lock },
 	{ "getpid", l_getpid },
