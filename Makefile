@@ -174,7 +174,7 @@ PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sm/guest
 	install -m 0755 $(BUILD)/sm $(BUILD)/sm-vmm $(DESTDIR)$(PREFIX)/bin/
-	cp -r lua $(DESTDIR)$(PREFIX)/share/sm/
+	cp -r lua recipes $(DESTDIR)$(PREFIX)/share/sm/
 	install -m 0644 $(BUILD)/guest/vmlinux $(BUILD)/guest/initramfs.cpio $(DESTDIR)$(PREFIX)/share/sm/guest/
 
 clean:

@@ -148,6 +148,29 @@ M.STEPS = {
   user = { user = str() },
 }
 
+-- Every field name the loader accepts, flattened ("workers.max",
+-- "health.interval", "bake.copy"), sorted: docs/recipes.md §2 lists these.
+function M.all_fields()
+  local out = {}
+  local function add(t, prefix)
+    for k, v in pairs(t) do
+      out[#out + 1] = prefix .. k
+      if type(v) == "table" then add(v, prefix .. k .. ".") end
+    end
+  end
+  add(M.FIELDS, "")
+  add(M.TOP, "")
+  add(M.HEALTH, "health.")
+  local seen = {}
+  for _, step in pairs(M.STEPS) do
+    for k in pairs(step) do
+      if not seen[k] then seen[k] = true out[#out + 1] = "bake." .. k end
+    end
+  end
+  table.sort(out)
+  return out
+end
+
 -- ---- where in the source a field is, for the message ----
 
 -- The first line at or after `from` where `key = ` (not `==`) appears.

@@ -201,6 +201,7 @@ function M.changed(inputs)
     local ok, h = pcall(M.tree_hash, i.src)
     if not ok or h ~= i.hash then return i.src end
   end
+  return nil
 end
 
 return M
