@@ -324,7 +324,10 @@ local function bake_steps(img, cfg, r, tmpdir, point)
   o.rootfs.layers = layer_files(img)
   o.console, o.vsock_uds = "capture", uds
   os.remove(uds)
-  return vm.restore(dir, o)
+  v = vm.restore(dir, o)
+  local up, err = v:wait_agent(60)
+  if not up then errors.fail("baking " .. r.image .. ": the stage snapshot did not come up: " .. tostring(err) .. "\n" .. vm_output(v)) end
+  return v
 end
 
 -- Boot the image (from the boot snapshot) and snapshot it listening, at
@@ -398,7 +401,8 @@ function M.bake(img, cfg, r, name, key, inputs)
     format = M.FORMAT, key = key, name = name, image = r.image, image_name = img.name, digest = img.digest,
     config = cfg, port = cfg.port, memory_mib = r.memory_mib, vcpus = r.vcpus, layers = layers,
     volumes = vols, point = point, baked_at = os.time(), bake_ms = math.floor((core.monotime() - t0) * 1e3),
-    recipe = r.recipe and r.recipe.path, inputs = inputs or {},
+    recipe = r.recipe and not r.recipe.default and (core.realpath(r.recipe.path) or r.recipe.path) or nil,
+    service = r.service, inputs = inputs or {},
   }
   write_json(tmpdir .. "/bake.json", meta)
   install(tmpdir, dir .. "/" .. name)

@@ -426,7 +426,7 @@ function M.flags(fields, rec, given)
     end
   end
   o.recipe = {
-    path = rec._path, dir = rec._dir, src = rec._src, bake = fields.bake, snapshot = fields.snapshot,
+    path = rec._path, dir = rec._dir, src = rec._src, default = rec._default, bake = fields.bake, snapshot = fields.snapshot,
     health = not (given and given.health_cmd) and fields.health or nil,
     restart = not (given and given.restart) and type(fields.restart) == "function" and fields.restart or nil,
     after_restore = fields.after_restore, before_stop = fields.before_stop,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -156,6 +157,18 @@ static int l_lstat(lua_State *L)
 	return push_stat(L, &st);
 }
 
+/* core.realpath(path) -> the absolute path, links resolved | nil, err */
+static int l_realpath(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char buf[PATH_MAX];
+
+	if (!realpath(path, buf))
+		return l_core__fail(L, path, NULL, errno);
+	lua_pushstring(L, buf);
+	return 1;
+}
+
 /* core.readlink(path) -> target | nil, err */
 static int l_readlink(lua_State *L)
 {
@@ -279,6 +292,7 @@ static const luaL_Reg fns[] = {
 	{ "stat", l_stat },
 	{ "lstat", l_lstat },
 	{ "readlink", l_readlink },
+	{ "realpath", l_realpath },
 	{ "mkdir", l_mkdir },
 	{ "lock", l_lock },
 	{ "getpid", l_getpid },

@@ -65,9 +65,11 @@ return {
       io.stdout:write(#rows == 0 and "[]" or cjson.encode(rows), "\n")
       return 0
     end
-    io.stdout:write(string.format("%-28s %-44s %6s %9s  %s\n", "NAME", "IMAGE", "MEM", "SIZE", "BAKED"))
+    io.stdout:write(string.format("%-28s %-44s %-24s %6s %9s  %s\n", "NAME", "IMAGE", "RECIPE", "MEM", "SIZE", "BAKED"))
     for _, s in ipairs(list) do
-      io.stdout:write(string.format("%-28s %-44s %6s %9s  %s\n", s.name, s.meta.image,
+      local recipe = type(s.meta.recipe) == "string" and s.meta.recipe:match("([^/]+)$") or "-"
+      if recipe ~= "-" and type(s.meta.service) == "string" then recipe = recipe .. ":" .. s.meta.service end
+      io.stdout:write(string.format("%-28s %-44s %-24s %6s %9s  %s\n", s.name, s.meta.image, recipe,
         string.format("%dM", math.tointeger(s.meta.memory_mib) or 0), human(disk_bytes(s.dir .. "/vm")),
         os.date("!%Y-%m-%d %H:%M", math.tointeger(s.meta.baked_at) or 0)))
     end

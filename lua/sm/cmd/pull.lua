@@ -6,7 +6,8 @@ local core = require "sm.core"
 local run = require "sm.run"
 
 local usage = [[
-usage: sm pull [--insecure] [--quiet] IMAGE
+usage: sm pull [--insecure] [--quiet] [bake options] IMAGE
+       sm pull [bake options] RECIPE.lua   bake a recipe's snapshots, serve nothing
 
 Fetches IMAGE and converts each layer to a read-only erofs image in the
 layer cache (SM_LAYER_FORMAT=squashfs: squashfs instead).  IMAGE is a
@@ -18,6 +19,15 @@ options:
   --insecure   plain HTTP to the registry (always allowed for localhost,
                127.0.0.1 and [::1])
   --quiet, -q  print only the image digest
+  --no-bake    fetch only; otherwise the snapshot `sm run` would serve is
+               baked too (reused when up to date)
+  --name, --port, --memory, --vcpus, --snapshots-dir, -v/--volume, --entrypoint,
+  --cmd, --workdir, --user, --hostname, -e/--env, --kernel
+               what the bake uses, as for `sm run` (sm run --help)
+
+A RECIPE.lua (docs/recipes.md) is baked, every service of it, with the flags
+over its fields — like `docker build` for a Dockerfile; `sm images` then
+shows which recipe each snapshot came from.
 
 Cache: $SM_CACHE_DIR or $XDG_CACHE_HOME/sm.  Images: $XDG_DATA_HOME/sm/images.
 See docs/images.md.
@@ -72,6 +82,18 @@ local function progress_printer(tty)
   end
 end
 
+-- sm pull RECIPE.lua: bake each of its services (pulling what they need), serve nothing.
+local function bake_recipe(opts, path)
+  if opts.no_bake then errors.usage_error("--no-bake with a recipe: a recipe is pulled by baking it — `sm pull IMAGE --no-bake` fetches one image") end
+  for _, r in ipairs(run.resolve(opts, path)) do
+    local snap = require("sm.bake").ensure(r)
+    if not opts.quiet then
+      io.stdout:write(string.format("snapshot %s: %s (%s)\n", snap.name, snap.dir, snap.baked and "baked" or "up to date"))
+    end
+  end
+  return 0
+end
+
 return {
   summary = "fetch an image and bake its snapshot (no daemon; --no-bake: fetch only)",
   usage = usage,
@@ -85,6 +107,7 @@ return {
     end
     local opts, _, pos = args.parse(argv, spec)
     if #pos ~= 1 then errors.usage_error("needs exactly one IMAGE — see `sm pull --help`") end
+    if require("sm.recipe").is_recipe(pos[1]) then return bake_recipe(opts, pos[1]) end
     local r = not opts.no_bake and run.options(opts, pos[1])	-- usage errors before any download
     local t0 = core.monotime()
     local img, err, errno = oci.pull(pos[1], {
