@@ -316,11 +316,19 @@ function Daemon:stop(why)
     for _, sig in ipairs(self.signals or {}) do sig:close() end
     core.rmtree(self.dir)
     if self.wlog then self.wlog:close() self.wlog = nil end
-    loop.stop()
+    if self.on_stopped then self.on_stopped() else loop.stop() end
   end)
 end
 
-function Daemon:run()
+-- Every VM of this daemon, killed at once (the loop failed).
+function Daemon:kill_all()
+  for _, w in pairs(self.workers) do w.vm:kill(9) end
+  if self.standby then self.standby.vm:kill(9) end
+end
+
+-- Its coroutines, signals and the router's callback, on the loop (which
+-- the caller runs: one daemon, or several services in one process).
+function Daemon:start()
   self.router:on_need(function(waiting) self.need:set(waiting) end)
   self.signals = {
     loop.on_signal(15, function() self:stop("SIGTERM") end),
@@ -337,10 +345,13 @@ function Daemon:run()
   log("serving %s on http://127.0.0.1:%d/ (guest port %d, up to %d workers, idle timeout %s s, %s)",
     self.o.name, self.o.http_port, self.o.port, self.o.workers, tostring(self.o.idle_timeout),
     self.o.standby ~= false and "a standby VMM" or "no standby")
+end
+
+function Daemon:run()
+  self:start()
   local ok, err = loop.run()
   if not ok then
-    for _, w in pairs(self.workers) do w.vm:kill(9) end
-    if self.standby then self.standby.vm:kill(9) end
+    self:kill_all()
     error(err, 0)
   end
 end
@@ -363,24 +374,65 @@ function M.baked(dir, volumes)
     restore = bake.restore_options(meta, volumes) }
 end
 
--- Serve until stopped, holding the port's state files (sm.run: pid, lock,
--- snapshot, rm) for the daemon's life; removes them, and with --rm the
--- snapshot (o.snapshot_root), when it ends.  Returns the exit code.
-function M.serve(o)
+-- The port's state files (sm.run: pid, lock, snapshot, rm), held for the
+-- daemon's life; released (and with --rm the snapshot removed) by release.
+local function claim(o)
   local run = require "sm.run"
-  local files = run.files(o.http_port)
-  o.workers_log = o.workers_log or files.workers
+  o.workers_log = o.workers_log or run.files(o.http_port).workers
   local lock = run.claim(o.http_port, o.name, o.snapshot_root or o.snapshot, o.rm)
   local f = io.open(o.workers_log, "w")	-- a new daemon's log starts empty
   if f then f:close() end
-  local ok, err = pcall(function() M.new(o):run() end)
-  local rm = core.stat(files.rm) ~= nil
+  return lock
+end
+
+local function release(o, lock)
+  local run = require "sm.run"
+  local rm = core.stat(run.files(o.http_port).rm) ~= nil
   run.clear(o.http_port)
   lock:unlock()
   if rm and o.snapshot_root then
     core.rmtree(o.snapshot_root)
     log("removed snapshot %s (--rm)", o.snapshot_root)
   end
+end
+
+-- Serve until stopped, holding the port's state files for the daemon's
+-- life; removes them, and with --rm the snapshot (o.snapshot_root), when
+-- it ends.  Returns the exit code.
+function M.serve(o)
+  local lock = claim(o)
+  local ok, err = pcall(function() M.new(o):run() end)
+  release(o, lock)
+  if not ok then error(err, 0) end
+  return 0
+end
+
+-- Several services (a recipe's, docs/recipes.md §8) in this one process:
+-- a router and a supervisor each, one loop; a signal stops them all, and
+-- the loop ends when the last has stopped.
+function M.serve_all(list)
+  if #list == 1 then return M.serve(list[1]) end
+  local locks, daemons = {}, {}
+  local ok, err = pcall(function()
+    for i, o in ipairs(list) do
+      locks[i] = claim(o)
+      daemons[i] = M.new(o)
+    end
+    local left = #daemons
+    for _, d in ipairs(daemons) do
+      d.on_stopped = function()
+        left = left - 1
+        if left == 0 then loop.stop() end
+      end
+      d:start()
+    end
+    local lok, lerr = loop.run()
+    if not lok then
+      for _, d in ipairs(daemons) do d:kill_all() end
+      error(lerr, 0)
+    end
+  end)
+  for i, o in ipairs(list) do if locks[i] then release(o, locks[i]) end end
   if not ok then error(err, 0) end
   return 0
 end

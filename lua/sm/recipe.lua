@@ -338,13 +338,14 @@ function M.default_path()
   local home = util.env("HOME")
   local xdg = util.env("XDG_CONFIG_HOME") or (home and home .. "/.config")
   local mine = xdg and xdg .. "/sm/recipes/default.lua"
-  if mine and io.open(mine) then return mine end
-  return require("sm.core").paths().lua .. "/../recipes/default.lua"
+  if mine and require("sm.core").stat(mine) then return mine, false end
+  return require("sm.core").paths().lua .. "/../recipes/default.lua", true
 end
 
 function M.default(image)
-  local rec = M.load(M.default_path(), image)
-  rec._default = true
+  local path, builtin = M.default_path()
+  local rec = M.load(path, image)
+  rec._default, rec._builtin = true, builtin
   return rec
 end
 
@@ -426,7 +427,7 @@ function M.flags(fields, rec, given)
     end
   end
   o.recipe = {
-    path = rec._path, dir = rec._dir, src = rec._src, default = rec._default, bake = fields.bake, snapshot = fields.snapshot,
+    path = rec._path, dir = rec._dir, src = rec._src, default = rec._default, builtin = rec._builtin, bake = fields.bake, snapshot = fields.snapshot,
     health = not (given and given.health_cmd) and fields.health or nil,
     restart = not (given and given.restart) and type(fields.restart) == "function" and fields.restart or nil,
     after_restore = fields.after_restore, before_stop = fields.before_stop,

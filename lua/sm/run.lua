@@ -51,6 +51,7 @@ M.spec = {
   { "pid-file", arg = "PATH" }, { "log-file", arg = "PATH" },
   { "inbound-tls-cert", arg = "PATH" }, { "inbound-tls-key", arg = "PATH" }, { "inbound-tls-autogen" },
   { "kernel", arg = "PATH" },
+  { "as-daemon" },	-- internal: the detached daemon of a recipe (sm.run.detach)
 }
 
 M.MAX_WORKERS = 64
@@ -173,7 +174,7 @@ end
 -- name order.  Services without their own http_port take the ports after
 -- the first one's.
 function M.resolve(o, arg)
-  if o.connect or o.stop or not arg then return { M.options(o, arg) } end
+  if not arg or (o.connect or o.stop) and not require("sm.recipe").is_recipe(arg) then return { M.options(o, arg) } end
   local recipe = require "sm.recipe"
   local rec = recipe.is_recipe(arg) and recipe.load(arg) or recipe.default(arg)
   local list = recipe.services(rec)
@@ -441,43 +442,75 @@ local function check_volumes_free(r)
   end
 end
 
-function M.detach(r)
+-- A recipe's services are served by one daemon: `sm run` again, in its own
+-- session, with --as-daemon (it loads the recipe for its functions and
+-- serves what this process baked).  A plain image is served by `sm daemon`.
+local function spawn_daemon(list, snaps, argv)
+  local r = list[1]
+  if #list == 1 and (not r.recipe or r.recipe.builtin) then return core.spawn(M.daemon_argv(r, snaps[1]),
+    { stdout = "file:" .. r.log_file, stderr = "file:" .. r.log_file, stdin = "null", setsid = true })
+  end
+  local a = { core.paths().exe, "run" }
+  table.move(argv, 1, #argv, 3, a)
+  a[#a + 1] = "--as-daemon"
+  return core.spawn(a, { stdout = "file:" .. r.log_file, stderr = "file:" .. r.log_file, stdin = "null", setsid = true })
+end
+
+-- Bakes what needs baking, then (unless a daemon already serves it all)
+-- starts the daemon and returns once every service answers.
+function M.detach(list, argv)
   local bake = require "sm.bake"
   local t0 = core.monotime()
-  local snap = bake.ensure(r)
-  if already_running(r, snap.name) then
-    io.stdout:write("endpoint: ", endpoint(r.http_port), "\n")
-    return 0
+  local snaps, running = {}, 0
+  for i, r in ipairs(list) do
+    snaps[i] = bake.ensure(r)
+    if already_running(r, snaps[i].name) then running = running + 1 end
   end
-  check_volumes_free(r)
-  local p = core.spawn(M.daemon_argv(r, snap), { stdout = "file:" .. r.log_file, stderr = "file:" .. r.log_file,
-    stdin = "null", setsid = true })
-  local t1 = core.monotime()
-  local ok, err = M.wait_ready(r.http_port, r.probe_path, r.ready_timeout_ms, function() return p:wait(0) == nil end)
-  if not ok then
-    -- what the daemon said last, before we stop it (a failed restore says why)
-    local log = read(r.log_file) or ""
-    local last = log:match(".*(sm daemon: cannot restore[^\n]*)") or log:match("([^\n]+)\n?$") or ""
-    local res = p:wait(0)
-    if not res then p:kill(15) res = p:wait(20) or (p:kill(9) and p:wait(5)) end
-    if M.daemon(r.http_port) == nil then M.clear(r.http_port) end
-    errors.fail(string.format("the daemon on port %d did not become ready in %d ms: %s%s — see %s",
-      r.http_port, r.ready_timeout_ms, tostring(err), last ~= "" and (" (log: " .. last .. ")") or "", r.log_file))
+  if running < #list then
+    if running > 0 then
+      errors.fail("some of the recipe's services are running and some are not — `sm run --stop --http-port " ..
+        list[1].http_port .. "` first")
+    end
+    for _, r in ipairs(list) do check_volumes_free(r) end
+    local p = spawn_daemon(list, snaps, argv)
+    local t1 = core.monotime()
+    for _, r in ipairs(list) do
+      local ok, err = M.wait_ready(r.http_port, r.probe_path, r.ready_timeout_ms, function() return p:wait(0) == nil end)
+      if not ok then M.not_ready(r, p, err, list[1].log_file) end
+    end
+    trace("first response %.1f ms (daemon start -> / answered), total %.1f ms", (core.monotime() - t1) * 1e3,
+      (core.monotime() - t0) * 1e3)
   end
-  trace("first response %.1f ms (daemon start -> / answered), total %.1f ms", (core.monotime() - t1) * 1e3,
-    (core.monotime() - t0) * 1e3)
-  io.stdout:write("endpoint: ", endpoint(r.http_port), "\n")
+  for _, r in ipairs(list) do io.stdout:write("endpoint: ", endpoint(r.http_port), "\n") end
   return 0
 end
 
--- Foreground: the daemon runs in this process, attached to the terminal
--- (workload output streams here; SIGINT/SIGTERM stop it gracefully).
-function M.foreground(r)
+-- The daemon did not answer in time: stop it, say why.
+function M.not_ready(r, p, err, log_file)
+  -- what the daemon said last, before we stop it (a failed restore says why)
+  local log = read(log_file) or ""
+  local last = log:match(".*(sm daemon: cannot restore[^\n]*)") or log:match("([^\n]+)\n?$") or ""
+  local res = p:wait(0)
+  if not res then p:kill(15) res = p:wait(20) or (p:kill(9) and p:wait(5)) end
+  if M.daemon(r.http_port) == nil then M.clear(r.http_port) end
+  errors.fail(string.format("the daemon on port %d did not become ready in %d ms: %s%s — see %s",
+    r.http_port, r.ready_timeout_ms, tostring(err), last ~= "" and (" (log: " .. last .. ")") or "", log_file))
+end
+
+-- Serves every service in this process until stopped: the foreground run
+-- (attached to the terminal: workload output streams here, SIGINT/SIGTERM
+-- stop it gracefully), or the detached recipe daemon (as_daemon).
+function M.foreground(list, as_daemon)
   local bake = require "sm.bake"
-  local snap = bake.ensure(r)
-  already_running(r, snap.name)
-  check_volumes_free(r)
-  return require("sm.daemon").serve(M.daemon_options(r, snap))
+  local opts = {}
+  for i, r in ipairs(list) do
+    local snap = bake.ensure(r)
+    already_running(r, snap.name)
+    check_volumes_free(r)
+    opts[i] = M.daemon_options(r, snap)
+    opts[i].foreground = not as_daemon
+  end
+  return require("sm.daemon").serve_all(opts)
 end
 
 function M.daemon_options(r, snap)

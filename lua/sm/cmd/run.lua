@@ -71,13 +71,14 @@ function M.run(argv)
   local o, rest, positional = args.parse(argv, run.spec)
   if #rest > 0 then errors.usage_error("unexpected arguments after -- (use --cmd '[...]' to set the command)") end
   if #positional > 1 then errors.usage_error("extra argument '" .. positional[2] .. "' — one IMAGE at a time") end
+  -- the detached daemon of a recipe: serves what its parent baked
+  if o.as_daemon then o.no_bake, o.detach = true, nil end
   local list = run.resolve(o, positional[1])
-  if #list > 1 then errors.fail("recipes with several services are not served yet — give each its own recipe") end
   local r = list[1]
   if r.stop then return run.stop(r) end
   if r.connect then return run.connect(r) end
-  if r.detach then return run.detach(r) end
-  return run.foreground(r)
+  if r.detach then return run.detach(list, argv) end
+  return run.foreground(list, o.as_daemon)
 end
 
 return M
