@@ -7,13 +7,17 @@ local M = {}
 
 M.summary = "run an image: bake a snapshot once, serve it over HTTP (docker run)"
 M.usage = [==[
-usage: sm run [options] IMAGE          foreground; Ctrl-C stops it
-       sm run --detach [options] IMAGE run in the background
+usage: sm run [options] IMAGE|RECIPE.lua          foreground; Ctrl-C stops it
+       sm run --detach [options] IMAGE|RECIPE.lua run in the background
        sm run --connect [--http-port PORT]
        sm run --stop [--http-port PORT] [--stop-grace SEC] [--rm]
 
 IMAGE is a registry reference (nginx:1.27-alpine, localhost:5000/app:1) or
 oci-layout:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE.
+RECIPE.lua is a recipe (docs/recipes.md): the image, bake steps, health
+checks, restart policy, hooks and services in one Lua file; the flags below
+override its fields.  A plain IMAGE runs the default recipe
+(recipes/default.lua, or $XDG_CONFIG_HOME/sm/recipes/default.lua).
 
 The first run pulls IMAGE (--pull), boots it once with its layers, starts
 its workload, waits until the guest port accepts connections and saves a
