@@ -95,6 +95,13 @@ end
 
 -- ---- the fields (docs/recipes.md lists exactly these; spec checks it) ----
 
+-- The ranges a field and its `sm run` flag share (sm.run.options checks the flags).
+M.LIMITS = {
+  port = { 1, 65535 }, http_port = { 1, 65535 }, memory = { 64, 16384 }, vcpus = { 1, 16 },
+  workers_max = { 1, 64 }, idle_timeout = { 0, 86400 }, stop_grace = { 0, 600 },
+}
+local L = M.LIMITS
+
 local NAME = "^[%w][%w_.%-]*$"
 local step_check		-- below: a bake step
 
@@ -103,10 +110,10 @@ local step_check		-- below: a bake step
 M.FIELDS = {
   image = str(),
   name = str(NAME, "letters, digits, '.', '_', '-' (at most 64)"),
-  port = int(1, 65535),
-  http_port = int(1, 65535),
-  memory = int(64, 16384),
-  vcpus = int(1, 16),
+  port = int(L.port[1], L.port[2]),
+  http_port = int(L.http_port[1], L.http_port[2]),
+  memory = int(L.memory[1], L.memory[2]),
+  vcpus = int(L.vcpus[1], L.vcpus[2]),
   env = env_map,
   cmd = argv,
   entrypoint = argv,
@@ -114,12 +121,12 @@ M.FIELDS = {
   user = str(),
   hostname = str("^[%w][%w.%-]*$", "letters, digits, '.' and '-'"),
   volumes = list_of(str("^[^:]+:/", "HOST:GUEST"), 'a list of "HOST:/guest/path" strings'),
-  workers = { max = int(1, 64), idle_timeout = int(0, 86400) },
+  workers = { max = int(L.workers_max[1], L.workers_max[2]), idle_timeout = int(L.idle_timeout[1], L.idle_timeout[2]) },
   bake = one_of(fn, function(v) return step_check(v) end),
   snapshot = one_of(enum("listening", "ready"), fn),
   health = one_of(fn, is_type("table", "a table")),
   restart = one_of(enum("no", "on-failure", "on_failure", "always", "unless-stopped", "unless_stopped"), fn),
-  stop_grace = number(0, 600),
+  stop_grace = number(L.stop_grace[1], L.stop_grace[2]),
   after_restore = fn,
   before_stop = fn,
   route = str("^/", "a path prefix starting with '/'"),
@@ -134,7 +141,7 @@ M.TOP = {
 
 M.HEALTH = {
   check = one_of(enum("http", "cmd", "tcp"), fn), path = str("^/", "a path starting with '/'"),
-  port = int(1, 65535), cmd = argv, interval = number(0.1, 3600), timeout = number(0.1, 3600),
+  port = int(L.port[1], L.port[2]), cmd = argv, interval = number(0.1, 3600), timeout = number(0.1, 3600),
   retries = int(1, 100), start_period = number(0, 3600),
 }
 

@@ -54,7 +54,8 @@ M.spec = {
   { "as-daemon" },	-- internal: the detached daemon of a recipe (sm.run.detach)
 }
 
-M.MAX_WORKERS = 64
+local L = require("sm.recipe").LIMITS
+M.MAX_WORKERS = L.workers_max[2]
 M.DEFAULT_IDLE_TIMEOUT = 300		-- s; a worker idle this long is reaped
 
 local function bad(fmt, ...) errors.usage_error(string.format(fmt, ...)) end
@@ -121,12 +122,12 @@ end
 function M.options(o, image)
   local r = {
     image = image, detach = o.detach, connect = o.connect, stop = o.stop, rm = o.rm,
-    http_port = range("http-port", o.http_port or env_int("SM_HTTP_PORT", 8080), 1, 65535),
-    guest_port = range("port", o.port, 1, 65535),
-    memory_mib = range("memory", o.memory or 256, 64, 16384, " MiB"),
-    vcpus = range("vcpus", o.vcpus or o.cpus or 1, 1, 16),
-    workers = range("workers-per-snapshot", o.workers_per_snapshot or env_int("SM_WORKERS_PER_SNAPSHOT", 1), 1, M.MAX_WORKERS),
-    idle_timeout = range("idle-timeout", o.idle_timeout or env_int("SM_IDLE_TIMEOUT", M.DEFAULT_IDLE_TIMEOUT), 0, 86400, " s"),
+    http_port = range("http-port", o.http_port or env_int("SM_HTTP_PORT", 8080), L.http_port[1], L.http_port[2]),
+    guest_port = range("port", o.port, L.port[1], L.port[2]),
+    memory_mib = range("memory", o.memory or 256, L.memory[1], L.memory[2], " MiB"),
+    vcpus = range("vcpus", o.vcpus or o.cpus or 1, L.vcpus[1], L.vcpus[2]),
+    workers = range("workers-per-snapshot", o.workers_per_snapshot or env_int("SM_WORKERS_PER_SNAPSHOT", 1), L.workers_max[1], M.MAX_WORKERS),
+    idle_timeout = range("idle-timeout", o.idle_timeout or env_int("SM_IDLE_TIMEOUT", M.DEFAULT_IDLE_TIMEOUT), L.idle_timeout[1], L.idle_timeout[2], " s"),
     snapshots_dir = o.snapshots_dir or env("SM_SNAPSHOTS"),
     pull = o.pull or env("SM_PULL_POLICY") or "missing",
     bake = not (o.no_bake or o.no_push), insecure = o.insecure,
@@ -152,7 +153,7 @@ function M.options(o, image)
   end
   local grace = o.stop_grace or env("SM_STOP_GRACE_MS") and tostring(env_int("SM_STOP_GRACE_MS") / 1000) or "10"
   r.stop_grace = tonumber(grace)
-  if not r.stop_grace or r.stop_grace < 0 or r.stop_grace > 600 then bad("--stop-grace must be 0..600 s, got %s", grace) end
+  if not r.stop_grace or r.stop_grace < L.stop_grace[1] or r.stop_grace > L.stop_grace[2] then bad("--stop-grace must be %g..%g s, got %s", L.stop_grace[1], L.stop_grace[2], grace) end
   for _, v in ipairs(o.volume or {}) do r.volumes[#r.volumes + 1] = M.parse_volume(v) end
   local rw = 0
   for _, v in ipairs(r.volumes) do if not v.readonly then rw = rw + 1 end end
