@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "util/clock.h"
 
 #define CHUNK		AGENT_MAX_PAYLOAD	/* DATA frame size */
+#define MAX_DEPTH	256		/* directory levels: each holds two paths on the stack */
 #define REPLY_WAIT_MS	5000		/* for the ERROR after the agent hung up on us */
 #define OLD_AGENT	"the VM's guest agent is too old to copy files (this needs agent protocol 2): " \
 			"its snapshot was made by an older sm; bake it again"
@@ -44,14 +46,20 @@ struct putter {
 	int mode;			/* -1: keep the host's */
 	const char *owner;
 	uint64_t files, bytes, entries;
+	int depth;
 	int err;			/* errno for the failure result */
 	char msg[AGENT_PATH_MAX + 512];
 	uint8_t buf[AGENT_HDR_LEN + AGENT_MAX_PAYLOAD];
 };
 
-static int fail(struct putter *pt, int err, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 3, 4)))
+static int fail(struct putter *pt, int err, const char *fmt, ...)
 {
-	snprintf(pt->msg, sizeof(pt->msg), fmt, a, b);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pt->msg, sizeof(pt->msg), fmt, ap);
+	va_end(ap);
 	pt->err = err;
 	return -1;
 }
@@ -63,12 +71,12 @@ static int recv_exact(struct putter *pt, uint8_t *p, size_t n, int64_t deadline)
 		ssize_t r;
 
 		if (poll(&pf, 1, clock__left_ms(deadline)) == 0)
-			return fail(pt, ETIMEDOUT, "%s%s", "timeout waiting for the guest agent", "");
+			return fail(pt, ETIMEDOUT, "timeout waiting for the guest agent");
 		r = recv(pt->sock, p, n, MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (r <= 0)
-			return fail(pt, ECONNRESET, "%s%s", "the guest agent closed the connection", "");
+			return fail(pt, ECONNRESET, "the guest agent closed the connection");
 		p += r;
 		n -= (size_t)r;
 	}
@@ -85,17 +93,17 @@ static int reply(struct putter *pt, int64_t deadline)
 	if (recv_exact(pt, pt->buf, AGENT_HDR_LEN, deadline) < 0)
 		return -1;
 	if (agent_hdr__decode(pt->buf, &h, &why) < 0)
-		return fail(pt, EPROTO, "guest agent: bad frame: %s%s", why, "");
+		return fail(pt, EPROTO, "guest agent: bad frame: %s", why);
 	if (recv_exact(pt, pt->buf, h.len, deadline) < 0)
 		return -1;
 	if (h.type == AGENT_OK)
 		return (int)h.len;
 	if (h.type != AGENT_ERROR)
-		return fail(pt, EPROTO, "guest agent: unexpected reply to a copy (type %s)%s", h.type == AGENT_STARTED ? "STARTED" : "?", "");
+		return fail(pt, EPROTO, "guest agent: unexpected reply to a copy (type %u)", h.type);
 	snprintf(text, sizeof(text), "%.*s", (int)(h.len < sizeof(text) ? h.len : sizeof(text) - 1), pt->buf);
 	if (strstr(text, "unknown message type"))
-		return fail(pt, EPROTONOSUPPORT, "%s%s", OLD_AGENT, "");
-	return fail(pt, EIO, "guest agent: %s%s", text, "");
+		return fail(pt, EPROTONOSUPPORT, "%s", OLD_AGENT);
+	return fail(pt, EIO, "guest agent: %s", text);
 }
 
 /* Sends one frame; an early reply (the agent refused something) ends the copy. */
@@ -106,16 +114,16 @@ static int send_frame(struct putter *pt, const uint8_t *p, size_t n)
 		ssize_t w;
 
 		if (poll(&pf, 1, clock__left_ms(pt->deadline)) == 0)
-			return fail(pt, ETIMEDOUT, "%s%s", "timeout sending to the guest agent", "");
+			return fail(pt, ETIMEDOUT, "timeout sending to the guest agent");
 		if (pf.revents & (POLLIN | POLLHUP | POLLERR))
-			return reply(pt, pt->deadline) < 0 ? -1 : fail(pt, EPROTO, "%s%s", "guest agent: OK before DONE", "");
+			return reply(pt, pt->deadline) < 0 ? -1 : fail(pt, EPROTO, "guest agent: OK before DONE");
 		w = send(pt->sock, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (w < 0) {		/* the agent hung up: its ERROR says why */
 			int e = errno;
 
-			return reply(pt, (int64_t)clock__ms() + REPLY_WAIT_MS) < 0 ? -1 : fail(pt, e, "send: %s%s", strerror(e), "");
+			return reply(pt, (int64_t)clock__ms() + REPLY_WAIT_MS) < 0 ? -1 : fail(pt, e, "send: %s", strerror(e));
 		}
 		p += w;
 		n -= (size_t)w;
@@ -176,7 +184,7 @@ static int put_symlink(struct putter *pt, const char *host, struct agent_put *e)
 	if (n < 0)
 		return fail(pt, errno, "%s: readlink: %s", host, strerror(errno));
 	if (n == 0 || n > AGENT_PATH_MAX)
-		return fail(pt, ENAMETOOLONG, "%s: %s", host, "symlink target empty or longer than 4095 bytes");
+		return fail(pt, ENAMETOOLONG, "%s: symlink target empty or longer than 4095 bytes", host);
 	target[n] = '\0';
 	e->target = target;
 	return send_entry(pt, e);
@@ -198,7 +206,8 @@ static int put_dir(struct putter *pt, const char *host, struct agent_put *e)
 
 	if (n < 0)
 		return fail(pt, errno, "%s: scandir: %s", host, strerror(errno));
-	r = send_entry(pt, e);
+	r = ++pt->depth > MAX_DEPTH ? fail(pt, ELOOP, "%s: more than %d directory levels", host, MAX_DEPTH)
+				    : send_entry(pt, e);
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 		char h[PATH_MAX], g[AGENT_PATH_MAX + 2];
@@ -209,6 +218,7 @@ static int put_dir(struct putter *pt, const char *host, struct agent_put *e)
 		free(names[i]);
 	}
 	free(names);
+	pt->depth--;
 	return r;
 }
 
@@ -249,11 +259,11 @@ static int destination(struct putter *pt, const char *host, const char *dst, cha
 	struct stat st;
 
 	if (dst[0] != '/')
-		return fail(pt, EINVAL, "guest path %s: %s", dst, "must be absolute");
+		return fail(pt, EINVAL, "guest path %s: must be absolute", dst);
 	while (n > 1 && dst[n - 1] == '/')
 		n--;
 	if (n >= sizeof(dir) || n >= cap)
-		return fail(pt, ENAMETOOLONG, "guest path %s: %s", dst, "longer than 4095 bytes");
+		return fail(pt, ENAMETOOLONG, "guest path %s: longer than 4095 bytes", dst);
 	memcpy(dir, dst, n);
 	dir[n] = '\0';
 	if (!into || lstat(host, &st) < 0 || S_ISDIR(st.st_mode)) {
@@ -296,7 +306,7 @@ static int copy(struct putter *pt, const char *host, const char *guest)
 	if (send_frame(pt, pt->buf, AGENT_HDR_LEN) < 0 || (n = reply(pt, pt->deadline)) < 0)
 		return -1;
 	if (n != 4 || agent__get32(pt->buf) != pt->entries || pt->entries != entries)
-		return fail(pt, EIO, "%s: %s", host, "the guest agent wrote a different number of entries (did the tree change?)");
+		return fail(pt, EIO, "%s: the guest agent wrote a different number of entries (did the tree change?)", host);
 	return 0;
 }
 
@@ -325,7 +335,7 @@ static int l_agent_put(lua_State *L)
 	pt->deadline = lua_isnumber(L, -1) ? (int64_t)clock__ms() + (int64_t)(lua_tonumber(L, -1) * 1000) : INT64_MAX;
 	lua_pop(L, 1);
 	if (pt->mode == -2)
-		r = fail(pt, EINVAL, "%s%s", "mode must be an integer 0..0o7777", "");
+		r = fail(pt, EINVAL, "mode must be an integer 0..0o7777");
 	else
 		r = destination(pt, host, dst, guest, sizeof(guest)) < 0 ? -1 : copy(pt, host, guest);
 	if (r < 0) {
