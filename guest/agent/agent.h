@@ -56,7 +56,7 @@ struct put {
 	char owner[128];
 	uid_t uid;
 	gid_t gid;
-	uint32_t entries, serial;
+	uint32_t entries;
 };
 /* A PUT entry: a directory or symlink is made at once, a file is opened for
  * its DATA.  0, or -1 with msg naming the path and the errno text. */

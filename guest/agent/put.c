@@ -62,13 +62,14 @@ static int make_parents(struct put *p, const char *path, char *msg, size_t msgle
 	return 0;
 }
 
-/* A free name beside path: "<dir>/.sm-put-<pid>-<n>". */
+/* A free name beside path: "<dir>/.sm-put-<pid>-<n>", n counted over all
+ * sessions (two connections may write into one directory at once). */
 static void temp_name(struct put *p, const char *path)
 {
+	static unsigned serial;
 	const char *slash = strrchr(path, '/');
 
-	snprintf(p->tmp, sizeof(p->tmp), "%.*s/.sm-put-%d-%u", (int)(slash - path), path, (int)getpid(),
-		 ++p->serial);
+	snprintf(p->tmp, sizeof(p->tmp), "%.*s/.sm-put-%d-%u", (int)(slash - path), path, (int)getpid(), ++serial);
 }
 
 static int set_mtime(const char *path, int64_t mtime)
