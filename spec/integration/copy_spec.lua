@@ -94,6 +94,20 @@ describe("vm:copy (PUT)", function()
       guest("stat -c '%a %u' /home/p/q/a.txt /home/p/q"))
   end)
 
+  it("the agent itself refuses bad entries and leaves nothing of a file the host did not finish", function()
+    local code, out, err = sm({ "lua", run.root .. "/spec/support/put_raw.lua", NAME })
+    assert.equal(0, code, out .. err)
+    assert.matches("dotdot=ERROR guest path has a . or .. component", out, 1, true)
+    assert.matches("relative=ERROR guest path must be absolute", out, 1, true)
+    assert.matches("data_first=ERROR a connection must start with EXEC, PROXY, LISTENING, STOP, PING or PUT", out,
+      1, true)
+    assert.matches("data_after_dir=ERROR put: expected PUT, DATA after a file entry, or an empty DONE", out, 1, true)
+    assert.matches("unended=ERROR put: a file's DATA must end with an empty DATA", out, 1, true)
+    assert.matches("nolinktarget=ERROR put: a symlink needs a target", out, 1, true)
+    assert.matches("ok=OK 1", out, 1, true)
+    assert.matches("after=. .. hi no-a", out, 1, true)	-- raw-cut/ made, but empty
+  end)
+
   it("sm cp HOST_PATH NAME:/path does the same from the command line", function()
     local code, out, err = sm({ "cp", "--mode", "600", "--owner", "1234", tmp .. "/src/tree", NAME .. ":/srv/cp/" })
     assert.equal(0, code, err)
