@@ -41,7 +41,7 @@ struct sockaddr_vm {
 #define DRAIN_MS	200		/* after an exit, wait this long for the output */
 #define AGENT_START_MS	60000		/* init waits at most this long for the listener */
 
-enum kind { S_FREE, S_NEW, S_EXEC, S_PROXY, S_CLOSING };
+enum kind { S_FREE, S_NEW, S_EXEC, S_PROXY, S_PUT, S_CLOSING };
 
 struct session {
 	enum kind kind;
@@ -54,6 +54,7 @@ struct session {
 	uint64_t exit_ms;
 	int tcp;			/* proxy */
 	bool tcp_eof, tcp_shut, vs_shut;
+	struct put put;			/* put: the entry being written */
 };
 
 static struct session sessions[MAX_SESSIONS];
@@ -136,6 +137,7 @@ static void session_free(struct session *s)
 	if (s->kind == S_EXEC && !s->exited)
 		kill(-s->io.pid, SIGHUP);	/* the host hung up on it */
 	exec_close_io(s);
+	put__abort(&s->put);		/* nothing half-written stays behind */
 	close_fd(&s->vs);
 	close_fd(&s->tcp);
 	framebuf__free(&s->in);
@@ -204,6 +206,33 @@ static void start_proxy(struct session *s, unsigned port)
 	s->kind = S_PROXY;
 }
 
+/* PUT, DATA or DONE of a put connection (docs/agent-protocol.md §PUT). */
+static void put_frame(struct session *s, const struct agent_hdr *h, const uint8_t *p)
+{
+	struct agent_put e;
+	const char *why;
+	char msg[AGENT_PATH_MAX + 160];
+	uint8_t n[4];
+
+	if (s->put.open && h->type != AGENT_DATA) {
+		fail(s, "put: a file's DATA must end with an empty DATA before the next entry");
+	} else if (s->put.open) {
+		if (put__data(&s->put, p, h->len, msg, sizeof(msg)) < 0)
+			fail(s, msg);
+	} else if (h->type == AGENT_PUT) {
+		if (agent_put__decode(p, h->len, &e, &why) < 0)
+			fail(s, why);
+		else if (put__entry(&s->put, &e, msg, sizeof(msg)) < 0)
+			fail(s, msg);
+	} else if (h->type == AGENT_DONE && h->len == 0) {
+		agent__put32(n, s->put.entries);
+		frame(s, AGENT_OK, n, 4);
+		s->kind = S_CLOSING;
+	} else {
+		fail(s, "put: expected PUT, DATA after a file entry, or an empty DONE");
+	}
+}
+
 /* The first frame of a connection. */
 static void first_frame(struct session *s, const struct agent_hdr *h, const uint8_t *p)
 {
@@ -232,8 +261,12 @@ static void first_frame(struct session *s, const struct agent_hdr *h, const uint
 	case AGENT_PING:
 		reply_u8(s, AGENT_PROTO_VERSION);
 		return;
+	case AGENT_PUT:
+		s->kind = S_PUT;
+		put_frame(s, h, p);
+		return;
 	}
-	fail(s, "a connection must start with EXEC, PROXY, LISTENING, STOP or PING");
+	fail(s, "a connection must start with EXEC, PROXY, LISTENING, STOP, PING or PUT");
 }
 
 static void exec_frame(struct session *s, const struct agent_hdr *h, const uint8_t *p)
@@ -265,7 +298,7 @@ static void host_frames(struct session *s)
 	const char *why;
 	size_t at = 0;
 
-	while (s->kind == S_NEW || s->kind == S_EXEC) {
+	while (s->kind == S_NEW || s->kind == S_EXEC || s->kind == S_PUT) {
 		if (s->in.len - at < AGENT_HDR_LEN)
 			break;
 		if (agent_hdr__decode(s->in.p + at, &h, &why) < 0) {
@@ -276,6 +309,8 @@ static void host_frames(struct session *s)
 			break;
 		if (s->kind == S_NEW)
 			first_frame(s, &h, s->in.p + at + AGENT_HDR_LEN);
+		else if (s->kind == S_PUT)
+			put_frame(s, &h, s->in.p + at + AGENT_HDR_LEN);
 		else
 			exec_frame(s, &h, s->in.p + at + AGENT_HDR_LEN);
 		at += AGENT_HDR_LEN + h.len;
@@ -292,8 +327,8 @@ static bool wants_host_input(struct session *s)
 {
 	if (s->host_eof)
 		return false;
-	if (s->kind == S_NEW)
-		return true;
+	if (s->kind == S_NEW || s->kind == S_PUT)
+		return true;		/* a put's frames are written out as they come */
 	if (s->kind == S_EXEC)
 		return s->side.len + IN_CAP <= SIDE_CAP;
 	return s->kind == S_PROXY && s->side.len < SIDE_CAP;

@@ -2,7 +2,7 @@
 #define SM_GUEST_AGENT_H
 /*
  * The guest agent (docs/agent-protocol.md): exec, port proxy, listener
- * checks and workload signals over vsock port 1024.  It runs as a child
+ * checks, workload signals and file copies over vsock port 1024.  It runs as a child
  * process of init so that a bug in it cannot take PID 1 (and with it the
  * guest kernel) down, and so that it reaps its own exec'd processes
  * without racing init's waitpid(-1).
@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "agent-proto.h"
 
 /* Forks the agent and returns once it listens (or after AGENT_START_MS):
  * its pid in init, -1 if it could not start. */
@@ -41,6 +43,28 @@ struct exec_io {
 };
 /* 0, or -1 with msg (e.g. unknown user). */
 int exec__spawn(const struct agent_exec *e, struct exec_io *io, char *msg, size_t msglen);
+
+/* put.c: the entries of a PUT connection, one at a time.  Zeroed = ready. */
+struct agent_put;
+struct put {
+	bool open;			/* a file entry waits for its DATA */
+	int fd;				/* its temporary file */
+	char tmp[AGENT_PATH_MAX + 32], final[AGENT_PATH_MAX + 1];
+	uint16_t mode;
+	int64_t mtime;
+	bool owner_known;		/* owner → uid, gid: looked up once per owner */
+	char owner[128];
+	uid_t uid;
+	gid_t gid;
+	uint32_t entries;
+};
+/* A PUT entry: a directory or symlink is made at once, a file is opened for
+ * its DATA.  0, or -1 with msg naming the path and the errno text. */
+int put__entry(struct put *p, const struct agent_put *e, char *msg, size_t msglen);
+/* DATA of the open file; n == 0 ends it (mode, owner, rename into place). */
+int put__data(struct put *p, const uint8_t *b, uint32_t n, char *msg, size_t msglen);
+/* Drops a half-written file (its temporary name only). */
+void put__abort(struct put *p);
 
 /* ports.c: is a TCP socket listening on port (IPv4 or IPv6)? */
 bool ports__listening(unsigned port);

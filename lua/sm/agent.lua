@@ -1,4 +1,4 @@
--- sm.agent: the host side of the guest agent protocol, version 1
+-- sm.agent: the host side of the guest agent protocol, version 2
 -- (docs/agent-protocol.md).  Every function takes the VM's hybrid-vsock
 -- Unix socket; each request is one vsock connection to the agent's port.
 --
@@ -8,6 +8,9 @@
 --   agent.proxy(uds, tcp_port, timeout)      -> socket (raw byte stream) | nil, err
 --   agent.listening(uds, tcp_port, timeout)  -> bool | nil, err
 --   agent.stop(uds, signo, timeout)          -> true | nil, err
+--   agent.put(uds, src, dst, opts)           -> { files = n, bytes = n, entries = n } | nil, err
+--       copies host file or tree src to guest path dst (docker cp rules);
+--       opts = { mode = 0o644 (all but symlinks), owner = "name|uid[:gid]", timeout = s (300) }
 --   req = { argv = {...}, env = { "K=V", ... } or { K = "V" }, cwd = "/", user = "name|uid[:gid]",
 --           tty = bool, rows = n, cols = n }
 local core = require "sm.core"
@@ -19,6 +22,7 @@ local M = {}
 local P = core.agent_proto
 M.PORT = P.PORT
 M.VERSION = P.VERSION
+M.MIN_VERSION = 1   -- agents in older snapshots: everything but PUT (version 2)
 M.MAX_PAYLOAD = P.MAX_PAYLOAD
 local T = P.types
 M.types = T
@@ -113,6 +117,17 @@ function M.proxy(uds, port, timeout)
   s:close()
   if t == T.ERROR then return nil, "guest port " .. port .. ": " .. p end
   return nil, p or "proxy: unexpected reply"
+end
+
+function M.put(uds, src, dst, opts)
+  opts = opts or {}
+  local timeout = opts.timeout or 300
+  local s, err = connect(uds, math.min(timeout, 30))
+  if not s then return nil, err end
+  local ok, stats = core.agent_put(s, src, dst, { mode = opts.mode, owner = opts.owner, timeout = timeout })
+  s:close()
+  if not ok then return nil, stats end
+  return stats
 end
 
 -- Runs req to completion; io = { stdin = fd|string, stdout = fd, stderr = fd,

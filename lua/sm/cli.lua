@@ -7,7 +7,7 @@ local M = {}
 M.version = "0.1.0"
 
 -- Commands listed by `sm --help`, in this order.
-M.commands = { "run", "ps", "logs", "exec", "pull", "images", "rmi", "daemon", "boot", "restore", "stop", "setup",
+M.commands = { "run", "ps", "logs", "exec", "cp", "pull", "images", "rmi", "daemon", "boot", "restore", "stop", "setup",
   "assets-path", "lua",
   "version", "help" }
 

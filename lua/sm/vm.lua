@@ -397,6 +397,8 @@ function VM:pid() return self.proc:pid() end
 --   vm:spawn{ ... }       -> a streaming process (sm.agent: :write, :close_stdin, :signal, :read)
 --   vm:signal(n)          -- to the workload (init passes it on)
 --   vm:connect(port)      -> a byte stream to guest 127.0.0.1:port (s:send, s:recv, s:close)
+--   vm:copy(src, dst, { mode=, owner=, timeout= }) -> { files=, bytes=, entries= }
+--                         host file or tree into the guest, as `docker cp` (sm.agent.put)
 --   vm:wait_listener(port, timeout_s) -> true | nil, "timeout"
 --   vm:wait_agent(timeout_s)          -> true | nil, err
 -- A VM has an agent when it was booted with vsock_uds (sm boot --detach
@@ -427,6 +429,11 @@ function VM:spawn(req)
   return check(p, err, "exec")
 end
 
+function VM:copy(src, dst, opts)
+  local r, err = agent.put(uds(self), src, dst, opts)
+  return check(r, err, "copy")
+end
+
 function VM:signal(n)
   local ok, err = agent.stop(uds(self), n or 15)
   return check(ok, err, "signal")
@@ -453,8 +460,11 @@ function VM:wait_agent(timeout)
   repeat
     local v
     v, err = agent.ping(uds(self), 5)
-    if v == agent.VERSION then return true end
-    if v then return nil, "guest agent speaks protocol version " .. v .. ", not " .. agent.VERSION end
+    if v and v >= agent.MIN_VERSION and v <= agent.VERSION then return true end
+    if v then
+      return nil, string.format("guest agent speaks protocol version %d, not %d..%d", v, agent.MIN_VERSION,
+        agent.VERSION)
+    end
     if self.proc then
       local r = self.proc:wait(0)
       if r then return nil, "the VM ended before its agent answered" end

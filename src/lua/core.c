@@ -32,6 +32,7 @@ int luaopen_sm_core(lua_State *L)
 	l_net__register(L);
 	l_fs__register(L);
 	l_agent__register(L);
+	l_put__register(L);
 	l_loop__register(L);
 	l_router__register(L);
 	return 1;

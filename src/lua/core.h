@@ -17,6 +17,9 @@ void l_oci__register(lua_State *L);
 void l_net__register(lua_State *L);
 void l_fs__register(lua_State *L);
 void l_agent__register(lua_State *L);
+void l_put__register(lua_State *L);
+/* The fd of the sm.sock at idx (raises if it is not one, or closed). */
+int l_net__sockfd(lua_State *L, int idx);
 void l_loop__register(lua_State *L);
 void l_router__register(lua_State *L);
 /* The daemon's one event loop (src/lua/l_loop.c) for other bindings: */

@@ -7,6 +7,8 @@
  *   core.agent_frame(type, payload)       -> frame | nil, "agent frame: ...", EMSGSIZE
  *   core.agent_exec_frame(req)            -> EXEC frame | nil, "exec: ...", EINVAL
  *       req = { argv = {...}, env = {"K=V",...}, cwd =, user =, tty =, rows =, cols = }
+ *   core.agent_put_frame(entry)           -> PUT frame | nil, "put: ...", EINVAL
+ *       entry = { kind = "file"|"dir"|"symlink", path =, owner =, target =, mode =, mtime =, keep = }
  *   core.agent_header(8 bytes)            -> type, len | nil, "agent frame: why", EPROTO
  */
 #include <errno.h>
@@ -124,6 +126,38 @@ static int l_exec_frame(lua_State *L)
 	return 1;
 }
 
+static int l_put_frame(lua_State *L)
+{
+	static const char *const kinds[] = { "file", "dir", "symlink", NULL };
+	static uint8_t buf[AGENT_HDR_LEN + AGENT_MAX_PAYLOAD];
+	struct agent_put e = { 0 };
+	const char *why = NULL;
+	int n;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "kind");
+	e.kind = (uint8_t)(luaL_checkoption(L, -1, NULL, kinds) + AGENT_PUT_FILE);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "path");
+	e.path = lua_isnil(L, -1) ? (lua_pop(L, 1), NULL) : req_str(L, &why);
+	e.owner = opt_str(L, "owner", &why);
+	e.target = opt_str(L, "target", &why);
+	e.mode = (uint16_t)int_field(L, 1, "mode");
+	lua_getfield(L, 1, "mtime");
+	e.mtime = (int64_t)luaL_optinteger(L, -1, 0);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "keep");
+	e.flags = lua_toboolean(L, -1) ? AGENT_PUT_KEEP : 0;
+	lua_pop(L, 1);
+	if (why)
+		return l_core__fail(L, "put", why, EINVAL);
+	n = agent_put__encode(buf, sizeof(buf), &e, &why);
+	if (n < 0)
+		return l_core__fail(L, "put", strncmp(why, "put: ", 5) ? why : why + 5, EINVAL);
+	lua_pushlstring(L, (const char *)buf, (size_t)n);
+	return 1;
+}
+
 static int l_header(lua_State *L)
 {
 	size_t len;
@@ -145,7 +179,8 @@ static void push_proto(lua_State *L)
 		{ "STOP", AGENT_STOP }, { "PING", AGENT_PING }, { "STDIN", AGENT_STDIN },
 		{ "SIGNAL", AGENT_SIGNAL }, { "RESIZE", AGENT_RESIZE }, { "OK", AGENT_OK },
 		{ "ERROR", AGENT_ERROR }, { "STARTED", AGENT_STARTED }, { "STDOUT", AGENT_STDOUT },
-		{ "STDERR", AGENT_STDERR }, { "EXIT", AGENT_EXIT },
+		{ "STDERR", AGENT_STDERR }, { "EXIT", AGENT_EXIT }, { "PUT", AGENT_PUT },
+		{ "DATA", AGENT_DATA }, { "DONE", AGENT_DONE },
 	};
 
 	lua_createtable(L, 0, 5);
@@ -169,6 +204,7 @@ void l_agent__register(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "agent_frame", l_frame }, { "agent_exec_frame", l_exec_frame }, { "agent_header", l_header },
+		{ "agent_put_frame", l_put_frame },
 		{ NULL, NULL },
 	};
 

@@ -54,17 +54,6 @@ static int64_t deadline_of(lua_State *L, int idx)
 	return t < 0 ? INT64_MAX : (int64_t)clock__ms() + (int64_t)(t * 1000);
 }
 
-/* poll() timeout until deadline: -1 for none */
-static int left_ms(int64_t deadline)
-{
-	int64_t d;
-
-	if (deadline == INT64_MAX)
-		return -1;
-	d = deadline - (int64_t)clock__ms();
-	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
-}
-
 static struct sock *new_sock(lua_State *L, int fd)
 {
 	struct sock *s = lua_newuserdatauv(L, sizeof(*s), 0);
@@ -89,7 +78,7 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 	int r;
 
 	do
-		r = poll(&p, 1, left_ms(deadline));
+		r = poll(&p, 1, clock__left_ms(deadline));
 	while (r < 0 && errno == EINTR);
 	return r;
 }
@@ -289,6 +278,11 @@ static int l_close(lua_State *L)
 		close(s->fd);
 	s->fd = -1;
 	return 0;
+}
+
+int l_net__sockfd(lua_State *L, int idx)
+{
+	return check_sock(L, idx)->fd;
 }
 
 static int l_sockfd(lua_State *L)
@@ -538,7 +532,7 @@ static void run_pump(struct pump *p, int64_t deadline)
 			pf[0].events |= POLLOUT;
 		if (p->in_fd >= 0 && !p->in_done && p->w.len < 65536)
 			pf[1].fd = p->in_fd;
-		r = poll(pf, 3, left_ms(deadline));
+		r = poll(pf, 3, clock__left_ms(deadline));
 		if (r < 0 && errno != EINTR) {
 			snprintf(p->err, sizeof(p->err), "poll: %s", strerror(errno));
 			return;

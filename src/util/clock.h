@@ -16,4 +16,15 @@ static inline uint64_t clock__ms(void)
 {
 	return clock__ns() / 1000000;
 }
+
+/* poll()'s timeout until a clock__ms() deadline: -1 for INT64_MAX (none) */
+static inline int clock__left_ms(int64_t deadline)
+{
+	int64_t d;
+
+	if (deadline == INT64_MAX)
+		return -1;
+	d = deadline - (int64_t)clock__ms();
+	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
+}
 #endif

@@ -8,6 +8,9 @@
  *   - a header decodes iff the document allows it, and re-encodes to itself;
  *   - an exec payload that decodes re-encodes to the same bytes, and every
  *     string it hands out lies inside the payload, NUL-terminated;
+ *   - so does a PUT entry (version 2), whose path also passes
+ *     agent_path__check (absolute, no ".", ".." or empty components) and
+ *     whose kind, flags and mode are ones the document defines;
  *   - the frames taken, queued again with framebuf__add_frame, are the
  *     stream's bytes exactly.
  * The guest's own splitting loop (host_frames in guest/agent/agent.c) is a
@@ -21,7 +24,7 @@
 
 static bool doc_type(int t)
 {
-	static const int types[] = { 1, 2, 3, 4, 5, 16, 17, 18, 32, 33, 34, 35, 36, 37 };
+	static const int types[] = { 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 32, 33, 34, 35, 36, 37 };
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (types[i] == t)
@@ -74,6 +77,26 @@ static void check_exec(const uint8_t *p, uint32_t len)
 	FUZZ_CHECK(!memcmp(again + AGENT_HDR_LEN, p, len) && again[1] == AGENT_EXEC);
 }
 
+/* §PUT: a decoded entry is valid by the document and re-encodes to its bytes. */
+static void check_put(const uint8_t *p, uint32_t len)
+{
+	static uint8_t again[QUEUE_MAX];
+	struct agent_put e;
+	const char *why = NULL, *why2 = NULL;
+
+	if (agent_put__decode(p, len, &e, &why) < 0) {
+		FUZZ_CHECK(why);
+		return;
+	}
+	FUZZ_CHECK(e.kind >= 1 && e.kind <= 3 && !(e.flags & ~1) && e.mode <= 07777);
+	FUZZ_CHECK(inside(e.path, p, len) && inside(e.owner, p, len) && inside(e.target, p, len));
+	FUZZ_CHECK(agent_path__check(e.path, &why2) == 0 && e.path[0] == '/' && !strstr(e.path, "//"));
+	FUZZ_CHECK(!strstr(e.path, "/../") && !strstr(e.path, "/./"));
+	FUZZ_CHECK((e.kind == 3) == (e.target[0] != '\0'));
+	FUZZ_CHECK(agent_put__encode(again, sizeof(again), &e, &why2) == (int)(AGENT_HDR_LEN + len));
+	FUZZ_CHECK(!memcmp(again + AGENT_HDR_LEN, p, len) && again[1] == AGENT_PUT);
+}
+
 /* Takes the complete frames at the front of q; false once the stream is bad. */
 static bool take_frames(struct framebuf *q, struct framebuf *out)
 {
@@ -86,6 +109,8 @@ static bool take_frames(struct framebuf *q, struct framebuf *out)
 			break;
 		if (h.type == AGENT_EXEC)
 			check_exec(q->p + AGENT_HDR_LEN, h.len);
+		if (h.type == AGENT_PUT)
+			check_put(q->p + AGENT_HDR_LEN, h.len);
 		FUZZ_CHECK(framebuf__add_frame(out, h.type, q->p + AGENT_HDR_LEN, h.len, SIZE_MAX));
 		framebuf__drop(q, AGENT_HDR_LEN + h.len);
 	}
