@@ -137,7 +137,8 @@ local function session(uds, first, deadline)
   if not s then return nil, err end
   local ok
   ok, err = s:send("CONNECT " .. agent.PORT .. "\n" .. first)
-  local l = ok and s:line(deadline)
+  local l
+  if ok then l, err = s:line(deadline) end
   if not l or not l:match("^OK %d+$") then
     s:close()
     return nil, l and "vsock port " .. agent.PORT .. ": connection refused" or ("agent: " .. tostring(err or "no answer"))
@@ -198,7 +199,8 @@ local function get(uds, path, port, timeout)
   if not s then return nil, err end
   local ok
   ok, err = s:send("GET " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: sm-health\r\nConnection: close\r\n\r\n")
-  local l = ok and s:line(deadline)
+  local l
+  if ok then l, err = s:line(deadline) end
   s:close()
   if not l then return nil, "GET " .. path .. ": " .. tostring(err or "no answer") end
   local status = l:match("^HTTP/1%.%d (%d%d%d)[ \r]")

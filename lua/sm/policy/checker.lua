@@ -5,7 +5,7 @@
 -- worker unhealthy and the loop ends (the supervisor drains it).
 --
 --   checker.run(w, h, hooks)
---     w: { id =, vm = sm.policy.agent handle, ready_at = monotime }
+--     w: { id =, agent = sm.policy.agent handle, ready_at = monotime }
 --     h: the checked o.health (sm.policy.options)
 --     hooks: { alive = fn(w) -> bool, health = fn(w, "healthy"), unhealthy = fn(w, why), log = fn(fmt, ...) }
 local core = require "sm.core"
@@ -31,7 +31,7 @@ local function check(w, h, ctx)
 end
 
 function M.run(w, h, hooks)
-  local ctx = { vm = w.vm, worker = w.id, last = {}, uptime = 0 }
+  local ctx = { vm = w.agent, worker = w.id, last = {}, uptime = 0 }
   w.health_last = ctx.last
   if h.start_period > 0 then loop.sleep(h.start_period) end
   local fails = 0
