@@ -50,6 +50,12 @@ describe("restart policies (docs/policies.md, Restart)", function()
     assert.matches("returned a string", policy.decision("soon").reason)
   end)
 
+  it("reasons from user code or the guest fit one log line", function()
+    assert.equal("state is bad x", policy.oneline("state is bad\n\r\0x\n"))
+    assert.equal(300, #policy.oneline(string.rep("a", 1000)))
+    assert.equal("a b", policy.decision(false, "a\nb").reason)
+  end)
+
   it("are found by flag or module name; an unknown one is refused", function()
     assert.equal(require "sm.policy.restart.on_failure", (policy.restart("on-failure")))
     assert.equal(require "sm.policy.restart.unless_stopped", (policy.restart("unless-stopped")))

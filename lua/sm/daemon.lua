@@ -291,7 +291,7 @@ function Daemon:admit(w)
     if self.stopping or self.workers[w.id] ~= w then return end
     if not ok then
       w.failed = { reason = "hook", why = err }
-      return self:end_worker(w, "after_restore failed: " .. tostring(err) .. "; ended")
+      return self:end_worker(w, "after_restore failed: " .. policy.oneline(err) .. "; ended")
     end
   end
   self.router:ready(w.id)
@@ -302,7 +302,7 @@ end
 
 function Daemon:before_stop(w, grace)
   local ok, err = guard.call("before_stop", math.max(grace, 0.05), self.p.before_stop, w.agent)
-  if not ok then log("worker %d: %s", w.id, err) end
+  if not ok then log("worker %d: %s", w.id, policy.oneline(err)) end
 end
 
 -- Unhealthy: no new clients (a fresh worker takes them), the restart policy
@@ -344,7 +344,7 @@ end
 function Daemon:restart(ctx)
   local rp = self.p.restart
   local ok, a, b = guard.call(rp.name, self.p.policy_timeout, rp.fn, ctx)
-  local d = ok and policy.decision(a, b) or { restart = false, reason = a }
+  local d = ok and policy.decision(a, b) or { restart = false, reason = policy.oneline(a) }
   if not d.restart then
     return log("worker %d (%s): %s gives up: %s", ctx.worker, ctx.reason, rp.name, d.reason)
   end

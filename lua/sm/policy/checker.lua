@@ -11,6 +11,7 @@
 local core = require "sm.core"
 local guard = require "sm.policy.guard"
 local loop = require "sm.loop"
+local policy = require "sm.policy"
 
 local M = {}
 
@@ -25,9 +26,9 @@ end
 local function check(w, h, ctx)
   ctx.uptime = core.monotime() - w.ready_at
   local ok, healthy, why = guard.call(h.name, h.timeout, h.fn, ctx, h)
-  if not ok then return false, healthy end          -- guard's "name: why"
+  if not ok then return false, policy.oneline(healthy) end          -- guard's "name: why"
   if healthy then return true end
-  return false, h.name .. ": " .. (why ~= nil and tostring(why) or "said unhealthy")
+  return false, policy.oneline(h.name .. ": " .. (why ~= nil and tostring(why) or "said unhealthy"))
 end
 
 function M.run(w, h, hooks)

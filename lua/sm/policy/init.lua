@@ -5,6 +5,7 @@
 --
 --   fn, err = policy.restart("on-failure" | "on_failure" | function)
 --   fn, err = policy.health("http" | "cmd" | "tcp" | function)
+--   s = policy.oneline(why)       -- a reason fit for one log line
 --   d = policy.decision(ok, a, b)   -- a restart policy's pcall results →
 --         { restart = true, delay = s } | { restart = false, reason = "..." }
 local M = {}
@@ -27,6 +28,12 @@ local function load(kind, known, spec)
   return fn, kind .. "/" .. name
 end
 
+-- Reasons come from user code and the guest: control bytes become spaces, at most 300 bytes.
+function M.oneline(why)
+  local s = tostring(why):gsub("[%c]+", " "):gsub("^%s+", ""):gsub("%s+$", "")
+  return #s > 300 and s:sub(1, 297) .. "..." or s
+end
+
 function M.restart(spec) return load("restart", M.RESTART, spec) end
 function M.health(spec) return load("health", M.HEALTH, spec) end
 
@@ -37,7 +44,7 @@ function M.decision(first, second)
   if first == true then delay = second == nil and 0 or second
   elseif math.type(first) then delay = first
   elseif first == false or first == nil then
-    return { restart = false, reason = second ~= nil and tostring(second) or "the policy said no" }
+    return { restart = false, reason = second ~= nil and M.oneline(second) or "the policy said no" }
   else
     return { restart = false, reason = "the policy returned a " .. type(first) .. " (want true, seconds, or false, reason)" }
   end
