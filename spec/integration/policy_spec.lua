@@ -39,16 +39,19 @@ describe("daemon policies (docs/policies.md)", function()
   teardown(function() sh("rm -rf " .. run.quote(tmp)) end)
 
   local next_port = 0
-  -- A daemon serving snap with the options `case` (Lua source returning a table).
-  local function start(case, extra_env)
+  -- A daemon serving snap with the options `case` (Lua source returning a
+  -- table), or with `flags` the command line of `sm daemon` itself.
+  local function start(case, extra_env, flags)
     next_port = next_port + 1
     local port = port_base + next_port
     local file, log = string.format("%s/case-%d.lua", tmp, port), string.format("%s/daemon-%d.log", tmp, port)
     local f = assert(io.open(file, "w"))
-    f:write(case)
+    f:write(case or "")
     f:close()
-    local pid = trim(sh(env .. (extra_env or "") .. " sh -c " .. run.quote("exec " .. run.quote(run.bin) .. " lua "
-      .. run.quote(helper) .. " serve " .. snap .. " " .. port .. " " .. file .. " >" .. log .. " 2>&1") .. " & echo $!"))
+    local argv = flags and ("daemon --http-port " .. port .. " --snapshot " .. snap .. " --port 8080 --no-standby " .. flags)
+      or ("lua " .. run.quote(helper) .. " serve " .. snap .. " " .. port .. " " .. file)
+    local pid = trim(sh(env .. (extra_env or "") .. " sh -c " .. run.quote("exec " .. run.quote(run.bin) .. " "
+      .. argv .. " >" .. log .. " 2>&1") .. " & echo $!"))
     local d = { pid = pid, port = port, log = log, url = "http://127.0.0.1:" .. port }
     finally(function() sh("kill " .. pid .. " 2>/dev/null; sleep 0.5; kill -9 " .. pid .. " 2>/dev/null") end)
     for _ = 1, 100 do
@@ -172,12 +175,23 @@ describe("daemon policies (docs/policies.md)", function()
     assert.is_true(t1 - t0 >= 1.2, string.format("restored %.2f s after the decision", t1 - t0))
   end)
 
-  it("after_restore runs on every restored worker before it gets traffic (Hooks)", function()
-    local d = start([[return { restart = "no", hook_timeout = 60, after_restore = function(vm)
+  it("sm daemon --health-cmd, --health-interval and --restart map onto the cmd check and on_failure", function()
+    local d = start(nil, nil, "--health-cmd 'test -s /www/index.html' --health-interval 1 --restart on-failure")
+    assert.equal(200, (get(d, "/index.html")))
+    in_health(d, '"pool":%[{"id":1,"health":"healthy"')
+    exec(d, 1, "echo 1 > /www/ctl", true)
+    in_log(d, "worker 1 %(exit%): restart/on_failure restarts it in 0%.2 s")
+    in_health(d, '"pool":%[{"id":2,"health":"healthy"')
+  end)
+
+  it("after_restore runs on every restored worker before it gets traffic; a tcp check passes (Hooks)", function()
+    local d = start([[return { restart = "no", hook_timeout = 60, health = { check = "tcp", interval = 1, timeout = 30 },
+      after_restore = function(vm)
       local r, err = vm:exec("echo hooked-" .. vm.id .. " > /www/hook.txt", { timeout = 55 })
       assert(r and r.exit == 0, err)
     end }]])
     assert.same({ 200, "hooked-1" }, { get(d, "/hook.txt") })   -- the very first request sees it
+    in_health(d, '"pool":%[{"id":1,"health":"healthy"')
     exec(d, 1, "echo 0 > /www/ctl", true)
     in_log(d, "worker 1 ended")
     assert.same({ 200, "hooked-2" }, { get(d, "/hook.txt") })
