@@ -17,27 +17,38 @@ if arg[1] == "--edge" then   -- --edge PORT UDS with|without: the router and, wi
   local rt = assert(core.router{ port = tonumber(arg[2]), snapshot = "bench", max_workers = 1, worker_conns = 4096 })
   assert(rt:add_worker(1, arg[3], 8080))
   assert(rt:ready(1))
+  local checks, healthy, decisions = 0, 0, 0
   if arg[4] == "with" then
     local checker = require "sm.policy.checker"
     local guard = require "sm.policy.guard"
     local policy = require "sm.policy"
     local w = { id = 1, agent = require("sm.policy.agent").vm(arg[3], 8080, 1), ready_at = core.monotime() }
     local h = { name = "health function", interval = 1, timeout = 5, retries = 3, start_period = 0,
-      fn = function(ctx) local s, line = ctx.vm:get("/index.html") return s == 200, line end }
-    local checks = 0
+      fn = function(ctx)
+        checks = checks + 1
+        local s, line = ctx.vm:get("/index.html")
+        if s == 200 then healthy = healthy + 1 end
+        return s == 200, line
+      end }
     loop.go(checker.run, w, h, { alive = function() return true end, log = function() end,
-      health = function(_, s) rt:set_health(1, s) checks = checks + 1 end,
+      health = function(_, st) rt:set_health(1, st) end,
       unhealthy = function(_, why) io.stderr:write("bench: unhealthy: ", why, "\n") end })
     local restart = assert(policy.restart("on-failure"))
     loop.go(function()
       while true do
         loop.sleep(1)
-        local ok, a, b = guard.call("restart/on_failure", 1, restart, { reason = "exit", exit_code = 1, restarts = 0, last_health = w.health_last })
-        assert(ok and policy.decision(a, b).restart)
+        local ok, a, b = guard.call("restart/on_failure", 1, restart,
+          { reason = "exit", exit_code = 1, restarts = 0, last_health = w.health_last })
+        if ok and policy.decision(a, b).restart then decisions = decisions + 1 end
       end
     end)
   end
-  loop.on_signal(15, function() rt:close() loop.stop() end)
+  loop.on_signal(15, function()
+    io.stdout:write(string.format("checks=%d healthy=%d decisions=%d\n", checks, healthy, decisions))
+    io.stdout:flush()
+    rt:close()
+    loop.stop()
+  end)
   assert(loop.run())
   return 0
 end
@@ -72,7 +83,7 @@ local base = 30000 + core.getpid() % 20000
 -- One edge under load: µs per request raw, µs per request idle taken off, requests.
 local function measure(mode, port)
   local e = core.spawn({ core.paths().exe, "lua", root .. "/bench/policy.lua", "--edge", tostring(port), uds, mode },
-    { die_with_parent = true })
+    { stdout = "pipe", die_with_parent = true })
   core.sleep(1.5)   -- up, and (with) a first check done
   local i0, it0 = cpu_ns(e:pid()), core.monotime()
   core.sleep(2)
@@ -81,23 +92,26 @@ local function measure(mode, port)
   local out = sh(string.format("wrk -t1 -c32 -d%ds --timeout 10s http://127.0.0.1:%d/index.html 2>&1", WRK_S, port))
   local c1, t1 = cpu_ns(e:pid()), core.monotime()
   e:kill(15)
+  local said = e:expect("\n", 5) and e:buffered() or ""
   e:wait(5)
   local n = tonumber(out:match("(%d+) requests in")) or 0
   if n == 0 then error("wrk answered nothing through the " .. mode .. " edge: " .. out) end
-  return (c1 - c0) / 1e3 / n, ((c1 - c0) - idle * (t1 - t0)) / 1e3 / n, n
+  return (c1 - c0) / 1e3 / n, ((c1 - c0) - idle * (t1 - t0)) / 1e3 / n, n, said:match("checks=%d+ healthy=%d+ decisions=%d+")
 end
 
-local sums = { without = { 0, 0, 0 }, with = { 0, 0, 0 } }
+local sums, said = { without = { 0, 0, 0 }, with = { 0, 0, 0 } }, "?"
 for r = 1, ROUNDS do
   for i, mode in ipairs({ "without", "with" }) do
-    local raw, net, n = measure(mode, base + r * 2 + i)
+    local raw, net, n, what = measure(mode, base + r * 2 + i)
     local s = sums[mode]
     s[1], s[2], s[3] = s[1] + raw, s[2] + net, s[3] + n
+    if mode == "with" then said = what or "?" end
   end
 end
 nw:kill(9)
 sh("rm -rf " .. tmp)
 local wo, wi = sums.without, sums.with
-print(string.format("policy: router CPU per request under wrk -c32 -d%ds × %d rounds (native worker): without policies %.1f µs (%.0f requests/round), with a Lua health function every 1 s + a restart policy every 1 s %.1f µs (%.0f requests/round); ratio with/without %.3f (idle-corrected: %.1f vs %.1f µs, ratio %.3f)",
-  WRK_S, ROUNDS, wo[1] / ROUNDS, wo[3] / ROUNDS, wi[1] / ROUNDS, wi[3] / ROUNDS, wi[1] / wo[1], wo[2] / ROUNDS, wi[2] / ROUNDS, wi[2] / wo[2]))
+print(string.format("policy: router CPU per request under wrk -c32 -d%ds × %d rounds (native worker): without policies %.1f µs (%.0f requests/round), with a Lua health function every 1 s + a restart policy every 1 s %.1f µs (%.0f requests/round); ratio with/without %.3f (idle-corrected: %.1f vs %.1f µs, ratio %.3f); last round's policies: %s",
+  WRK_S, ROUNDS, wo[1] / ROUNDS, wo[3] / ROUNDS, wi[1] / ROUNDS, wi[3] / ROUNDS, wi[1] / wo[1], wo[2] / ROUNDS, wi[2] / ROUNDS,
+  wi[2] / wo[2], said))
 return 0
