@@ -132,13 +132,13 @@ describe("inside sm (docs/policies.md, Containment and Options)", function()
     ]])
     assert.equal(0, code, err)
     assert.equal(table.concat({
-      "health.check: health policy 'ping' is not one of ours",
+      "health.check: health policy 'ping' is not one of ours (cmd, http, tcp, or a function)",
       "health.interval = 0: must be 0.05..86400 seconds",
       "health.retries = 1.5: must be a whole number 1..100",
       'health.path = "no-slash": must start with / and hold visible ASCII only',
       "health.cmd: the cmd check needs a command (a shell string or an argv table)",
       "health.every: unknown field (known: check, path, port, cmd, interval, timeout, retries, start_period)",
-      "restart: restart policy 'sometimes' is not one of ours",
+      "restart: restart policy 'sometimes' is not one of ours (always, no, on-failure, unless-stopped, or a function)",
       "after_restore: expected a function, got string",
       "health/cmd\t3\t5\trestart/on_failure", "" }, "\n"), out)
   end)

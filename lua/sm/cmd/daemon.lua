@@ -101,6 +101,7 @@ function M.run(argv)
   local o, rest, positional = args.parse(argv, spec)
   if #rest > 0 or #positional > 0 then errors.usage_error("unexpected argument '" .. (positional[1] or rest[1]) .. "' — see --help") end
   if not o.snapshot then errors.usage_error("--snapshot DIR is required") end
+  if o.health_interval and not o.health_cmd then errors.usage_error("--health-interval needs --health-cmd CMD (what to check)") end
   o.snapshot = o.snapshot:gsub("/+$", "")
   local baked = daemon.baked(o.snapshot, o.volume)
   if not baked and not core.stat(o.snapshot .. "/metadata.json") then

@@ -19,7 +19,12 @@ local function load(kind, known, spec)
   if type(spec) == "function" then return spec, kind .. " function" end
   if type(spec) ~= "string" then return nil, kind .. ": expected a name or a function, got " .. type(spec) end
   local name = spec:gsub("%-", "_")
-  if not known[name] then return nil, string.format("%s policy '%s' is not one of ours", kind, spec) end
+  if not known[name] then
+    local names = {}
+    for k in pairs(known) do names[#names + 1] = (k:gsub("_", "-")) end
+    table.sort(names)
+    return nil, string.format("%s policy '%s' is not one of ours (%s, or a function)", kind, spec, table.concat(names, ", "))
+  end
   local ok, fn = pcall(require, "sm.policy." .. kind .. "." .. name)
   if not ok then return nil, string.format("%s policy %s: %s", kind, name, tostring(fn)) end
   if type(fn) ~= "function" then
