@@ -143,6 +143,20 @@ describe("inside sm (docs/policies.md, Containment and Options)", function()
       "health/cmd\t3\t5\trestart/on_failure", "" }, "\n"), out)
   end)
 
+  it("sm run passes --restart, --health-cmd and --health-interval on to sm daemon, and nothing without them", function()
+    local code, out, err = sm_lua([[
+      local run = require "sm.run"
+      local r = run.options({ restart = "unless-stopped", health_cmd = "test -e /x", health_interval = 5 }, "img")
+      print(table.concat(run.daemon_argv(r, { dir = "/snap" }), " ", 2))
+      print(table.concat(run.daemon_argv(run.options({}, "img"), { dir = "/snap" }), " ", 2))
+    ]], { XDG_STATE_HOME = tmp .. "/state", SM_HTTP_PORT = "8080" })
+    assert.equal(0, code, err)
+    local with, without = out:match("^([^\n]*)\n([^\n]*)\n$")
+    assert.matches(" %-%-restart unless%-stopped %-%-health%-cmd test %-e /x %-%-health%-interval 5$", with)
+    assert.is_nil(without:find("restart", 1, true))
+    assert.is_nil(without:find("health", 1, true))
+  end)
+
   it("a file under $XDG_CONFIG_HOME/sm/lua replaces a built-in policy", function()
     t.sh("mkdir -p " .. tmp .. "/xdg/sm/lua/sm/policy/restart")
     local f = assert(io.open(tmp .. "/xdg/sm/lua/sm/policy/restart/on_failure.lua", "w"))
