@@ -21,7 +21,13 @@
 --                         workers = 1, idle_timeout = 300, limits = { ... },
 --                         restore = { extra sm.vm.restore options: rootfs, argv, volumes ... },
 --                         workers_log = PATH, foreground = bool, stop_grace = s,
---                         standby = false (no standby VMM: every worker is a cold restore) }
+--                         standby = false (no standby VMM: every worker is a cold restore),
+--                         -- policies (docs/policies.md; all optional, checked by sm.policy.options):
+--                         health = { check = "http"|"cmd"|"tcp"|function(ctx), path =, port =, cmd =,
+--                                    interval = 30, timeout = 5, retries = 3, start_period = 0 },
+--                         restart = "no"|"on-failure"|"always"|"unless-stopped"|function(ctx),
+--                         after_restore = function(vm), before_stop = function(vm),
+--                         hook_timeout = 30, policy_timeout = 1 }
 --   d:run()     -- until SIGTERM/SIGINT or d:stop()
 --   daemon.serve(o)  -- the same, holding the port's state files (sm.run) for its life
 --
@@ -30,9 +36,20 @@
 -- workload through its agent, stop_grace seconds (or what `sm run --stop`
 -- wrote), then the VMs that are left are killed.  SIGUSR1 asks for a worker
 -- even with no client waiting (sm exec uses it).
+--
+-- Policies run in their own coroutines, guarded (sm.policy.guard), never on
+-- the router's path: a worker's health checks (sm.policy.checker) drain it
+-- when it turns unhealthy; a worker that fails (workload exit, VMM death,
+-- health, a failed after_restore) is put to the restart policy, which may
+-- restore a fresh one after a delay even with no client waiting.
 local core = require "sm.core"
 local errors = require "sm.errors"
 local loop = require "sm.loop"
+local pagent = require "sm.policy.agent"
+local checker = require "sm.policy.checker"
+local guard = require "sm.policy.guard"
+local options = require "sm.policy.options"
+local policy = require "sm.policy"
 local vm = require "sm.vm"
 
 local M = {}
@@ -55,7 +72,9 @@ local function backoff(n)
 end
 
 function M.new(o)
-  local self = setmetatable({ o = o, workers = {}, next_id = 1, fails = 0, need = loop.event(),
+  local pok, p = pcall(options.check, o)
+  if not pok then errors.fail(tostring(p)) end
+  local self = setmetatable({ o = o, p = p, workers = {}, next_id = 1, fails = 0, need = loop.event(),
     standby_need = loop.event(), standby_fails = 0, stopping = false }, Daemon)
   local lim = { port = o.http_port, snapshot = o.name, max_workers = o.workers }
   for k, v in pairs(o.limits or {}) do lim[k] = v end
@@ -68,6 +87,12 @@ function M.new(o)
     errors.fail(err)
   end
   self.router = rt
+  self.check_hooks = {
+    alive = function(w) return not self.stopping and self.workers[w.id] == w and not w.draining end,
+    health = function(w, h) self:set_health(w, h) end,
+    unhealthy = function(w, why) self:unhealthy(w, why) end,
+    log = log,
+  }
   -- the port is ours now, so is this directory (another daemon on it would have failed above)
   self.dir = M.worker_dir(o.http_port)
   core.rmtree(self.dir)
@@ -87,6 +112,13 @@ function Daemon:count()
   return n
 end
 
+-- The workers that count towards `workers`: a draining one is on its way out.
+function Daemon:pool_count()
+  local n = 0
+  for _, w in pairs(self.workers) do if not w.draining then n = n + 1 end end
+  return n
+end
+
 local function status_line(self, w, line)
   local st = vm.parse_status(line)
   if line:match("^standby ") then
@@ -97,9 +129,9 @@ local function status_line(self, w, line)
   elseif line:match("^running ") then
     w.setup_us, w.ready_at = st.setup_us, core.monotime()
     if self.stopping then return end
-    self.router:ready(w.id)
     log("worker %d running (pid %d, restore set-up %d µs%s)", w.id, w.vm:pid(), st.setup_us or -1,
       st.standby_us and string.format(" after go; its standby took %d µs", st.standby_us) or "")
+    loop.go(function() self:admit(w) end)
     if w.went then
       self.standby_fails = 0
       self.standby_need:set()   -- the next standby, now that this one runs
@@ -137,6 +169,10 @@ function Daemon:vmm_exited(w)
   if not w.ready_at then self.fails = self.fails + 1 else self.fails = 0 end
   if not w.reaped then log("worker %d ended: %s", w.id, end_reason(w, r)) end
   if self.on_worker_exit then self.on_worker_exit(w) end
+  if (w.failed or not w.reaped) and not self.stopping then
+    local ctx = self:restart_ctx(w, r)
+    loop.go(function() self:restart(ctx) end)
+  end
   self.need:set()   -- the keeper re-checks: waiting clients may need a new one
   self.standby_need:set()
 end
@@ -198,14 +234,17 @@ function Daemon:take_standby()
 end
 
 -- A worker for the router: the standby if there is one, else a cold restore.
-function Daemon:start_worker()
+function Daemon:start_worker(restarts)
   local w = self:take_standby() or self:spawn_vmm(false)
   if not w then
     self.fails = self.fails + 1
     return nil
   end
+  w.restarts = restarts or 0
+  w.agent = pagent.vm(w.uds, self.o.port, w.id)
   self.workers[w.id] = w
   assert(self.router:add_worker(w.id, w.uds, self.o.port))
+  if self.p.health then self:set_health(w, "starting") end
   return w
 end
 
@@ -214,15 +253,109 @@ function Daemon:show_standby()
   self.router:set_standby(self.standby and self.standby.standby_us and 1 or 0)
 end
 
--- SIGTERM (the VMM ends the VM and reports end=killed), SIGKILL if it lingers.
-function Daemon:end_worker(w, why)
+-- SIGTERM (the VMM ends the VM and reports end=killed), SIGKILL if it
+-- lingers; with stop_hook, before_stop runs first (bounded by stop_grace).
+function Daemon:end_worker(w, why, stop_hook)
   w.reaped = true
   self.router:remove_worker(w.id)
   log("worker %d: %s", w.id, why)
+  if stop_hook and self.p.before_stop then
+    return loop.go(function()
+      self:before_stop(w, self.o.stop_grace or M.STOP_GRACE_S)
+      self:kill_worker(w)
+    end)
+  end
+  self:kill_worker(w)
+end
+
+function Daemon:kill_worker(w)
   w.vm:kill(15)
   core.timer(M.STOP_GRACE_S * 1000, function()
     if self.workers[w.id] == w then w.vm:kill(9) end
   end)
+end
+
+-- ---- policies and hooks (docs/policies.md) ----
+
+function Daemon:set_health(w, h)
+  w.health = h
+  self.router:set_health(w.id, h)
+end
+
+-- A running worker: after_restore (if any) before the router sends it a
+-- client, then its health checks.  A hook that fails ends the worker as a failure.
+function Daemon:admit(w)
+  if self.p.after_restore then
+    local ok, err = w.agent:wait_agent(self.p.hook_timeout)
+    if ok then ok, err = guard.call("after_restore", self.p.hook_timeout, self.p.after_restore, w.agent) end
+    if self.stopping or self.workers[w.id] ~= w then return end
+    if not ok then
+      w.failed = { reason = "hook", why = err }
+      return self:end_worker(w, "after_restore failed: " .. policy.oneline(err) .. "; ended")
+    end
+  end
+  self.router:ready(w.id)
+  if self.p.health then
+    loop.go(function() checker.run(w, self.p.health, self.check_hooks) end)
+  end
+end
+
+function Daemon:before_stop(w, grace)
+  local ok, err = guard.call("before_stop", math.max(grace, 0.05), self.p.before_stop, w.agent)
+  if not ok then log("worker %d: %s", w.id, policy.oneline(err)) end
+end
+
+-- Unhealthy: no new clients (a fresh worker takes them), the restart policy
+-- hears of it once the VM is gone: after its connections end, or stop_grace.
+function Daemon:unhealthy(w, why)
+  w.draining, w.failed = true, { reason = "health", why = why }
+  self:set_health(w, "unhealthy")
+  self.router:drain(w.id)
+  log("worker %d is unhealthy (%s): draining", w.id, why)
+  self.need:set()
+  local deadline = core.monotime() + (self.o.stop_grace or M.STOP_GRACE_S)
+  while self.workers[w.id] == w and core.monotime() < deadline do
+    local st = self.router:worker_stats(w.id)
+    if not st or st.active == 0 then break end
+    loop.sleep(0.1)
+  end
+  if self.workers[w.id] == w and not w.reaped then self:end_worker(w, "unhealthy, drained; ended") end
+end
+
+-- What the restart policy hears of a worker that failed (docs/policies.md, "Restart").
+function Daemon:restart_ctx(w, r)
+  local e = w.end_line or {}
+  local ctx = { worker = w.id, restarts = w.restarts or 0, last_health = w.health_last or {},
+    uptime = core.monotime() - (w.ready_at or w.started_at), why = end_reason(w, r) }
+  if w.failed then
+    ctx.reason, ctx.why = w.failed.reason, w.failed.why
+  elseif e["end"] == "exit" then
+    ctx.reason, ctx.exit_code = "exit", math.tointeger(e.value)
+  elseif e["end"] == "signal" then
+    ctx.reason, ctx.signal = "exit", math.tointeger(e.value)
+  else
+    ctx.reason, ctx.exit_code, ctx.signal = "vmm", r.code, r.signal
+  end
+  return ctx
+end
+
+-- Asks the restart policy; restores a fresh worker after the delay it gave
+-- (if the pool still has room: a request may have brought one meanwhile).
+function Daemon:restart(ctx)
+  local rp = self.p.restart
+  local ok, a, b = guard.call(rp.name, self.p.policy_timeout, rp.fn, ctx)
+  local d = ok and policy.decision(a, b) or { restart = false, reason = policy.oneline(a) }
+  if not d.restart then
+    return log("worker %d (%s): %s gives up: %s", ctx.worker, ctx.reason, rp.name, d.reason)
+  end
+  log("worker %d (%s): %s restarts it in %g s", ctx.worker, ctx.reason, rp.name, d.delay)
+  if d.delay > 0 then loop.sleep(d.delay) end
+  if self.stopping then return end
+  if self:pool_count() >= self.o.workers then
+    return log("worker %d: the pool is full again; no restart needed", ctx.worker)
+  end
+  local w = self:start_worker(ctx.restarts + 1)
+  if w then log("worker %d restored in place of worker %d (restart %d)", w.id, ctx.worker, w.restarts) end
 end
 
 -- ---- the coroutines ----
@@ -235,7 +368,7 @@ function Daemon:keeper()
     if self.stopping then return end
     if self.fails > 0 then loop.sleep(backoff(self.fails)) end
     local st = self.router:stats()
-    local pool = self:count()
+    local pool = self:pool_count()
     if pool < self.o.workers and (st.waiting > 0 or type(waiting) == "number" or self:warm_short()) then
       if not self:start_worker() then self.need:set() end   -- again, after the back-off
     end
@@ -259,20 +392,20 @@ function Daemon:standby_keeper()
 end
 
 function Daemon:warm_short()
-  return self.o.idle_timeout == 0 and self:count() == 0
+  return self.o.idle_timeout == 0 and self:pool_count() == 0
 end
 
 function Daemon:reap_idle()
   local limit = self.o.idle_timeout
   local ready = 0
-  for _, w in pairs(self.workers) do if w.ready_at and not w.reaped then ready = ready + 1 end end
+  for _, w in pairs(self.workers) do if w.ready_at and not w.reaped and not w.draining then ready = ready + 1 end end
   for _, w in pairs(self.workers) do
-    local st = w.ready_at and not w.reaped and self.router:worker_stats(w.id)
+    local st = w.ready_at and not w.reaped and not w.draining and self.router:worker_stats(w.id)
     local keep = limit == 0 and ready <= 1
     local after = limit == 0 and M.KEEP_WARM_EXTRA_IDLE_S or limit
     if st and st.active == 0 and st.idle_s >= after and not keep then
       ready = ready - 1
-      self:end_worker(w, string.format("idle for %.1f s, ended", st.idle_s))
+      self:end_worker(w, string.format("idle for %.1f s, ended", st.idle_s), true)
     end
   end
   if self:warm_short() then self.need:set() end
@@ -303,7 +436,14 @@ function Daemon:stop(why)
   for _, w in pairs(self.workers) do
     w.reaped = true
     -- the workload gets SIGTERM through the agent; a worker still restoring has none to ask
-    if not (w.ready_at and agent.stop(w.uds, 15, 2)) then w.vm:kill(15) end
+    local function term()
+      if not (w.ready_at and agent.stop(w.uds, 15, 2)) then w.vm:kill(15) end
+    end
+    if w.ready_at and self.p.before_stop then
+      loop.go(function() self:before_stop(w, grace) term() end)
+    else
+      term()
+    end
   end
   local standby = self.standby
   if standby then standby.reaped = true standby.vm:kill(9) end   -- it never ran: nothing to stop gently

@@ -17,7 +17,10 @@ local M = {}
 local function ms(s) return math.max(0, math.floor(s * 1000 + 0.5)) end
 
 -- Resumes co; an error in it stops the loop (core.loop_run returns it).
+-- resumed_at: when the running coroutine was last resumed (sm.policy.guard
+-- measures how long a guarded function runs without yielding from it).
 function M.resume(co, ...)
+  M.resumed_at = core.monotime()
   local ok, err = coroutine.resume(co, ...)
   if not ok then error(debug.traceback(co, tostring(err)), 0) end
 end

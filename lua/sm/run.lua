@@ -97,15 +97,9 @@ function M.parse_volume(s)
   return v
 end
 
-local RESTART = { no = "no", ["on-failure"] = "on-failure", always = "always", ["unless-stopped"] = "always" }
+local RESTART = { no = "no", ["on-failure"] = "on-failure", always = "always", ["unless-stopped"] = "unless-stopped" }
 
 local function check_unsupported(o)
-  if o.health_cmd then
-    errors.fail("--health-cmd: health checks are not built yet — a worker that dies is replaced on the next request")
-  end
-  if o.restart and o.restart ~= "no" then
-    errors.fail("--restart " .. o.restart .. ": restart policies are not built yet — a worker that dies is replaced on the next request")
-  end
   if o.enable_egress or o.egress_policy then
     errors.fail("--enable-egress/--egress-policy: guest networking is not built yet (guests have no network) — drop the flag")
   end
@@ -414,6 +408,10 @@ function M.daemon_argv(r, snap)
     "--workers-per-snapshot", tostring(r.workers), "--idle-timeout", tostring(r.idle_timeout),
     "--stop-grace", string.format("%g", r.stop_grace) }
   if r.rm then argv[#argv + 1] = "--rm" end
+  if r.restart ~= "no" then table.move({ "--restart", r.restart }, 1, 2, #argv + 1, argv) end
+  if r.health_cmd then
+    table.move({ "--health-cmd", r.health_cmd, "--health-interval", tostring(r.health_interval) }, 1, 4, #argv + 1, argv)
+  end
   for _, p in ipairs(volume_paths(r)) do table.move({ "--volume", p }, 1, 2, #argv + 1, argv) end
   return argv
 end

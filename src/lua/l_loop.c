@@ -6,8 +6,9 @@
  *                                    -- a callback's error stops it: nil, err
  *   core.loop_stop()
  *   t = core.timer(ms, fn [, repeat_ms])   -- fn() after ms (then every repeat_ms)
- *   w = core.watch_fd(fd, fn)        -- fn() whenever fd is readable (e.g. a pidfd);
- *                                    -- owns and closes fd
+ *   w = core.watch_fd(fd, fn [, borrow])  -- fn() whenever fd is readable (e.g. a pidfd);
+ *                                    -- owns and closes fd, unless borrow (a socket
+ *                                    -- its sm.core object closes: close w first)
  *   r = core.read_lines(fd, fn)      -- fn(line) per line (no "\n"; over 4 KiB: in
  *                                    -- pieces), fn(nil) at EOF; owns and closes fd
  *   s = core.on_signal(signo, fn)    -- fn(signo)
@@ -245,9 +246,10 @@ static int start_poll(lua_State *L, struct lh *h, int fd, uv_poll_cb cb)
 static int l_watch_fd(lua_State *L)
 {
 	int fd = (int)luaL_checkinteger(L, 1);
+	bool borrow = lua_toboolean(L, 3);
 	struct lh *h = new_handle(L, K_POLL, 2, 0);
 
-	h->fd = fd;
+	h->fd = borrow ? -1 : fd;
 	return start_poll(L, h, fd, on_poll);
 }
 

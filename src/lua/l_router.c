@@ -10,8 +10,10 @@
  *   rt:add_worker(id, uds_path, guest_port)   -- starting: gets no clients yet
  *   rt:ready(id)                              -- takes clients (the queue drains to it)
  *   rt:remove_worker(id)                      -- its clients get 502 or are closed
- *   rt:worker_stats(id) -> { ready=, active=, served=, idle_s= }
- *   rt:stats() -> { live=, idle=, starting=, waiting=, conns=, accepted=, proxied=,
+ *   rt:drain(id)                              -- no new clients; its connections finish
+ *   rt:set_health(id, "none"|"starting"|"healthy"|"unhealthy")   -- what /_health shows
+ *   rt:worker_stats(id) -> { ready=, draining=, health=, active=, served=, idle_s= }
+ *   rt:stats() -> { live=, idle=, starting=, draining=, unhealthy=, waiting=, conns=, accepted=, proxied=,
  *                   answered=, e400=, e408=, e431=, e502=, e503=, e504= }
  *   rt:on_need(fn)                            -- fn(waiting): the router wants a worker
  *   rt:close()
@@ -172,6 +174,24 @@ static int l_remove_worker(lua_State *L)
 	return result(L, "remove_worker", router__remove_worker(lr->r, check_id(L)));
 }
 
+static int l_drain(lua_State *L)
+{
+	struct lrouter *lr = check(L);
+
+	return result(L, "drain", router__drain(lr->r, check_id(L)));
+}
+
+static const char *const health_names[] = { "none", "starting", "healthy", "unhealthy", NULL };
+
+static int l_set_health(lua_State *L)
+{
+	struct lrouter *lr = check(L);
+	unsigned id = check_id(L);
+	int h = luaL_checkoption(L, 3, NULL, health_names);
+
+	return result(L, "set_health", router__set_health(lr->r, id, (enum router_health)h));
+}
+
 static int l_set_standby(lua_State *L)
 {
 	struct lrouter *lr = check(L);
@@ -196,9 +216,13 @@ static int l_worker_stats(lua_State *L)
 
 	if (r < 0)
 		return l_core__fail(L, "worker_stats", NULL, -(r));
-	lua_createtable(L, 0, 4);
+	lua_createtable(L, 0, 6);
 	lua_pushboolean(L, st.ready);
 	lua_setfield(L, -2, "ready");
+	lua_pushboolean(L, st.draining);
+	lua_setfield(L, -2, "draining");
+	lua_pushstring(L, health_names[st.health]);
+	lua_setfield(L, -2, "health");
 	set_int(L, "active", st.active);
 	set_int(L, "served", (lua_Integer)st.served);
 	lua_pushnumber(L, st.idle_ms / 1000.0);
@@ -213,11 +237,13 @@ static int l_stats(lua_State *L)
 	struct router_stats st;
 
 	router__stats(lr->r, &st);
-	lua_createtable(L, 0, 14);
+	lua_createtable(L, 0, 16);
 	set_int(L, "live", st.live);
 	set_int(L, "idle", st.idle);
 	set_int(L, "starting", st.starting);
 	set_int(L, "standby", st.standby);
+	set_int(L, "draining", st.draining);
+	set_int(L, "unhealthy", st.unhealthy);
 	set_int(L, "waiting", st.waiting);
 	set_int(L, "conns", st.conns);
 	set_int(L, "accepted", (lua_Integer)st.accepted);
@@ -243,7 +269,7 @@ static int l_close(lua_State *L)
 static const luaL_Reg methods[] = {
 	{ "add_worker", l_add_worker }, { "ready", l_ready }, { "remove_worker", l_remove_worker },
 	{ "worker_stats", l_worker_stats }, { "stats", l_stats }, { "on_need", l_on_need },
-	{ "set_standby", l_set_standby },
+	{ "set_standby", l_set_standby }, { "drain", l_drain }, { "set_health", l_set_health },
 	{ "close", l_close }, { NULL, NULL },
 };
 

@@ -45,7 +45,8 @@ enum { E400, E408, E431, E502, E503, E504 };
 struct worker {
 	unsigned id, port;
 	char uds[108];			/* sizeof(sockaddr_un.sun_path) */
-	bool ready;
+	bool ready, draining;
+	enum router_health health;
 	unsigned active;
 	uint64_t served, last_ms;
 	struct conn *conns;
@@ -71,6 +72,7 @@ struct conn {
 	size_t ulen;
 	char pre[32];			/* CONNECT line + PROXY frame */
 	char resp[512];
+	char *big;			/* a /_health answer longer than resp (many workers) */
 	struct worker *w;
 	struct conn *wnext, *wprev, *qnext, *qprev, *next, *prev;
 };
@@ -151,7 +153,17 @@ static unsigned starting_workers(struct router *r)
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < r->nworkers; i++)
-		n += !r->workers[i]->ready;
+		n += !r->workers[i]->ready && !r->workers[i]->draining;
+	return n;
+}
+
+/* The workers that count towards max_workers: draining ones are on their way out. */
+static unsigned pool_size(struct router *r)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < r->nworkers; i++)
+		n += !r->workers[i]->draining;
 	return n;
 }
 
@@ -165,12 +177,13 @@ static struct worker *pick(struct router *r)
 	for (unsigned i = 0; i < r->nworkers; i++) {
 		struct worker *w = r->workers[i];
 
-		if (w->ready && w->active < r->lim.worker_conns && (!best || w->active < best->active))
+		if (w->ready && !w->draining && w->active < r->lim.worker_conns &&
+		    (!best || w->active < best->active))
 			best = w;
 	}
 	if (!best || best->active == 0)
 		return best;
-	if (r->nworkers < r->lim.max_workers || starting_workers(r))
+	if (pool_size(r) < r->lim.max_workers || starting_workers(r))
 		return NULL;
 	return best;
 }
@@ -252,7 +265,7 @@ static void drain_queue(struct router *r)
  * first), and the pool may grow. */
 static bool wants_worker(struct router *r)
 {
-	if (r->closing || !r->need_fn || r->nworkers >= r->lim.max_workers)
+	if (r->closing || !r->need_fn || pool_size(r) >= r->lim.max_workers)
 		return false;
 	return r->nqueued > starting_workers(r);
 }
@@ -307,6 +320,7 @@ static void on_handle_closed(uv_handle_t *h)
 		return;
 	buf_put(r, B_C2U, c->cbuf);
 	buf_put(r, B_U2C, c->ubuf);
+	free(c->big);
 	free(c);
 	if (--r->nconns == 0 && r->closing && r->open_handles == 0)
 		free(r);
@@ -490,14 +504,27 @@ static void on_replied(uv_write_t *req, int status)
 		conn_close(c);
 }
 
+/* The response in c->resp, or in c->big when it does not fit; its length (< 0: no memory). */
+static int format_response(struct conn *c, int code, const char *type, const char *body, bool head_only)
+{
+	static const char fmt[] = "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+				  "Connection: close\r\n\r\n%s";
+	const char *retry = code == 503 ? "Retry-After: 1\r\n" : "";
+	size_t bl = strlen(body);
+	int n = snprintf(c->resp, sizeof(c->resp), fmt, code, reason(code), type, bl, retry,
+			 head_only ? "" : body);
+
+	if (n < (int)sizeof(c->resp))
+		return n;
+	if (!(c->big = malloc((size_t)n + 1)))
+		return -1;
+	return snprintf(c->big, (size_t)n + 1, fmt, code, reason(code), type, bl, retry, head_only ? "" : body);
+}
+
 static void send_response(struct conn *c, int code, const char *type, const char *body, bool head_only)
 {
-	size_t bl = strlen(body);
-	int n = snprintf(c->resp, sizeof(c->resp),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-			 "Connection: close\r\n\r\n%s", code, reason(code), type, bl,
-			 code == 503 ? "Retry-After: 1\r\n" : "", head_only ? "" : body);
-	uv_buf_t b = uv_buf_init(c->resp, n < (int)sizeof(c->resp) ? (unsigned)n : sizeof(c->resp) - 1);
+	int n = format_response(c, code, type, body, head_only);
+	uv_buf_t b = uv_buf_init(c->big ? c->big : c->resp, n > 0 ? (unsigned)n : 0);
 
 	close_upstream(c);
 	queue_unlink(c->r, c);
@@ -506,7 +533,7 @@ static void send_response(struct conn *c, int code, const char *type, const char
 	c->started = true;
 	arm(c, LINGER_MS * 5);
 	c->wr_cl.data = c;
-	if (uv_write(&c->wr_cl, (uv_stream_t *)&c->client, &b, 1, on_replied) < 0)
+	if (n <= 0 || uv_write(&c->wr_cl, (uv_stream_t *)&c->client, &b, 1, on_replied) < 0)
 		conn_close(c);
 	drain_queue(c->r);
 }
@@ -527,23 +554,55 @@ static void reply(struct conn *c, int code, const char *why)
 	send_response(c, code, "text/plain", body, false);
 }
 
+static const char *health_name(enum router_health h)
+{
+	static const char *const names[] = { "none", "starting", "healthy", "unhealthy" };
+
+	return (unsigned)h < 4 ? names[h] : "none";
+}
+
+/* ,"pool":[{"id":N,"health":"…","conns":N,"draining":bool},…] into out (cap ≥ 16). */
+static void pool_json(struct router *r, char *out, size_t cap)
+{
+	size_t n = (size_t)snprintf(out, cap, ",\"pool\":[");
+
+	for (unsigned i = 0; i < r->nworkers && n < cap; i++) {
+		struct worker *w = r->workers[i];
+
+		n += (size_t)snprintf(out + n, cap - n, "%s{\"id\":%u,\"health\":\"%s\",\"conns\":%u,\"draining\":%s}",
+				      i ? "," : "", w->id, health_name(w->health), w->active,
+				      w->draining ? "true" : "false");
+	}
+	if (n < cap)
+		snprintf(out + n, cap - n, "]");
+}
+
+#define POOL_ENTRY_MAX	96		/* one pool entry's JSON, with room to spare */
+
 static void reply_health(struct conn *c)
 {
 	struct router *r = c->r;
 	struct router_stats st;
-	char body[SNAPSHOT_MAX * 6 + 200];
+	size_t pcap = 16 + (size_t)r->nworkers * POOL_ENTRY_MAX, cap = SNAPSHOT_MAX * 6 + 300 + pcap;
+	char *body = malloc(cap), *pool = malloc(pcap);
 
+	if (!body || !pool) {
+		free(body);
+		free(pool);
+		return conn_close(c);
+	}
 	router__stats(r, &st);
-	snprintf(body, sizeof(body),
+	pool_json(r, pool, pcap);
+	snprintf(body, cap,
 		 "{\"status\":\"ok\",\"snapshot\":\"%s\",\"workers\":{\"live\":%u,\"idle\":%u,"
-		 "\"starting\":%u,\"standby\":%u},\"waiting\":%u,\"uptime_s\":%llu}\n", r->snapshot,
+		 "\"starting\":%u,\"standby\":%u},\"waiting\":%u,\"uptime_s\":%llu,"
+		 "\"unhealthy\":%u,\"draining\":%u%s}\n", r->snapshot,
 		 st.live, st.idle, st.starting, st.standby, st.waiting,
-		 (unsigned long long)((uv_now(r->loop) - r->start_ms) / 1000));
+		 (unsigned long long)((uv_now(r->loop) - r->start_ms) / 1000), st.unhealthy, st.draining, pool);
 	r->st.answered++;
-	/* the body may not fit c->resp with a long name: answer it from the stack */
-	if (strlen(body) > sizeof(c->resp) - 160)
-		return reply(c, 502, "health answer too long");
 	send_response(c, 200, "application/json", body, c->head.method_len == 4);
+	free(pool);
+	free(body);
 }
 
 /* ---- upstream: connect, handshake, proxy ---- */
@@ -956,6 +1015,29 @@ int router__remove_worker(struct router *r, unsigned id)
 	return 0;
 }
 
+int router__drain(struct router *r, unsigned id)
+{
+	struct worker *w = find_worker(r, id, NULL);
+
+	if (!w)
+		return -ENOENT;
+	w->draining = true;
+	need_check(r);			/* its place in the pool is free: waiting clients want one */
+	return 0;
+}
+
+int router__set_health(struct router *r, unsigned id, enum router_health h)
+{
+	struct worker *w = find_worker(r, id, NULL);
+
+	if (!w)
+		return -ENOENT;
+	if ((unsigned)h > ROUTER_HEALTH_UNHEALTHY)
+		return -EINVAL;
+	w->health = h;
+	return 0;
+}
+
 int router__worker_stats(struct router *r, unsigned id, struct router_worker_stats *st)
 {
 	struct worker *w = find_worker(r, id, NULL);
@@ -963,6 +1045,8 @@ int router__worker_stats(struct router *r, unsigned id, struct router_worker_sta
 	if (!w)
 		return -ENOENT;
 	st->ready = w->ready;
+	st->draining = w->draining;
+	st->health = w->health;
 	st->active = w->active;
 	st->served = w->served;
 	st->idle_ms = w->active ? 0 : uv_now(r->loop) - w->last_ms;
@@ -972,13 +1056,16 @@ int router__worker_stats(struct router *r, unsigned id, struct router_worker_sta
 void router__stats(struct router *r, struct router_stats *st)
 {
 	*st = r->st;
-	st->live = st->idle = st->starting = 0;
+	st->live = st->idle = st->starting = st->draining = st->unhealthy = 0;
 	for (unsigned i = 0; i < r->nworkers; i++) {
 		struct worker *w = r->workers[i];
+		bool live = w->ready && !w->draining;
 
-		st->live += w->ready;
-		st->idle += w->ready && !w->active;
-		st->starting += !w->ready;
+		st->live += live;
+		st->idle += live && !w->active;
+		st->starting += !w->ready && !w->draining;
+		st->draining += w->draining;
+		st->unhealthy += w->health == ROUTER_HEALTH_UNHEALTHY;
 	}
 	st->standby = r->standby;
 	st->waiting = r->nqueued;

@@ -27,11 +27,16 @@ struct router_limits {
 
 struct router_stats {
 	unsigned live, idle, starting, standby, waiting, conns;
+	unsigned draining, unhealthy;
 	uint64_t accepted, proxied, answered, errors[6];	/* errors: 400 408 431 502 503 504 */
 };
 
+/* What the supervisor's health checks last said (docs/policies.md); NONE: no checks. */
+enum router_health { ROUTER_HEALTH_NONE, ROUTER_HEALTH_STARTING, ROUTER_HEALTH_HEALTHY, ROUTER_HEALTH_UNHEALTHY };
+
 struct router_worker_stats {
-	bool ready;
+	bool ready, draining;
+	enum router_health health;
 	unsigned active;
 	uint64_t served;
 	uint64_t idle_ms;		/* since its last connection ended (0 while active) */
@@ -51,6 +56,10 @@ void router__on_need(struct router *r, router_need_fn fn, void *ctx);
 /* A worker that is starting: connections are not sent to it before router__ready. */
 int router__add_worker(struct router *r, unsigned id, const char *uds, unsigned guest_port);
 int router__ready(struct router *r, unsigned id);
+/* No new clients; its connections finish.  It leaves the pool's count, so
+ * the router may ask for a replacement at once. */
+int router__drain(struct router *r, unsigned id);
+int router__set_health(struct router *r, unsigned id, enum router_health h);
 /* Its clients get 502 (or are closed once their response began). */
 int router__remove_worker(struct router *r, unsigned id);
 int router__worker_stats(struct router *r, unsigned id, struct router_worker_stats *st);

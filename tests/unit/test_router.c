@@ -291,6 +291,9 @@ static void on_step(uv_async_t *a)
 		router__remove_worker(rt, 4);
 		router__add_worker(rt, 5, uds_flaky, 8080);
 		router__ready(rt, 5);
+	} else if (step == 6) {
+		router__set_health(rt, 5, ROUTER_HEALTH_UNHEALTHY);
+		router__drain(rt, 5);
 	} else if (step == 4) {
 		router__remove_worker(rt, 3);
 		router__add_worker(rt, 4, "/nonexistent/sm.sock", 8080);
@@ -324,6 +327,25 @@ static void failing_workers(void)
 	ok(!strncmp(buf, "HTTP/1.1 200 ", 13), "closed before OK once, then served: the router tried again");
 }
 
+/* docs/router.md, "/_health" and "Draining" */
+static void draining(void)
+{
+	char buf[4096];
+	const char *get = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char *health = "GET /_health HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	exchange(health, strlen(health), buf, sizeof(buf));
+	ok(strstr(buf, "\"unhealthy\":0,\"draining\":0,\"pool\":[{\"id\":5,\"health\":\"none\","
+		       "\"conns\":0,\"draining\":false}]}") != NULL, "/_health: the pool, per worker");
+	do_step(6);
+	exchange(health, strlen(health), buf, sizeof(buf));
+	ok(strstr(buf, "\"live\":0,") && strstr(buf, "\"unhealthy\":1,\"draining\":1,\"pool\":[{\"id\":5,"
+		       "\"health\":\"unhealthy\",\"conns\":0,\"draining\":true}]}") != NULL,
+	   "/_health: a drained, unhealthy worker is not live");
+	exchange(get, strlen(get), buf, sizeof(buf));
+	ok(!strncmp(buf, "HTTP/1.1 503 ", 13), "a draining worker gets no new clients");
+}
+
 int main(void)
 {
 	pthread_t lt, peers[4];
@@ -340,6 +362,7 @@ int main(void)
 	do_step(1);
 	proxied();
 	failing_workers();
+	draining();
 	for (int i = 0; i < 4; i++)
 		pthread_join(peers[i], NULL);
 	uv_async_send(&stop_async);

@@ -43,6 +43,13 @@ options:
                               when it is needed (less memory, slower start)
   --queue-timeout S           a waiting client gets 503 after S seconds (default 30)
   --upstream-timeout S        504 when the guest sends no first byte in S s (default 30)
+  --restart POLICY            what to do when a worker fails (workload exit, VMM
+                              death, failed health checks): no | on-failure |
+                              always | unless-stopped (default no; docs/policies.md)
+  --health-cmd CMD            a shell command the agent runs in each worker every
+                              --health-interval; 3 failures in a row (exit not 0,
+                              or over 5 s) drain the worker and replace it
+  --health-interval S         seconds between checks (default 30)
   --verbose, -v               copy the workers' console output to the log (stderr)
 
 Errors clients see (complete responses with Connection: close): 400/431 for
@@ -64,6 +71,9 @@ local spec = {
   { "volume", arg = "PATH", many = true },
   { "stop-grace", arg = "S" },
   { "no-standby" },
+  { "restart", arg = "POLICY" },
+  { "health-cmd", arg = "CMD" },
+  { "health-interval", arg = "S" },
   { "rm" },
   { "foreground" },	-- sm run's own: worker output on stdout too
 }
@@ -91,6 +101,7 @@ function M.run(argv)
   local o, rest, positional = args.parse(argv, spec)
   if #rest > 0 or #positional > 0 then errors.usage_error("unexpected argument '" .. (positional[1] or rest[1]) .. "' — see --help") end
   if not o.snapshot then errors.usage_error("--snapshot DIR is required") end
+  if o.health_interval and not o.health_cmd then errors.usage_error("--health-interval needs --health-cmd CMD (what to check)") end
   o.snapshot = o.snapshot:gsub("/+$", "")
   local baked = daemon.baked(o.snapshot, o.volume)
   if not baked and not core.stat(o.snapshot .. "/metadata.json") then
@@ -107,6 +118,8 @@ function M.run(argv)
     idle_timeout = seconds("--idle-timeout", o.idle_timeout or os.getenv("SM_IDLE_TIMEOUT"), 300, 0),
     stop_grace = seconds("--stop-grace", o.stop_grace, 10, 0),
     rm = o.rm, verbose = o.verbose, foreground = o.foreground, standby = not o.no_standby,
+    restart = o.restart, health = o.health_cmd and { check = "cmd", cmd = o.health_cmd,
+      interval = seconds("--health-interval", o.health_interval, 30, 0.05) } or nil,
     limits = {
       queue_timeout = seconds("--queue-timeout", o.queue_timeout, 30, 0.001),
       upstream_timeout = seconds("--upstream-timeout", o.upstream_timeout, 30, 0.001),
