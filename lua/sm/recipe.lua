@@ -139,10 +139,12 @@ M.TOP = {
   services = is_type("table", "a table of NAME = { service fields }"),
 }
 
+-- (their ranges are sm.policy.options', checked when the recipe is resolved)
+local seconds = is_type("number", "a number of seconds")
 M.HEALTH = {
-  check = one_of(enum("http", "cmd", "tcp"), fn), path = str("^/", "a path starting with '/'"),
-  port = int(L.port[1], L.port[2]), cmd = argv, interval = number(0.1, 3600), timeout = number(0.1, 3600),
-  retries = int(1, 100), start_period = number(0, 3600),
+  check = one_of(str("^[%w_]+$", "a built-in check's name"), fn), path = str("^/", "a path starting with '/'"),
+  port = int(L.port[1], L.port[2]), cmd = argv, interval = seconds, timeout = seconds, retries = int(1, 100),
+  start_period = seconds,
 }
 
 -- A bake step: exactly one verb, plus that verb's own options.
@@ -371,6 +373,17 @@ function M.services(rec)
   end
   table.sort(list, function(a, b) return a.name < b.name end)
   return list
+end
+
+-- A check made after loading (sm.policy.options' ranges, say) failed:
+-- raise it as the loader would, at the line of the field it names
+-- ("health.interval = 0: must be …").
+function M.fail_at(info, msg)
+  local field = msg:match("^([%w_.]+)")
+  local key = field and field:match("([%w_]+)$")
+  local line = info.src and key and line_of(info.src, key)
+  local ctx = setmetatable({ path = info.path, src = info.src or "" }, Ctx)
+  ctx:fail(nil, msg, line)
 end
 
 -- ---- recipe fields → `sm run` options ----

@@ -180,6 +180,7 @@ function M.resolve(o, arg)
       so.http_port = base and base + i - 1 or nil
     end
     local r = M.options(so, image)
+    M.check_policies(r)
     base = base or r.http_port
     r.service = svc.name
     out[i] = r
@@ -512,12 +513,33 @@ function M.foreground(list, as_daemon)
   return require("sm.daemon").serve_all(opts)
 end
 
+-- The daemon's policy options (docs/policies.md) for r: the flags', else
+-- the recipe's (sm.recipe.flags already let --restart win).
+function M.policies(r)
+  local rec = r.recipe or {}
+  local health = rec.health
+  if type(health) == "function" then health = { check = health } end
+  if r.health_cmd then health = { check = "cmd", cmd = r.health_cmd, interval = r.health_interval } end
+  return { health = health, restart = rec.restart or r.restart, after_restore = rec.after_restore,
+    before_stop = rec.before_stop }
+end
+
+-- Checked before any bake: a recipe's bad health table is its own error.
+function M.check_policies(r)
+  local ok, err = pcall(require("sm.policy.options").check, M.policies(r))
+  if ok then return end
+  if r.recipe and r.recipe.path and not r.recipe.builtin then require("sm.recipe").fail_at(r.recipe, tostring(err)) end
+  errors.usage_error(tostring(err))
+end
+
 function M.daemon_options(r, snap)
   local daemon = require "sm.daemon"
   local baked = daemon.baked(snap.dir, volume_paths(r))
-  return { http_port = r.http_port, snapshot = baked.vm, snapshot_root = baked.root, restore = baked.restore,
+  local o = { http_port = r.http_port, snapshot = baked.vm, snapshot_root = baked.root, restore = baked.restore,
     name = baked.name, port = baked.port, workers = r.workers, idle_timeout = r.idle_timeout,
     stop_grace = r.stop_grace, rm = r.rm, foreground = true, limits = {} }
+  for k, v in pairs(M.policies(r)) do o[k] = v end
+  return o
 end
 
 return M
