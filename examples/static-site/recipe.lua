@@ -11,7 +11,7 @@ return {
   image = os.getenv("SM_EXAMPLE_IMAGE") or "busybox:1.36",
   name = "static-site",
   port = 8080,
-  cmd = { "httpd", "-f", "-v", "-p", "8080", "-h", "/www" },
+  entrypoint = { "httpd", "-f", "-v", "-p", "8080", "-h", "/www" },
   bake = {
     { copy = "public/", to = "/www/", mode = tonumber("644", 8) },
     { run = "test -s /www/index.html" },	-- fails the bake if the copy went wrong

@@ -15,11 +15,11 @@ return {
   port = 8080,
   services = {
     site = {
-      cmd = { "httpd", "-f", "-v", "-p", "8080", "-h", "/www" },
+      entrypoint = { "httpd", "-f", "-v", "-p", "8080", "-h", "/www" },
       bake = { { copy = "../static-site/public/", to = "/www/" } },
     },
     api = {
-      cmd = { "httpd", "-f", "-v", "-p", "8080", "-h", "/srv" },
+      entrypoint = { "httpd", "-f", "-v", "-p", "8080", "-h", "/srv" },
       bake = { { copy = "api/", to = "/srv/" } },	-- cgi-bin/time keeps its mode 0755
     },
   },
