@@ -22,6 +22,7 @@ describe("daemon policies (docs/policies.md)", function()
   end
 
   local tmp, snap, env
+  local daemons = {}
   local helper = run.root .. "/spec/support/policy_daemon.lua"
   local port_base = 40000 + (tonumber(trim(sh("echo $$"))) or 0) % 20000
 
@@ -53,7 +54,12 @@ describe("daemon policies (docs/policies.md)", function()
     local pid = trim(sh(env .. (extra_env or "") .. " sh -c " .. run.quote("exec " .. run.quote(run.bin) .. " "
       .. argv .. " >" .. log .. " 2>&1") .. " & echo $!"))
     local d = { pid = pid, port = port, log = log, url = "http://127.0.0.1:" .. port }
-    finally(function() sh("kill " .. pid .. " 2>/dev/null; sleep 0.5; kill -9 " .. pid .. " 2>/dev/null") end)
+    -- busted keeps one finally per test: it ends every daemon started so far
+    daemons[#daemons + 1] = pid
+    finally(function()   -- and forgets them: a pid may be reused once its daemon is gone
+      for _, p in ipairs(daemons) do sh("kill " .. p .. " 2>/dev/null; sleep 0.5; kill -9 " .. p .. " 2>/dev/null") end
+      daemons = {}
+    end)
     for _ = 1, 100 do
       if select(2, sh("curl -sf -o /dev/null --max-time 1 " .. d.url .. "/_health")) == 0 then return d end
       sh("sleep 0.05")
