@@ -50,6 +50,7 @@ struct put {
 	bool open;			/* a file entry waits for its DATA */
 	int fd;				/* its temporary file */
 	char tmp[AGENT_PATH_MAX + 32], final[AGENT_PATH_MAX + 1];
+	char parent[AGENT_PATH_MAX + 1];	/* the last parent known to exist ("" = none) */
 	uint16_t mode;
 	int64_t mtime;
 	bool owner_known;		/* owner → uid, gid: looked up once per owner */

@@ -43,11 +43,16 @@ static int owner_of(struct put *p, const char *owner, char *msg, size_t msglen)
 	return 0;
 }
 
-/* mkdir -p of path's parents; the ones made here get 0755 and the owner. */
+/* mkdir -p of path's parents; the ones made here get 0755 and the owner.
+ * A tree's entries mostly share their parent: the last one is remembered,
+ * as each mkdir costs a guest syscall per component (slow under emulation). */
 static int make_parents(struct put *p, const char *path, char *msg, size_t msglen)
 {
 	char dir[AGENT_PATH_MAX + 1];
+	size_t n = (size_t)(strrchr(path, '/') - path);
 
+	if (n == strlen(p->parent) && !strncmp(path, p->parent, n))
+		return 0;
 	snprintf(dir, sizeof(dir), "%s", path);
 	for (char *c = dir + 1; (c = strchr(c, '/')); c++) {
 		*c = '\0';
@@ -59,6 +64,7 @@ static int make_parents(struct put *p, const char *path, char *msg, size_t msgle
 		}
 		*c = '/';
 	}
+	snprintf(p->parent, sizeof(p->parent), "%.*s", (int)n, path);
 	return 0;
 }
 
