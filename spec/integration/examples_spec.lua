@@ -13,19 +13,9 @@ local function sm(args)
   return run.sm(args, env, T)
 end
 
-local function must(cmd)
-  local code, out, err = run.sh(cmd)
-  assert(code == 0, cmd .. " failed (" .. tostring(code) .. "):\n" .. out .. err)
-  return out
-end
+local must = run.must
 
-local function get(port, path)
-  local _, out = run.sh(string.format("curl -s -m 60 -o %s/body -w '%%{http_code}' http://127.0.0.1:%d%s", tmp, port, path))
-  local f = io.open(tmp .. "/body")
-  local body = f and f:read("a") or ""
-  if f then f:close() end
-  return tonumber(out), body
-end
+local function get(port, path, secs) return run.http_get(tmp, port, path, secs) end
 
 local function detach(recipe, port)
   return sm({ "run", recipe, "--detach", "--http-port", tostring(port), "--ready-timeout-ms", "240000" })

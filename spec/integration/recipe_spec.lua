@@ -17,11 +17,7 @@ local function sm(args, extra_env)
   return run.sm(args, e, T)
 end
 
-local function must(cmd)
-  local code, out, err = run.sh(cmd)
-  assert(code == 0, cmd .. " failed (" .. tostring(code) .. "):\n" .. out .. err)
-  return out
-end
+local must = run.must
 
 local function write(name, text)
   local path = tmp .. "/" .. name
@@ -32,13 +28,7 @@ local function write(name, text)
   return path
 end
 
-local function get(port, path)
-  local _, out = run.sh(string.format("curl -s -m 60 -o %s/body -w '%%{http_code}' http://127.0.0.1:%d%s", tmp, port, path))
-  local f = io.open(tmp .. "/body")
-  local body = f and f:read("a") or ""
-  if f then f:close() end
-  return tonumber(out), body
-end
+local function get(port, path, secs) return run.http_get(tmp, port, path, secs) end
 
 local function stop(port) return sm({ "run", "--stop", "--http-port", tostring(port), "--stop-grace", "2" }) end
 

@@ -18,21 +18,9 @@ local function sm(args, extra_env, prefix)
   return run.sm(args, e, (prefix or "") .. T)
 end
 
-local function must(cmd)
-  local code, out, err = run.sh(cmd)
-  assert(code == 0, cmd .. " failed (" .. tostring(code) .. "):\n" .. out .. err)
-  return out
-end
+local must = run.must
 
--- One GET through the edge: status, body (curl; never hangs: -m)
-local function get(port, path, secs)
-  local _, out = run.sh(string.format("curl -s -m %d -o %s/body -w '%%{http_code}' http://127.0.0.1:%d%s", secs or 60,
-    tmp, port, path or "/"))
-  local f = io.open(tmp .. "/body")
-  local body = f and f:read("a") or ""
-  if f then f:close() end
-  return tonumber(out), body
-end
+local function get(port, path, secs) return run.http_get(tmp, port, path, secs) end
 
 local function health(port)
   local code, body = get(port, "/_health", 10)

@@ -66,6 +66,24 @@ function M.sm(args, env, prefix)
   return M.sh("env " .. table.concat(parts, " "))
 end
 
+-- must(cmd) -> stdout; a failing cmd fails the test with its output
+function M.must(cmd)
+  local code, out, err = M.sh(cmd)
+  assert(code == 0, cmd .. " failed (" .. tostring(code) .. "):\n" .. out .. err)
+  return out
+end
+
+-- One GET of http://127.0.0.1:port/path with curl (never hangs: -m secs,
+-- default 60), the body kept in dir/body -> status (nil: no answer), body
+function M.http_get(dir, port, path, secs)
+  local _, out = M.sh(string.format("curl -s -m %d -o %s/body -w '%%{http_code}' http://127.0.0.1:%d%s", secs or 60,
+    dir, port, path or "/"))
+  local f = io.open(dir .. "/body")
+  local body = f and f:read("a") or ""
+  if f then f:close() end
+  return tonumber(out), body
+end
+
 -- one line, no newline inside, ends with \n
 function M.one_line(s)
   return s:match("^[^\n]+\n$") ~= nil
