@@ -23,6 +23,7 @@
 #include "devices/virtio-blk.h"
 #include "devices/virtio-rng.h"
 #include "devices/virtio-vsock.h"
+#include "util/fds.h"
 #include "vmm/boot.h"
 #include "vmm/console.h"
 #include "vmm/control.h"
@@ -31,6 +32,7 @@
 #include "vmm/log.h"
 #include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
+#include "util/fds.h"
 #include "vmm/vmm-main.h"
 #include "vmm/vmm-opts.h"
 #include "vmm/vmm.h"
@@ -684,6 +686,14 @@ int vmm__main(int argc, char **argv)
 		return 2;
 	}
 	m->status_fd = m->o.status_fd;
+	/* nothing a parent leaked stays open in a VMM: only stdio, the status
+	 * and control fds it was given */
+	int keep[2] = { m->o.status_fd, m->o.control_fd }, r = fds__sweep(keep, 2);
+
+	if (r < 0) {
+		fprintf(stderr, "sm vmm: closing inherited file descriptors: %s\n", strerror(-r));
+		return 1;
+	}
 	if (m->o.control_fd >= 0)
 		fcntl(m->o.control_fd, F_SETFL, O_NONBLOCK);
 	log_verbose = m->o.verbose;
