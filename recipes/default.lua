@@ -8,7 +8,8 @@
 local image = ...
 return {
   image = image,
-  -- no bake steps: the image as its author made it
-  snapshot = "listening",	-- the workload started and accepting on its port
+  -- no bake steps: the image as its author made it; no `snapshot`: the
+  -- workload started and accepting on its port ("listening"), or before it
+  -- starts ("ready") with volumes
   restart = "no",		-- a worker that fails is not restarted (a new request restores another)
 }

@@ -122,9 +122,11 @@ print(r.recipe.snapshot, r.recipe.path == %q)
   it("`sm run IMAGE` runs the default recipe; the user's default recipe replaces it", function()
     local code = [[
 local r = require("sm.run").resolve({}, "busybox:1")[1]
-print(r.image, r.memory_mib, r.recipe.snapshot, r.restart, require("sm.recipe").default_path():match("[^/]+/[^/]+$"))
+print(r.image, r.memory_mib, require("sm.bake").point(r), r.restart, require("sm.recipe").default_path():match("[^/]+/[^/]+$"))
 ]]
     assert.are.equal("busybox:1\t256\tlistening\tno\trecipes/default.lua\n", lua(code))
+    -- with a volume the default recipe's snapshot is taken ready
+    assert.are.equal("ready\n", lua('print(require("sm.bake").point(require("sm.run").resolve({ volume = { "d:/data" } }, "busybox:1")[1]))'))
     write("config/sm/recipes/default.lua", 'local image = ...\nreturn { image = image, memory = 640, snapshot = "ready" }\n')
     assert.are.equal("busybox:1\t640\tready\tno\trecipes/default.lua\n", lua(code))
     t.sh("rm -rf " .. tmp .. "/config/sm/recipes")

@@ -150,7 +150,7 @@ describe("sm run (real images, real registry)", function()
     -- the same name with one flag changed: a new bake (the old snapshot is replaced)
     code, _, err = detach(p, { "--name", "web-custom", "--entrypoint", "/bin/web-start", ref })
     assert.are.equal(0, code, err)
-    assert.matches("bake: image or options changed", err, 1, true)
+    assert.matches("bake: image, recipe or options changed", err, 1, true)
     status, info = get(p, "/info")
     assert.matches("args:\n", info, 1, true)		-- --entrypoint dropped the image's CMD
     assert.matches("user:0:0\n", info, 1, true)
