@@ -34,7 +34,7 @@ make -s -C "$build" KCONFIG_ALLCONFIG="$here/sm.config" allnoconfig >/dev/null
 # every option we asked for must have survived Kconfig's dependency checks
 missing=0
 while IFS= read -r line; do
-    case "$line" in CONFIG_*=y) grep -qx "$line" "$build/.config" || { echo "guest kernel: $line did not take effect" >&2; missing=1; } ;; esac
+    case "$line" in CONFIG_*=y|CONFIG_*=[0-9]*) grep -qx "$line" "$build/.config" || { echo "guest kernel: $line did not take effect" >&2; missing=1; } ;; esac
 done < "$here/sm.config"
 [ $missing = 0 ] || exit 1
 start=$(date +%s)
