@@ -57,21 +57,10 @@ local ROUNDS = tonumber(arg[1] or os.getenv("SM_BENCH_POLICY_ROUNDS") or "3")
 local WRK_S = tonumber(arg[2] or os.getenv("SM_BENCH_WRK_S") or "10")
 local root = core.paths().lua .. "/.."
 
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  p:close()
-  return out
-end
+local proc = dofile(root .. "/bench/lib/proc.lua")
+local sh = proc.sh
 
-local function cpu_ns(pid)
-  local total = 0
-  for tid in sh("ls /proc/" .. pid .. "/task 2>/dev/null"):gmatch("%d+") do
-    local f = io.open("/proc/" .. pid .. "/task/" .. tid .. "/schedstat")
-    if f then total = total + (tonumber(f:read("a"):match("^(%d+)")) or 0) f:close() end
-  end
-  return total
-end
+local cpu_ns = proc.cpu_ns
 
 local tmp = sh("mktemp -d /tmp/sm-bench-policy.XXXXXX"):gsub("%s+$", "")
 sh("cc -O2 -o " .. tmp .. "/native_worker " .. root .. "/bench/native_worker.c -lpthread")

@@ -41,12 +41,8 @@ local SEQ = tonumber(os.getenv("SM_BENCH_ROUTER_SEQ") or "20")
 local exe = core.paths().exe
 local root = core.paths().lua .. "/.."
 
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  p:close()
-  return out
-end
+local proc = dofile(root .. "/bench/lib/proc.lua")
+local sh = proc.sh
 
 local function pct(t, q)
   local s = table.move(t, 1, #t, 1, {})
@@ -62,15 +58,7 @@ local function oncpu_ns(pid)
   return ns or 0
 end
 
--- Whole-process on-CPU time (every thread) from /proc/PID/task/*/schedstat.
-local function proc_cpu_ns(pid)
-  local total = 0
-  for tid in sh("ls /proc/" .. pid .. "/task 2>/dev/null"):gmatch("%d+") do
-    local f = io.open("/proc/" .. pid .. "/task/" .. tid .. "/schedstat")
-    if f then total = total + (tonumber(f:read("a"):match("^(%d+)")) or 0) f:close() end
-  end
-  return total
-end
+local proc_cpu_ns = proc.cpu_ns
 
 -- One HTTP/1.0 GET on stream s: status, seconds to the first byte, body length.
 local function exchange(s, path, t0)
