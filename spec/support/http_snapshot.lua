@@ -3,18 +3,9 @@
 -- small page at /index.html, 1 MiB at /big), waits until it listens, and
 -- snapshots it to DIR/snap with the server running.  Prints "ok DIR/snap".
 --   sm lua spec/support/http_snapshot.lua DIR     (DIR: a private 0700 directory)
-local vm = require "sm.vm"
-
 local dir = assert(arg[1], "usage: http_snapshot.lua DIR")
 local script = "mkdir -p /www && echo hello-router > /www/index.html"
   .. " && dd if=/dev/zero bs=65536 count=16 2>/dev/null | tr '\\000' x > /www/big"
   .. " && exec httpd -f -p 8080 -h /www"
-local src = vm.boot{ vsock_uds = dir .. "/src.sock", memory_mib = 128, console = "capture",
-  argv = { "/bin/sh", "-c", script } }
-assert(src:wait_agent(240))
-assert(src:wait_listener(8080, 300), "httpd did not listen")
-local ok, err = src:snapshot(dir .. "/snap", 120)
-src:kill(9)
-src:wait(30)
-assert(ok, "snapshot: " .. tostring(err))
-print("ok " .. dir .. "/snap")
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+print("ok " .. dofile(here .. "/workload_snapshot.lua")(dir, script))

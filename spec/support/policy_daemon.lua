@@ -10,22 +10,14 @@
 local cmd = arg[1]
 
 if cmd == "snapshot" then
-  local vm = require "sm.vm"
   local dir = arg[2]
   local script = table.concat({
     "mkdir -p /www/cgi-bin && echo hello > /www/index.html && echo ok > /www/state",
     [[printf '#!/bin/sh\nif [ "$(cat /www/state)" = ok ]; then printf "HTTP/1.0 200 OK\\r\\n\\r\\nok\\n"; else printf "HTTP/1.0 500 Bad\\r\\n\\r\\nbad\\n"; fi\n' > /www/cgi-bin/h]],
     "chmod +x /www/cgi-bin/h && mkfifo /www/ctl && httpd -p 8080 -h /www",
     "read code < /www/ctl; exit $code" }, " && ")
-  local src = vm.boot{ vsock_uds = dir .. "/src.sock", memory_mib = 128, console = "capture",
-    argv = { "/bin/sh", "-c", script } }
-  assert(src:wait_agent(240))
-  assert(src:wait_listener(8080, 300), "httpd did not listen")
-  local ok, err = src:snapshot(dir .. "/snap", 120)
-  src:kill(9)
-  src:wait(30)
-  assert(ok, "snapshot: " .. tostring(err))
-  print("ok " .. dir .. "/snap")
+  local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+  print("ok " .. dofile(here .. "/workload_snapshot.lua")(dir, script))
 elseif cmd == "serve" then
   local o = dofile(arg[4])
   local d = { snapshot = arg[2], http_port = math.tointeger(tonumber(arg[3])), name = "policy", port = 8080,
