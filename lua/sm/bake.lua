@@ -31,9 +31,7 @@ M.SETTLE_S = 0.3		-- after the port accepts: let the workload finish warming up
 local util = require "sm.util"
 local env, data_home = util.env, util.data_home
 
-local function trace(fmt, ...)
-  if env("SM_RUN_TRACE") == "1" then io.stderr:write("sm run: trace: ", string.format(fmt, ...), "\n") end
-end
+local trace = util.run_trace
 
 function M.snapshots_dir(r)
   local dir = (r and r.snapshots_dir) or env("SM_SNAPSHOTS") or (data_home() .. "/sm/snapshots")
@@ -208,12 +206,7 @@ end
 
 -- ---- baking ----
 
-local function tail(s, n)
-  s = (s or ""):gsub("%s+$", "")
-  local lines = {}
-  for l in s:gmatch("[^\n]+") do lines[#lines + 1] = l end
-  return table.concat(lines, "\n", math.max(1, #lines - n + 1))
-end
+local tail = util.tail_lines
 
 -- What a restore of this snapshot needs from sm.vm.restore: the layers
 -- again (same slots), and at the ready point the run config and volumes.

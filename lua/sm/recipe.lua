@@ -406,10 +406,12 @@ local function cmd_argv(v)
   return v
 end
 
+-- A host path in a recipe: relative ones are the recipe directory's.
 local function abs(dir, p)
   if p:sub(1, 1) == "/" then return p end
-  return (dir == "." and "" or dir .. "/") .. p:gsub("^%./", "")
+  return ((dir or ".") == "." and "" or dir .. "/") .. p:gsub("^%./", "")
 end
+M.host_path = abs
 
 -- A relative host side of a volume is the recipe's directory's ("./x.img:/data").
 local function volume_spec(dir, s)

@@ -390,9 +390,7 @@ function M.stop(r)
   return 0
 end
 
-local function trace(fmt, ...)
-  if env("SM_RUN_TRACE") == "1" then io.stderr:write("sm run: trace: ", string.format(fmt, ...), "\n") end
-end
+local trace = util.run_trace
 M.trace = trace
 
 -- The host side of each volume, in the order bake.json lists them.

@@ -20,11 +20,9 @@ local M = {}
 
 M.TIMEOUT_S = 600	-- one step at most (SM_BAKE_STEP_TIMEOUT)
 
-local function abs(dir, p)
-  if p:sub(1, 1) == "/" then return p end
-  return ((dir or ".") == "." and "" or dir .. "/") .. p:gsub("^%./", "")
-end
-M.host_path = abs
+local util = require "sm.util"
+local trace, tail = util.run_trace, util.tail_lines
+local abs = require("sm.recipe").host_path
 
 -- sha256 over a host file or tree: each entry's relative path, kind,
 -- permission bits, and a file's content or a link's target — what a copy
@@ -64,15 +62,6 @@ function M.baker(vm, cfg, rec, image)
     user = cfg.user ~= "" and cfg.user or nil, rec = rec, image = image, inputs = {} }, Baker)
 end
 
-local function trace(fmt, ...)
-  if os.getenv("SM_RUN_TRACE") == "1" then io.stderr:write("sm run: trace: ", string.format(fmt, ...), "\n") end
-end
-
-local function tail(s, n)
-  local lines = {}
-  for l in (s or ""):gsub("%s+$", ""):gmatch("[^\n]+") do lines[#lines + 1] = l end
-  return table.concat(lines, "\n", math.max(1, #lines - n + 1))
-end
 
 function Baker:exec(req)
   local r = {}
