@@ -23,7 +23,7 @@ count() {   # count NAME: tallies $log/NAME.tap
 	if [ "$p" = 0 ] && [ "$f" = 0 ]; then
 		echo "# suite $name reported no tests"; f=1
 	fi
-	echo "# $name: $p passed, $f failed"
+	echo "# $name: $p passed, $f failed ($((SECONDS - suite_t0)) s)"
 	pass=$((pass + p)) fail=$((fail + f))
 }
 
@@ -42,21 +42,30 @@ run_scripts() {   # the shell tests of scripts/ (TAP each)
 	done
 }
 
-run_busted() {   # DIR
-	local files
-	files=$(find "$1" -maxdepth 1 -name '*_spec.lua' | sort)
-	[ -n "$files" ] || return 0
-	# busted exits non-zero on failure; the TAP lines carry the counts
-	busted --output=TAP --lpath="$PWD/lua/?.lua;$PWD/lua/?/init.lua;$PWD/spec/?.lua" $files 2>&1
+busted_tap() {   # FILES...: busted exits non-zero on failure; the TAP lines carry the counts
+	busted --output=TAP --lpath="$PWD/lua/?.lua;$PWD/lua/?/init.lua;$PWD/spec/?.lua" "$@" 2>&1
 	return 0
 }
 
+run_busted() {   # DIR [each]: "each" runs one busted per file and prints its wall time
+	local files f t0
+	files=$(find "$1" -maxdepth 1 -name '*_spec.lua' | sort)
+	[ -n "$files" ] || return 0
+	if [ "${2:-}" != each ]; then busted_tap $files; return 0; fi
+	for f in $files; do
+		t0=$SECONDS
+		busted_tap "$f"
+		echo "# time $f: $((SECONDS - t0)) s"
+	done
+}
+
 for s in $suites; do
+	suite_t0=$SECONDS
 	case $s in
 	scripts)     run_scripts 2>&1 | tee "$log/scripts.tap" ;;
 	unit)        run_unit 2>&1 | tee "$log/unit.tap" ;;
 	spec)        run_busted spec | tee "$log/spec.tap" ;;
-	integration) run_busted spec/integration | tee "$log/integration.tap" ;;
+	integration) run_busted spec/integration each | tee "$log/integration.tap" ;;
 	bench)       bench/run.sh --smoke 2>&1 | tee "$log/bench.tap" ;;
 	*)           echo "unknown suite $s"; continue ;;
 	esac

@@ -298,9 +298,14 @@ describe("sm run (real images, real registry)", function()
     it("a port another program holds", function()
       local p = base + 12
       local _, pid = run.sh(string.format("setsid python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\",%d)); s.listen(); time.sleep(120)' </dev/null >/dev/null 2>&1 & echo $!", p))
-      run.sh("sleep 0.5")
+      -- python can take seconds to start on a loaded host: wait until it really holds the port
+      local held = wait_until(30, function()
+        return run.sh(string.format("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d'", p)) == 0
+      end)
       local code, _, err = detach(p, { "--name", "web", ref })
       run.sh("kill " .. pid:gsub("%s+", ""))
+      if code == 0 then stop(p) end -- never leave a daemon behind for the next test
+      assert.is_truthy(held, "the holder listened on " .. p)
       assert.are.equal(1, code)
       assert.matches("127.0.0.1:" .. p .. " is in use by another program", err, 1, true)
       assert.is_nil(io.open(tmp .. "/state/sm/router-" .. p .. ".pid"))
