@@ -27,7 +27,7 @@ SRCS    := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all sm guest kernel test unit unit-build spec asan-test bench bench-smoke demo deps install clean fuzz fuzz-runs FORCE
+.PHONY: all sm guest kernel test unit unit-build spec asan-test bench bench-smoke demo deps install clean fuzz fuzz-runs soak FORCE
 all: sm guest
 
 sm: $(BUILD)/sm $(BUILD)/sm-vmm
@@ -79,6 +79,15 @@ asan-test:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	        sm $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
 	@SM_BUILD=build-asan SM_SUITES="unit spec" tests/run-all.sh
+
+# ---- soak: the daemon under load (tests/load/soak.lua; a short one is in make test) ----
+#   make soak                        wrk -c256 -d60s through the router to 2 workers
+#   make soak SOAK_C=64 SOAK_S=10    the short version
+SOAK_C ?= 256
+SOAK_S ?= 60
+SOAK_W ?= 2
+soak: sm guest
+	@$(BUILD)/sm lua tests/load/soak.lua -c $(SOAK_C) -d $(SOAK_S) -w $(SOAK_W)
 
 # ---- fuzz: libFuzzer harnesses (tests/fuzz/, docs/fuzzing.md) ----
 #   make fuzz                      every harness for FUZZ_SECONDS each, one at a time

@@ -19,7 +19,7 @@
 --     VMM (set-up on the request path: go → first KVM_RUN; its preparation
 --     off the path: spawn → standby, and its PSS), then with --no-standby
 --     (spawn → first KVM_RUN, the peer).
---   build/sm lua bench/router.lua [SNAPSHOT_DIR] [RUNS] [WRK_SECONDS]   (default: a new one, 20, 10)
+--   build/sm lua bench/router.lua [SNAPSHOT_DIR] [RUNS] [WRK_SECONDS]   (default: $SM_TEST_HTTP_SNAPSHOT or a new one, 20, 10)
 local core = require "sm.core"
 local agent = require "sm.agent"
 local vm = require "sm.vm"
@@ -34,7 +34,7 @@ if arg[1] == "--edge" then   -- the router alone on its loop, one ready worker: 
   return 0
 end
 
-local SNAP = arg[1] ~= "" and arg[1] or nil
+local SNAP = (arg[1] and arg[1] ~= "" and arg[1]) or os.getenv("SM_TEST_HTTP_SNAPSHOT")   -- make test shares one
 local RUNS = tonumber(arg[2] or os.getenv("SM_BENCH_ROUTER_RUNS") or "20")
 local WRK_S = tonumber(arg[3] or os.getenv("SM_BENCH_WRK_S") or "10")
 local SEQ = tonumber(os.getenv("SM_BENCH_ROUTER_SEQ") or "20")

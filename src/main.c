@@ -51,6 +51,7 @@ static int run_lua(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);	/* a closed pipe is an error return, not death */
+	signal(SIGXFSZ, SIG_IGN);	/* so is a file-size limit (EFBIG), e.g. writing a volume */
 	luaL_openlibs(L);
 	luaL_requiref(L, "sm.core", luaopen_sm_core, 0);
 	lua_pop(L, 1);

@@ -59,13 +59,24 @@ run_busted() {   # DIR [each]: "each" runs one busted per file and prints its wa
 	done
 }
 
+# The HTTP test snapshot (spec/support/http_snapshot.lua) the daemon specs
+# serve, made once for the whole integration suite instead of once per
+# spec file; a spec makes its own when this fails.
+shared_http_snapshot() {
+	[ -z "${SM_TEST_HTTP_SNAPSHOT:-}" ] || return 0
+	mkdir -m 700 "$log/http" &&
+		timeout 900 "$build/sm" lua spec/support/http_snapshot.lua "$log/http" >/dev/null 2>"$log/http.err" &&
+		export SM_TEST_HTTP_SNAPSHOT=$log/http/snap ||
+		echo "# the shared HTTP test snapshot failed (each spec makes its own): $(tail -n 3 "$log/http.err")"
+}
+
 for s in $suites; do
 	suite_t0=$SECONDS
 	case $s in
 	scripts)     run_scripts 2>&1 | tee "$log/scripts.tap" ;;
 	unit)        run_unit 2>&1 | tee "$log/unit.tap" ;;
 	spec)        run_busted spec | tee "$log/spec.tap" ;;
-	integration) run_busted spec/integration each | tee "$log/integration.tap" ;;
+	integration) shared_http_snapshot; run_busted spec/integration each | tee "$log/integration.tap" ;;
 	bench)       bench/run.sh --smoke 2>&1 | tee "$log/bench.tap" ;;
 	*)           echo "unknown suite $s"; continue ;;
 	esac

@@ -359,10 +359,20 @@ function VM:snapshot(dir, timeout)
       if how == "error" and msg:find(dir, 1, true) then return nil, msg end
     end
     local left = deadline - core.monotime()
-    if left <= 0 or not self.proc:expect("snapshotted ", math.min(left, 0.2), "status") then
-      if left <= 0 then return nil, "timeout" end
-    end
+    if left <= 0 then return nil, "timeout" end
+    local _, why = self.proc:expect("snapshotted ", math.min(left, 0.2), "status")
+    if why == "eof" then return nil, self:ended_how() end   -- it died mid-write: no need to wait on
   until false
+end
+
+-- Why a VM whose status pipe closed is gone: its last end= line, else how
+-- the process ended (kill -9 and crashes write none).
+function VM:ended_how()
+  local last = self.proc:buffered("status"):match(".*(end=[^\n]*)")
+  if last then return "the VM ended: " .. last end
+  local r = self.proc:wait(5)
+  if r and r.signal then return string.format("the VMM was killed by signal %d", r.signal) end
+  return "the VMM exited" .. (r and r.code and (" with status " .. r.code) or "")
 end
 
 -- Waits until guest init has prepared the rootfs and waits for its workload

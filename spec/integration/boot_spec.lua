@@ -44,11 +44,11 @@ describe("sm boot as a non-root user in the kvm group", function()
     tmp = run.tmpdir("nonroot")
     local _, mode = run.sh("stat -c '%g %a' /dev/kvm")
     saved_kvm_mode = mode:gsub("\n", "")
-    -- an installed-looking copy every user can read: bin/sm, lua/, bin/guest/
+    -- an installed-looking copy every user can read: bin/sm, lua/, recipes/, bin/guest/
     assert.equal(0, (run.sh(table.concat({
       "set -e", "cd " .. run.quote(tmp), "mkdir -p bin/guest home",
       "cp " .. run.quote(run.bin) .. " bin/sm",
-      "cp -r " .. run.quote(run.root .. "/lua") .. " lua",
+      "cp -r " .. run.quote(run.root .. "/lua") .. " lua", "cp -r " .. run.quote(run.root .. "/recipes") .. " recipes",
       "cp -L " .. run.quote(run.root .. "/build/guest/vmlinux") .. " bin/guest/vmlinux",
       "cp " .. run.quote(run.root .. "/build/guest/initramfs.cpio") .. " bin/guest/",
       "getent group kvm >/dev/null || groupadd --system kvm",
@@ -92,6 +92,37 @@ describe("sm boot as a non-root user in the kvm group", function()
     local head = f:read(17)
     f:close()
     assert.equal("guest-wrote-this\n", head)
+  end)
+
+  -- issue 13: the whole of `sm run` (pull, bake, daemon, router, restored
+  -- workers, --stop) as that user, with its own XDG directories
+  it("sm run serves an image as that user, and --stop leaves nothing running", function()
+    if not tmp then pending("needs root to create the test users") return end
+    local home = tmp .. "/home/" .. kvm_user
+    local port = 21000 + (os.time() * 13) % 2000
+    -- its cache starts with this machine's boot snapshots (the same kernel
+    -- and initramfs give the same keys): a copy, not a second boot
+    assert.equal(0, (run.sh(table.concat({
+      "set -e", "python3 " .. run.root .. "/tests/oci/mkimage.py web " .. tmp .. "/web >/dev/null",
+      "chmod -R a+rX " .. tmp .. "/web", "mkdir -p " .. home .. "/.cache/sm " .. home .. "/xdg",
+      "if [ -d \"$HOME/.cache/sm/boot-snapshots\" ]; then cp -r \"$HOME/.cache/sm/boot-snapshots\" " .. home .. "/.cache/sm/; fi",
+      "chown -R " .. kvm_user .. " " .. home, "chmod 700 " .. home .. "/xdg",
+    }, " && "))))
+    local function as_user(args)
+      return run.sh("runuser -u " .. kvm_user .. " -- env HOME=" .. home .. " XDG_RUNTIME_DIR=" .. home .. "/xdg timeout "
+        .. BOOT_TIMEOUT .. " " .. tmp .. "/bin/sm " .. args)
+    end
+    local code, _, err = as_user("run --detach --memory 128 --ready-timeout-ms 180000 --http-port " .. port
+      .. " oci-layout:" .. tmp .. "/web:1")
+    assert.equal(0, code, err)
+    local _, body = run.sh("curl -s -m 60 http://127.0.0.1:" .. port .. "/")
+    assert.matches("hello from the web image", body, 1, true)
+    local _, owner = run.sh("stat -c %U " .. home .. "/.local/share/sm/snapshots")
+    assert.equal(kvm_user .. "\n", owner)
+    code, _, err = as_user("run --stop --http-port " .. port .. " --stop-grace 5")
+    assert.equal(0, code, err)
+    local _, left = run.sh("{ pgrep -u " .. kvm_user .. " -f '[s]m-vmm|[s]m daemon|[s]m run'; true; }")
+    assert.equal("", left)
   end)
 
   it("tells a user without /dev/kvm access to join the kvm group", function()

@@ -181,6 +181,45 @@ describe("sm daemon (docs/router.md)", function()
     stop(d)
   end)
 
+  it("a worker killed with kill -9 before it answered: its waiting clients get 502 at once, the pool replaces it", function()
+    local d = start()
+    assert.equal(200, (get(d, "/index.html")))
+    local pid = sh("cat " .. d.log):match("worker 1 running %(pid (%d+)")
+    -- three requests reach the guest's CGI, which answers only after 60 s
+    local outs = {}
+    for i = 1, 3 do
+      outs[i] = string.format("%s/slow%d.out", tmp, i)
+      sh("(curl -s --max-time 240 -o /dev/null -w '%{http_code}' " .. d.url .. "/cgi-bin/slow >" .. outs[i]
+        .. " 2>&1; echo \" rc=$?\" >>" .. outs[i] .. ") >/dev/null 2>&1 &")
+    end
+    local bound = false
+    for _ = 1, 600 do   -- all three are bound to the worker (its pool entry counts them)
+      if tonumber(health(d):match('"conns":(%d+)') or 0) >= 3 then bound = true break end
+      sh("sleep 0.1")
+    end
+    assert.is_true(bound, health(d))
+    sh("sleep 2")        -- and have reached httpd, which runs the CGI
+    local t0 = os.time()
+    sh("kill -9 " .. pid)
+    for i = 1, 3 do
+      local res
+      for _ = 1, 300 do
+        res = sh("cat " .. outs[i])
+        if res:match("rc=") then break end
+        sh("sleep 0.1")
+      end
+      assert.matches("^502 rc=0", res)
+    end
+    assert.is_true(os.time() - t0 < 20, "the 502s took " .. (os.time() - t0) .. " s")
+    local code, body = get(d, "/index.html")
+    assert.equal(200, code)
+    assert.equal("hello-router\n", body)
+    local log = sh("cat " .. d.log)
+    assert.matches("worker 1 ended", log)
+    assert.matches("worker 2 running", log)
+    stop(d)
+  end)
+
   local function alive(pid)
     local _, code = sh("kill -0 " .. pid .. " 2>/dev/null")
     return code == 0

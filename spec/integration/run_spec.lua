@@ -295,6 +295,35 @@ describe("sm run (real images, real registry)", function()
       nothing_left("deaf", base + 11)
     end)
 
+    it("a VMM killed while the bake writes its snapshot: a clear error and no snapshot; the next run bakes and serves", function()
+      local p = base + 11
+      local code, _, err = detach(p, { "--name", "cut", ref }, { SM_VMM_FAULT = "kill-mid-snapshot" })
+      assert.are.equal(1, code)
+      assert.matches("killed", err)
+      nothing_left("cut", p)
+      code, _, err = detach(p, { "--name", "cut", ref })
+      assert.are.equal(0, code, err)
+      assert.are.equal(200, (get(p, "/")))
+      assert.are.equal(0, (stop(p)))
+    end)
+
+    it("a write failure while baking (RLIMIT_FSIZE, as a full disk): a clear error, no snapshot, the layer cache intact", function()
+      local p = base + 11
+      local function images() return select(2, run.sh("cd " .. tmp .. "/images && find . -type f | sort | xargs sha256sum")) end
+      local before = images()
+      local a = { "run", "--detach", "--memory", "128", "--ready-timeout-ms", "180000", "--http-port", tostring(p),
+        "--name", "full", ref }
+      local code, _, err = sm(a, nil, "bash -c 'ulimit -f 16384; exec \"$@\"' limited")
+      assert.are.equal(1, code)
+      assert.matches("File too large (its file system is full, or a file-size limit", err, 1, true)
+      nothing_left("full", p)
+      assert.are.equal(before, images())
+      code, _, err = detach(p, { "--name", "full", ref })
+      assert.are.equal(0, code, err)
+      assert.are.equal(200, (get(p, "/")))
+      assert.are.equal(0, (stop(p)))
+    end)
+
     it("a port another program holds", function()
       local p = base + 12
       local _, pid = run.sh(string.format("setsid python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\",%d)); s.listen(); time.sleep(120)' </dev/null >/dev/null 2>&1 & echo $!", p))
@@ -311,7 +340,7 @@ describe("sm run (real images, real registry)", function()
       assert.is_nil(io.open(tmp .. "/state/sm/router-" .. p .. ".pid"))
     end)
 
-    it("kill -9 of the daemon: its workers go with it, sm ps sweeps the pid file", function()
+    it("kill -9 of the daemon: its workers go with it, sm ps sweeps the pid file, sm run on its port works again", function()
       local p = base + 9
       local code, _, err = detach(p, { "--name", "web", ref })
       assert.are.equal(0, code, err)
@@ -326,6 +355,11 @@ describe("sm run (real images, real registry)", function()
       code, out = sm({ "ps" })
       assert.matches("^PORT[^\n]*\n$", out)
       assert.is_nil(io.open(tmp .. "/state/sm/router-" .. p .. ".pid"))
+      -- and the port is free for a new run at once (the snapshot is reused: no bake)
+      code, _, err = detach(p, { "--name", "web", ref })
+      assert.are.equal(0, code, err)
+      assert.are.equal(200, (get(p, "/")))
+      assert.are.equal(0, (stop(p)))
     end)
   end)
 end)

@@ -111,7 +111,8 @@ static void exec_child(lua_State *L, int opts, char **argv, int pipes[P_N][2], i
 		dup2(ctl_r, CONTROL_FD);
 		close(ctl_r);
 	}
-	signal(SIGPIPE, SIG_DFL);		/* sm ignores it; its children should not */
+	signal(SIGPIPE, SIG_DFL);		/* sm ignores these; its children should not */
+	signal(SIGXFSZ, SIG_DFL);
 	child_env(L, opts);
 	lua_getfield(L, opts, "die_with_parent");
 	if (lua_toboolean(L, -1))		/* an attached VM ends with its sm */

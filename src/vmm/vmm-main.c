@@ -680,6 +680,7 @@ int vmm__main(int argc, char **argv)
 		return 1;
 	m->t0_ns = t0 ? strtoull(t0, NULL, 10) : clock__ns();
 	signal(SIGPIPE, SIG_IGN);	/* a detached VM's status reader goes away; sockets too */
+	signal(SIGXFSZ, SIG_IGN);	/* a file-size limit fails a snapshot write with EFBIG */
 	m->vm.vm_fd = -1;
 	if (vmm_opts__parse(&m->o, argc, argv, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "sm vmm: %s\n", msg);
