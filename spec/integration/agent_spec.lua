@@ -170,6 +170,24 @@ sys.stdout.write(buf.decode(errors="replace"))
     assert.equal(0, code, all)
   end)
 
+  it("a guest service that never reads: the host's sends stall, the VMM's memory stays bounded", function()
+    local code, out, err = exec({ "/bin/sh", "-c", "nc -l -p 7002 -e /bin/sleep 600 >/dev/null 2>&1 & echo started" })
+    assert.equal(0, code, err)
+    assert.equal("started\n", out)
+    local kv, all
+    code, kv, all = client("sink", NAME, "7002", "64")
+    io.stderr:write("# sink: taken ", tostring(kv.taken_kb), " KiB of 64 MiB, VmRSS ", tostring(kv.rss_before_kb), " -> ",
+      tostring(kv.rss_after_kb), " kB\n")
+    assert.equal(0, code, all)
+  end)
+
+  it("an exec flooding a stdout nobody reads: the VMM's memory stays bounded, a second exec still runs", function()
+    local code, kv, all = client("flood", NAME, "10")
+    io.stderr:write("# flood: VmRSS ", tostring(kv.rss_before_kb), " -> peak ", tostring(kv.rss_peak_kb),
+      " kB; second exec in ", tostring(kv.second_exec_s), " s\n")
+    assert.equal(0, code, all)
+  end)
+
   it("sm stop: SIGTERM to the workload through the agent; the VMM ends within the grace time", function()
     local code, out, err = sm({ "stop", "--time", "60", NAME })
     assert.equal(0, code, err)

@@ -6,6 +6,10 @@
 --   http NAME PORT N          N concurrent proxied GETs to the guest's httpd
 --   churn NAME N              N connect-and-drop clients; VMM fds and RSS before/after
 --   garbage NAME              bytes before CONNECT: closed?
+--   sink NAME PORT MIB        send up to MIB to a guest service that never reads:
+--                             how much was taken before sends stalled, VMM RSS
+--   flood NAME SECONDS        `sm exec NAME -- yes` whose stdout nobody reads, for
+--                             SECONDS: VMM RSS, and a second exec meanwhile
 local core = require "sm.core"
 local vm = require "sm.vm"
 
@@ -129,6 +133,54 @@ local function garbage()
   return (r.stdout == "still-ok\n") and 0 or 1
 end
 
+-- What the VMM holds stays bounded when the far end stops reading: the
+-- host's sends stall (vsock credit, the agent's buffers, guest socket
+-- buffers) instead of piling up in the VMM.
+local function sink(port, mib)
+  assert(v:wait_listener(port, 120))
+  local _, rss0 = vmm_stats()
+  local s = v:connect(port, 60)
+  local chunk, sent, idle_since = string.rep("s", 65536), 0, core.monotime()
+  local deadline = core.monotime() + 300
+  while sent < mib * 1048576 and core.monotime() < deadline do
+    local n = s:send(chunk, 0.5)
+    if n and n > 0 then sent, idle_since = sent + n, core.monotime()
+    elseif core.monotime() - idle_since > 5 then break end   -- stalled for 5 s: flow control holds
+  end
+  local _, rss = vmm_stats()
+  out("taken_kb", sent // 1024)
+  out("rss_before_kb", rss0)
+  out("rss_after_kb", rss)
+  s:close()
+  local still = v:exec{ argv = { "/bin/echo", "alive" } }
+  out("after", still.stdout)
+  return (sent < mib * 1048576 and rss - rss0 < 16384 and still.stdout == "alive\n") and 0 or 1
+end
+
+local function flood(secs)
+  local exe = core.paths().exe
+  local _, rss0 = vmm_stats()
+  local p = core.spawn({ exe, "exec", name, "--", "/bin/sh", "-c", "exec yes flood" }, { stdout = "pipe", stderr = "null" })
+  local peak = rss0
+  local t_end = core.monotime() + secs
+  while core.monotime() < t_end do     -- p's pipe is never read: it fills, then sm exec blocks
+    core.sleep(0.5)
+    local _, rss = vmm_stats()
+    if rss > peak then peak = rss end
+  end
+  local t0 = core.monotime()
+  local other = v:exec{ argv = { "/bin/echo", "second" }, timeout = 60 }
+  out("second_exec", other and other.stdout or "none")
+  out("second_exec_s", string.format("%.1f", core.monotime() - t0))
+  p:kill(9)
+  p:wait(10)
+  out("rss_before_kb", rss0)
+  out("rss_peak_kb", peak)
+  return (other and other.stdout == "second\n" and peak - rss0 < 16384) and 0 or 1
+end
+
+if cmd == "sink" then return sink(tonumber(arg[3]), tonumber(arg[4])) end
+if cmd == "flood" then return flood(tonumber(arg[3])) end
 if cmd == "echo" then return echo(tonumber(arg[3]), tonumber(arg[4])) end
 if cmd == "http" then return http(tonumber(arg[3]), tonumber(arg[4])) end
 if cmd == "churn" then return churn(tonumber(arg[3])) end

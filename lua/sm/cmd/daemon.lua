@@ -41,6 +41,9 @@ options:
                               (default 300, SM_IDLE_TIMEOUT)
   --no-standby                keep no standby VMM: every worker is restored
                               when it is needed (less memory, slower start)
+  --worker-conns N            client connections one worker serves at once,
+                              1..4096 (default 48); more wait in the router's
+                              queue — a slow guest answers each sooner with fewer
   --queue-timeout S           a waiting client gets 503 after S seconds (default 30)
   --upstream-timeout S        504 when the guest sends no first byte in S s (default 30)
   --restart POLICY            what to do when a worker fails (workload exit, VMM
@@ -65,6 +68,7 @@ local spec = {
   { "name", arg = "NAME" },
   { "workers-per-snapshot", arg = "N", type = "int" },
   { "idle-timeout", arg = "S" },
+  { "worker-conns", arg = "N", type = "int" },
   { "queue-timeout", arg = "S" },
   { "upstream-timeout", arg = "S" },
   { "verbose", short = "v" },
@@ -121,6 +125,7 @@ function M.run(argv)
     restart = o.restart, health = o.health_cmd and { check = "cmd", cmd = o.health_cmd,
       interval = seconds("--health-interval", o.health_interval, 30, 0.05) } or nil,
     limits = {
+      worker_conns = o.worker_conns and int_in("--worker-conns", o.worker_conns, 1, 4096),
       queue_timeout = seconds("--queue-timeout", o.queue_timeout, 30, 0.001),
       upstream_timeout = seconds("--upstream-timeout", o.upstream_timeout, 30, 0.001),
     },
