@@ -34,7 +34,7 @@ describe("sm daemon (no guest needed)", function()
 
   it("refuses out-of-range values as usage errors", function()
     for _, a in ipairs({ { "--http-port", "0" }, { "--port", "70000" }, { "--workers-per-snapshot", "0" },
-      { "--idle-timeout", "-1" }, { "--queue-timeout", "x" } }) do
+      { "--idle-timeout", "-1" }, { "--queue-timeout", "x" }, { "--worker-conns", "0" }, { "--worker-conns", "5000" } }) do
       local code, _, err = run.sm({ "daemon", "--snapshot", tmp .. "/snap", a[1], a[2] }, env)
       assert.equal(2, code, a[1] .. " " .. a[2])
       assert.is_true(run.one_line(err), err)
