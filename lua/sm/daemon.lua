@@ -201,7 +201,8 @@ function Daemon:spawn_vmm(standby)
   self.next_id = id + 1
   local uds = string.format("%s/w%d.sock", self.dir, id)
   os.remove(uds)
-  local ro = { vsock_uds = uds, cid = 2 + id, console = "capture", standby = standby }
+  -- a worker never writes a snapshot: its VMM may not write files at all
+  local ro = { vsock_uds = uds, cid = 2 + id, console = "capture", standby = standby, no_snapshots = true }
   for k, val in pairs(self.o.restore or {}) do ro[k] = val end
   local ok, v = pcall(vm.restore, self.o.snapshot, ro)
   if not ok then

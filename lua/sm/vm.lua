@@ -188,6 +188,7 @@ local function vmm_argv(o, start)
   if o.vsock_uds then append(argv, "--vsock-uds", o.vsock_uds, "--cid", tostring(o.cid or 3)) end
   if o.control then append(argv, "--control-fd", "4") end
   if o.standby then argv[#argv + 1] = "--standby" end
+  if o.no_snapshots then argv[#argv + 1] = "--no-snapshots" end
   if o.argv and #o.argv > 0 then
     argv[#argv + 1] = "--"
     table.move(o.argv, 1, #o.argv, #argv + 1, argv)
@@ -311,11 +312,14 @@ end
 -- when the snapshot was taken are reset, listeners keep working).
 -- standby = true: the VMM sets everything up, says `standby` on its status
 -- pipe and waits, never run, until vm:go() (docs/vmm.md "Standby").
+-- no_snapshots = true: vm:snapshot is refused, and the VMM's sandbox drops
+-- the calls that write files (the daemon's workers: docs/security.md).
 function M.restore(dir, opts)
   opts = opts or {}
   local o = { verbose = opts.verbose or env("SM_CONSOLE") == "1", argv = opts.argv,
     snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to,
-    vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached, standby = opts.standby }
+    vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached, standby = opts.standby,
+    no_snapshots = opts.no_snapshots }
   if o.standby and o.detached then errors.usage_error("a standby VM waits for go from its parent: it cannot be detached") end
   o.disks, o.init = M.guest_config(opts, false)
   if #o.disks > M.MAX_DISKS then errors.usage_error(string.format("at most %d disks", M.MAX_DISKS)) end
@@ -349,6 +353,7 @@ end
 -- Returns true, or nil and the reason.
 function VM:snapshot(dir, timeout)
   if not self.opts.control then return nil, "this VM has no control channel (detached VMs)" end
+  if self.opts.no_snapshots then return nil, "this VM was restored with no_snapshots" end
   local ok, err = self.proc:send("snapshot " .. dir .. "\n")
   if not ok then return nil, err end
   local deadline = core.monotime() + (timeout or 60)

@@ -36,6 +36,34 @@ print("status=" .. tostring(res.status) .. " signal=" .. tostring(res.vmm_signal
     assert.truthy(out:find("status=crash signal=31", 1, true), out .. err)
   end)
 
+  it("with --no-snapshots (the daemon's workers) mkdir is forbidden too; without it, allowed", function()
+    local tmp = run.tmpdir("sandbox")
+    local script = tmp .. "/probe.lua"
+    local f = assert(io.open(script, "w"))
+    f:write([[
+local vm = require "sm.vm"
+local v = vm.restore(arg[1], { argv = { "/bin/true" }, console = "capture", no_snapshots = arg[2] == "no" })
+local res = assert(v:wait(240))
+print("status=" .. tostring(res.status) .. " signal=" .. tostring(res.vmm_signal) .. " msg=" .. tostring(res.message))
+local ok, err = v:snapshot(arg[1] .. ".x")
+print("snapshot=" .. tostring(ok) .. " " .. tostring(err))
+]])
+    f:close()
+    -- a snapshot of a guest to restore (sm boot --snapshot-to; the probe fires at restore)
+    local snap = tmp .. "/snap"
+    local code, _, err = run.sm({ "boot", "--snapshot-after-ms", "300", "--snapshot-to", snap, "--", "/bin/sm-counter", "5" }, nil, T)
+    assert.are.equal(0, code, err)
+    local out
+    code, out, err = run.sm({ "lua", script, snap, "no" }, { SM_VMM_SANDBOX_PROBE = "mkdir" }, T)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("status=crash signal=31", 1, true), out .. err)
+    assert.truthy(out:find("snapshot=nil this VM was restored with no_snapshots", 1, true), out)
+    code, out, err = run.sm({ "lua", script, snap, "yes" }, { SM_VMM_SANDBOX_PROBE = "mkdir" }, T)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("status=crash signal=nil msg=sandbox probe: mkdir was allowed", 1, true), out .. err)
+    run.sh("rm -rf " .. run.quote(tmp))
+  end)
+
   it("SM_VMM_SANDBOX=0 turns it off (the probe's execve then succeeds: the VMM becomes /bin/true)", function()
     local code, _, err = run.sm({ "boot", "--", "/bin/true" },
       { SM_VMM_SANDBOX = "0", SM_VMM_SANDBOX_PROBE = "execve" }, T)

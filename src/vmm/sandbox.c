@@ -1,5 +1,6 @@
 /* The VMM's seccomp allowlist; docs/security.md says why each call is here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -36,10 +37,8 @@ static const int plain[] = {
 	/* vsock: host clients accepted on its socket, guest connections to host sockets */
 	SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(recvmsg),
 	SCMP_SYS(sendmsg), SCMP_SYS(shutdown), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
-	/* snapshots (vm:snapshot, the bake): a directory written, fsynced and renamed into place */
-	SCMP_SYS(openat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(rename), SCMP_SYS(renameat),
-	SCMP_SYS(renameat2), SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rmdir), SCMP_SYS(getdents64),
-	SCMP_SYS(ftruncate), SCMP_SYS(fallocate),
+	/* the vsock socket removed at exit */
+	SCMP_SYS(unlink), SCMP_SYS(unlinkat),
 	/* fresh entropy for each restored guest */
 	SCMP_SYS(getrandom),
 	/* a standby at go: its read-write disks are opened and locked, its
@@ -58,6 +57,15 @@ static const unsigned long ioctls[] = {
 	KVM_GET_PIT2, KVM_SET_PIT2, KVM_GET_CLOCK, KVM_SET_CLOCK,
 	KVM_GET_SUPPORTED_CPUID, KVM_GET_MSR_INDEX_LIST,	/* a snapshot's CPU fingerprint and MSR list */
 	TCGETS, TIOCGWINSZ,
+};
+
+/* snapshots (vm:snapshot, the bake): a directory written, fsynced and
+ * renamed into place, and the dead writers' leftovers swept (snapshot.c);
+ * open may create and truncate.  Left out with --no-snapshots. */
+static const int snapshot_calls[] = {
+	SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(rename), SCMP_SYS(renameat),
+	SCMP_SYS(renameat2), SCMP_SYS(rmdir), SCMP_SYS(getdents64), SCMP_SYS(ftruncate),
+	SCMP_SYS(fallocate), SCMP_SYS(openat),
 };
 
 static int report_fd = -1;
@@ -95,12 +103,18 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	raise(sig);
 }
 
-static int add_rules(scmp_filter_ctx f)
+static int add_rules(scmp_filter_ctx f, bool snapshots)
 {
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < sizeof(plain) / sizeof(plain[0]); i++)
 		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, plain[i], 0);
+	for (size_t i = 0; snapshots && r == 0 && i < sizeof(snapshot_calls) / sizeof(snapshot_calls[0]); i++)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, snapshot_calls[i], 0);
+	/* without snapshots, open only what exists (a standby's disks at go) */
+	if (!snapshots && r == 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_TRUNC, 0));
 	for (size_t i = 0; r == 0 && i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
 		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]));
@@ -118,7 +132,7 @@ static int add_rules(scmp_filter_ctx f)
 	return r;
 }
 
-int sandbox__enter(int status_fd, char *msg, size_t msglen)
+int sandbox__enter(int status_fd, bool snapshots, char *msg, size_t msglen)
 {
 	const char *env = getenv("SM_VMM_SANDBOX");
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
@@ -137,7 +151,7 @@ int sandbox__enter(int status_fd, char *msg, size_t msglen)
 		snprintf(msg, msglen, "sandbox: seccomp_init failed");
 		return -1;
 	}
-	r = add_rules(f);
+	r = add_rules(f, snapshots);
 	if (r == 0)
 		r = seccomp_load(f);
 	seccomp_release(f);

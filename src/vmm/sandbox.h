@@ -7,9 +7,12 @@
  * and snapshots need, nothing else.  A forbidden call is reported on the
  * status fd and stderr, and the VMM dies by SIGSYS.
  */
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Enters the sandbox unless SM_VMM_SANDBOX=0: 0, or -1 with msg.  status_fd
- * (or -1) gets the report of a forbidden call. */
-int sandbox__enter(int status_fd, char *msg, size_t msglen);
+ * (or -1) gets the report of a forbidden call.  Without snapshots (sm-vmm
+ * --no-snapshots) the calls that write a snapshot directory are forbidden
+ * too, and open may not create or truncate a file. */
+int sandbox__enter(int status_fd, bool snapshots, char *msg, size_t msglen);
 #endif

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -453,6 +454,8 @@ static void control_command(struct vmm *m, const char *line, size_t len)
 		status_printf(m, "control error msg=go: this VM is not standing by\n");
 	else if (c.kind == CONTROL_GO)
 		m->go_ns = c.t0_ns ? c.t0_ns : now;
+	else if (m->o.no_snapshots)
+		status_printf(m, "snapshotted error msg=%s: this VMM was started with --no-snapshots\n", c.dir);
 	else if (!m->first_run_ns)
 		status_printf(m, "control error msg=snapshot: the VM has not run yet (send go first)\n");
 	else
@@ -569,14 +572,21 @@ static void wait_end(struct vmm *m)
 }
 
 /* After set-up the VMM needs only what its devices, snapshots and vCPUs do
- * (sandbox.c).  SM_VMM_SANDBOX_PROBE=execve tries a forbidden call once
- * inside, so a test can see the sandbox is on. */
+ * (sandbox.c).  SM_VMM_SANDBOX_PROBE=execve (or mkdir: forbidden only with
+ * --no-snapshots) tries that call once inside, so a test can see the
+ * sandbox is on. */
 static int enter_sandbox(struct vmm *m)
 {
 	char msg[256] = "";
 	const char *probe = getenv("SM_VMM_SANDBOX_PROBE");
 
-	if (sandbox__enter(m->status_fd, msg, sizeof(msg)) < 0) {
+	if (probe && strcmp(probe, "mkdir") == 0) {
+		if (sandbox__enter(m->status_fd, !m->o.no_snapshots, msg, sizeof(msg)) == 0)
+			mkdir("/proc/sm-sandbox-probe", 0700);	/* fails (EEXIST/EACCES…) if allowed */
+		vm__end(&m->vm, VM_END_CRASH, 0, "sandbox probe: mkdir was allowed%s%s", msg[0] ? ": " : "", msg);
+		return -1;
+	}
+	if (sandbox__enter(m->status_fd, !m->o.no_snapshots, msg, sizeof(msg)) < 0) {
 		vm__end(&m->vm, VM_END_CRASH, 0, "%s", msg);
 		return -1;
 	}

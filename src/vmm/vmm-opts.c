@@ -157,6 +157,10 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 			o->standby = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "--no-snapshots")) {
+			o->no_snapshots = true;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			snprintf(msg, msglen, "%s needs a value", argv[i]);
 			return -1;
@@ -176,6 +180,10 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 	}
 	if (!!o->snapshot_to != !!o->snapshot_after_ms) {
 		snprintf(msg, msglen, "--snapshot-to and --snapshot-after-ms go together");
+		return -1;
+	}
+	if (o->no_snapshots && (o->snapshot_to || o->snapshot_on_ready)) {
+		snprintf(msg, msglen, "--no-snapshots cannot go with --snapshot-to or --snapshot-on-ready");
 		return -1;
 	}
 	return 0;

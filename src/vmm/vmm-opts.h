@@ -26,6 +26,7 @@ struct vmm_opts {
 	int status_fd;
 	bool verbose;
 	bool standby;			/* --standby: set up, then wait for `go` (docs/vmm.md) */
+	bool no_snapshots;		/* --no-snapshots: never writes one; the sandbox drops file writes */
 	const char *vsock_uds;		/* --vsock-uds PATH: virtio-vsock, host side (docs/vsock.md) */
 	unsigned long long cid;		/* --cid N: the guest's vsock CID (default 3) */
 	const char *restore;		/* --restore DIR: start from a snapshot, not a kernel */
