@@ -1,6 +1,7 @@
 /*
  * sm.core TLS helpers (docs/tls.md); the edge's sessions are the router's.
  *
+ *   ok = core.tls_check(cert_pem, key_pem)     -- loads as the edge would: a bad pair says why
  *   fp = core.tls_fingerprint(cert_pem)        -- "AB:CD:…" (SHA-256 of the DER)
  *   ok = core.tls_generate(cert_pem, key_pem)  -- self-signed, localhost/127.0.0.1/::1;
  *                                              -- new files only, mode 0600
@@ -14,10 +15,23 @@
 #include <lauxlib.h>
 
 #include "lua/core.h"
+#include "router/tls.h"
 #include "router/tls-cert.h"
 #include "router/tls-probe.h"
 
 #define RESPONSE_MAX	(1 << 20)
+
+static int l_check(lua_State *L)
+{
+	char err[512];
+	struct tls_server *t = tls_server__new(luaL_checkstring(L, 1), luaL_checkstring(L, 2), err, sizeof(err));
+
+	if (!t)
+		return l_core__fail(L, "TLS", err, EINVAL);
+	tls_server__free(t);
+	lua_pushboolean(L, 1);
+	return 1;
+}
 
 static int l_fingerprint(lua_State *L)
 {
@@ -66,7 +80,7 @@ static int l_request(lua_State *L)
 void l_tls__register(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "tls_fingerprint", l_fingerprint }, { "tls_generate", l_generate }, { "tls_request", l_request },
+		{ "tls_check", l_check }, { "tls_fingerprint", l_fingerprint }, { "tls_generate", l_generate }, { "tls_request", l_request },
 		{ NULL, NULL },
 	};
 

@@ -31,7 +31,7 @@ struct tls_conn {
 
 static void last_error(char *out, size_t cap, const char *fallback)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error();		/* the first: the cause, not "PEM lib" */
 	const char *r = e ? ERR_reason_error_string(e) : NULL;
 
 	snprintf(out, cap, "%s", r ? r : fallback);
@@ -94,14 +94,14 @@ static int load(SSL_CTX *ctx, const char *cert, const char *key, char *err, size
 		return -1;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		last_error(why, sizeof(why), "not a certificate");
-		snprintf(err, errlen, "certificate %s: %s — give a PEM certificate (-----BEGIN CERTIFICATE-----), "
-			 "the server's first, then its chain", cert, why);
+		snprintf(err, errlen, "certificate %s: not a PEM certificate (OpenSSL: %s) — give one "
+			 "(-----BEGIN CERTIFICATE-----), the server's first, then its chain", cert, why);
 		return -1;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		last_error(why, sizeof(why), "not a private key");
-		snprintf(err, errlen, "key %s: %s — give an unencrypted PEM private key "
-			 "(openssl pkey -in %s -out plain.pem decrypts one)", key, why, key);
+		snprintf(err, errlen, "key %s: not an unencrypted PEM private key (OpenSSL: %s) — give one "
+			 "(openssl pkey -in %s -out plain.pem decrypts an encrypted key)", key, why, key);
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
