@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "router/tls.h"
@@ -38,7 +39,6 @@ static void last_error(char *out, size_t cap, const char *fallback)
 	ERR_clear_error();
 }
 
-/* Never prompt on a terminal for a passphrase: an encrypted key fails. */
 static int no_passphrase(char *buf, int size, int rw, void *u)
 {
 	(void)buf, (void)size, (void)rw, (void)u;
@@ -68,7 +68,6 @@ static SSL_CTX *new_ctx(void)
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
 				 SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);	/* idle keep-alive conns hold no record buffers */
-	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"sm-router", 9);
 	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
@@ -86,9 +85,24 @@ static int readable(const char *path, const char *what, char *err, size_t errlen
 	return -1;
 }
 
+/* Never prompts on a terminal for a passphrase: an encrypted key fails. */
+static EVP_PKEY *read_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k;
+
+	if (!f)
+		return NULL;
+	k = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	fclose(f);
+	return k;
+}
+
 static int load(SSL_CTX *ctx, const char *cert, const char *key, char *err, size_t errlen)
 {
 	char why[120];
+	EVP_PKEY *pk;
+	int used;
 
 	if (readable(cert, "certificate", err, errlen) < 0 || readable(key, "key", err, errlen) < 0)
 		return -1;
@@ -98,13 +112,15 @@ static int load(SSL_CTX *ctx, const char *cert, const char *key, char *err, size
 			 "(-----BEGIN CERTIFICATE-----), the server's first, then its chain", cert, why);
 		return -1;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+	if (!(pk = read_key(key))) {
 		last_error(why, sizeof(why), "not a private key");
 		snprintf(err, errlen, "key %s: not an unencrypted PEM private key (OpenSSL: %s) — give one "
 			 "(openssl pkey -in %s -out plain.pem decrypts an encrypted key)", key, why, key);
 		return -1;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
+	used = SSL_CTX_use_PrivateKey(ctx, pk);	/* fails when it is not the certificate's key */
+	EVP_PKEY_free(pk);
+	if (used != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 		ERR_clear_error();
 		snprintf(err, errlen, "key %s does not match the certificate %s — give the key the certificate was made for",
 			 key, cert);
