@@ -85,7 +85,18 @@ describe("TLS at the edge (no guest needed)", function()
     local elapsed = os.time() - t0
     local _, connect = run.sm({ "run", "--connect", "--http-port", tostring(port) }, env)
     local _, ps = run.sm({ "ps" }, env)
+    local script = tmp .. "/ready.lua"
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local core, run = require "sm.core", require "sm.run"
+      local port = tonumber(arg[1])
+      print(run.wait_ready(port, "/_health", 3000, nil, core.tls_fingerprint(arg[2])))
+      print(run.wait_ready(port, "/_health", 300, nil, "00:11:22"))
+    ]])
+    f:close()
+    local _, ready = run.sm({ "lua", script, tostring(port), tmp .. "/cert.pem" }, env)
     stop(pid)
+    assert.matches("^true\nnil\tTLS: the daemon's certificate is not the one it was started with", ready)
     assert.equal(200, status, body)
     assert.matches('^{"status":"ok","snapshot":"snap"', body)
     assert.equal(400, pstatus)
