@@ -874,18 +874,28 @@ enum { T_NONE, T_PUMPED, T_REPLIED, T_SHUTDOWN };
 
 static void on_tls_written(uv_write_t *req, int status);
 
-/* Ciphertext out: 1 all written, 0 a write pending, -1 the connection closed. */
+/* Ciphertext out: 1 all written, 0 a write pending, -1 the connection
+ * closed.  tbuf is held only while there is something to write: an idle
+ * keep-alive connection holds none. */
 static int tls_out(struct conn *c)
 {
 	uv_stream_t *s = (uv_stream_t *)&c->client;
 
 	while (!c->tw_pend) {
-		size_t n = tls_conn__take(c->tls, c->tbuf, TBUF_SIZE);
-		uv_buf_t b = uv_buf_init(c->tbuf, (unsigned)n);
+		size_t n = 0;
+		uv_buf_t b;
 		int w;
 
-		if (!n)
+		if (tls_conn__pending(c->tls) && !c->tbuf && !(c->tbuf = buf_get(c->r, B_TLS)))
+			return conn_close(c), -1;
+		if (c->tbuf)
+			n = tls_conn__take(c->tls, c->tbuf, TBUF_SIZE);
+		if (!n) {
+			buf_put(c->r, B_TLS, c->tbuf);
+			c->tbuf = NULL;
 			return 1;
+		}
+		b = uv_buf_init(c->tbuf, (unsigned)n);
 		w = uv_try_write(s, &b, 1);
 		if (w == (int)n)
 			continue;
@@ -1118,7 +1128,7 @@ static void on_connection(uv_stream_t *server, int status)
 	r->st.accepted++;
 	c->cbuf = buf_get(r, B_C2U);
 	c->wr_cl.data = c;
-	if (r->tls && (!(c->tls = tls_conn__new(r->tls)) || !(c->tbuf = buf_get(r, B_TLS))))
+	if (r->tls && !(c->tls = tls_conn__new(r->tls)))
 		return conn_close(c);
 	if (!c->cbuf || r->nconns > r->lim.max_conns)
 		return reply(c, 503, "too many connections");
