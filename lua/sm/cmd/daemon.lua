@@ -61,7 +61,8 @@ options:
 Errors clients see (complete responses with Connection: close): 400/431 for
 a bad or oversized request head, 502 when the guest service cannot be
 reached or the worker died, 503 + Retry-After when no worker came in time,
-504 when the guest did not answer in time.
+504 when the guest did not answer in time.  With TLS, plain HTTP to the
+port is answered at once with a plain-text 400 ("this port speaks TLS").
 ]==]
 
 local spec = {
