@@ -251,6 +251,18 @@ static void own_answers(void)
 
 	fd = tcp();
 	t0 = now_s();
+	if (write(fd, "\x16\x03\x01\x00\x08garbage!\x16\x16", 15) != 15)
+		perror("write");
+	n = (long)read_plain(fd, buf, sizeof(buf));
+	close(fd);
+	ok(now_s() - t0 < 1 && n < 16, "a handshake record of junk: an alert at most, closed at once");
+	ctx = client_ctx(0, NULL);
+	n = tls_exchange(ctx, "GET /_health HTTP/1.1\r\nHost: x\r\n\r\n", 0, buf, sizeof(buf));
+	ok(n > 0 && !strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), "and the next client is served");
+	SSL_CTX_free(ctx);
+
+	fd = tcp();
+	t0 = now_s();
 	n = (long)read_plain(fd, buf, sizeof(buf));
 	close(fd);
 	ok(n == 0 && now_s() - t0 > 0.25 && now_s() - t0 < 3,
