@@ -4,13 +4,16 @@
 -- over TLS with a real VM: spec/integration/tls_spec.lua.
 local run = require "support.run"
 
+local starts = 0
+
 local function start_daemon(tmp, env, port, args)
+  starts = starts + 1
   local cmd = { "env" }
   for k, v in pairs(env) do cmd[#cmd + 1] = k .. "=" .. run.quote(v) end
   table.move({ run.quote(run.bin), "daemon", "--snapshot", tmp .. "/snap", "--no-standby", "--http-port", tostring(port) },
     1, 7, #cmd + 1, cmd)
   for _, a in ipairs(args) do cmd[#cmd + 1] = run.quote(a) end
-  local log = string.format("%s/daemon-%d.log", tmp, port)
+  local log = string.format("%s/daemon-%d-%d.log", tmp, port, starts)   -- its own: a stopping daemon may still write
   local _, pid = run.sh(table.concat(cmd, " ") .. " >" .. log .. " 2>&1 & echo $!")
   pid = assert(tonumber(pid:match("%d+")))
   for _ = 1, 100 do
@@ -23,7 +26,9 @@ local function start_daemon(tmp, env, port, args)
   error("the daemon did not start: " .. (io.open(log) and io.open(log):read("a") or ""))
 end
 
-local function stop(pid) os.execute("kill " .. pid .. "; sleep 0.3") end
+local function stop(pid)
+  os.execute("kill " .. pid .. "; for i in $(seq 50); do kill -0 " .. pid .. " 2>/dev/null || break; sleep 0.1; done")
+end
 
 local function curl(args)
   local code, out = run.sh("curl -sS -m 5 -w '\\n%{http_code}' " .. args)
