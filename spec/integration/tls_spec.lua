@@ -24,7 +24,8 @@ describe("sm daemon over TLS (docs/tls.md)", function()
   setup(function()
     tmp = trim(sh("mktemp -d /tmp/sm-tls.XXXXXX"))
     sh("mkdir -m 700 " .. tmp .. "/xdg " .. tmp .. "/s")
-    env = "env XDG_RUNTIME_DIR=" .. tmp .. "/xdg XDG_STATE_HOME=" .. tmp .. "/state "
+    env = "env XDG_RUNTIME_DIR=" .. tmp .. "/xdg XDG_STATE_HOME=" .. tmp .. "/state XDG_DATA_HOME=" .. tmp
+      .. "/data SM_IMAGES_DIR=" .. tmp .. "/images "
     run.must(string.format("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " ..
       "-keyout key.pem -out cert.pem -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost " ..
       "-days 2 2>/dev/null && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.key", tmp))
@@ -102,6 +103,28 @@ describe("sm daemon over TLS (docs/tls.md)", function()
     assert.equal(200, hcode)
     local fp = trim(sh("openssl x509 -noout -fingerprint -sha256 -in " .. cacert)):match("=([%x:]+)")
     assert.matches("SHA-256 " .. fp, sh("cat " .. d.log), 1, true)
+  end)
+
+  it("sm run --detach --inbound-tls-autogen: ready over TLS, an https endpoint, the page, ps, --stop", function()
+    run.must("python3 " .. run.root .. "/tests/oci/mkimage.py web " .. tmp .. "/web")
+    local port = port_base + 50
+    local sm = env .. " timeout 600 " .. run.quote(run.bin)
+    local out, code, err = sh(sm .. " run --detach --memory 128 --ready-timeout-ms 180000 --http-port " .. port
+      .. " --name webtls --inbound-tls-autogen oci-layout:" .. tmp .. "/web:1")
+    finally(function() sh(sm .. " run --stop --http-port " .. port .. " --stop-grace 5") end)
+    assert.equal(0, code, err)
+    assert.equal("endpoint: https://127.0.0.1:" .. port .. "/\n", out)
+    local cacert = tmp .. "/state/sm/tls/cert.pem"
+    local pcode, body = get("https://127.0.0.1:" .. port .. "/", cacert)
+    assert.equal(200, pcode)
+    assert.matches("hello from the web image", body, 1, true)
+    local ps = sh(sm .. " ps")
+    assert.matches("https://127.0.0.1:" .. port .. "/", ps, 1, true)
+    local scode
+    out, scode, err = sh(sm .. " run --stop --http-port " .. port .. " --stop-grace 5")
+    assert.equal(0, scode, err)
+    local _, gone = sh("curl -s -o /dev/null --max-time 2 --cacert " .. cacert .. " https://127.0.0.1:" .. port .. "/")
+    assert.is_true(gone ~= 0)
   end)
 
   it("a bad key/cert pair is a one-line startup error", function()
