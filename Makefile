@@ -12,7 +12,7 @@ BUILD   ?= build
 # Libraries the core links, by pkg-config name.
 PKGS    := lua5.4 libuv libseccomp
 # (OCI) libraries used by src/oci/:
-PKGS    += libcurl libarchive libsquashfs1 jansson libcrypto
+PKGS    += libcurl libarchive libsquashfs1 jansson libcrypto libssl
 OPT     ?= -O2
 # The libraries' flags are asked of pkg-config only when a compile or link
 # needs them (then once), so a machine that lacks them parses this Makefile

@@ -19,6 +19,7 @@
 --
 --   local d = daemon.new{ http_port = 8080, snapshot = DIR, name = "web", port = 8080,
 --                         workers = 1, idle_timeout = 300, limits = { ... },
+--                         tls = { cert =, key =, fingerprint = } (sm.tls.options; nil: plain HTTP),
 --                         restore = { extra sm.vm.restore options: rootfs, argv, volumes ... },
 --                         workers_log = PATH, foreground = bool, stop_grace = s,
 --                         standby = false (no standby VMM: every worker is a cold restore),
@@ -76,7 +77,8 @@ function M.new(o)
   if not pok then errors.fail(tostring(p)) end
   local self = setmetatable({ o = o, p = p, workers = {}, next_id = 1, fails = 0, need = loop.event(),
     standby_need = loop.event(), standby_fails = 0, stopping = false }, Daemon)
-  local lim = { port = o.http_port, snapshot = o.name, max_workers = o.workers }
+  local lim = { port = o.http_port, snapshot = o.name, max_workers = o.workers,
+    tls_cert = o.tls and o.tls.cert, tls_key = o.tls and o.tls.key }
   for k, v in pairs(o.limits or {}) do lim[k] = v end
   local rt, err, errno = core.router(lim)
   if not rt then
@@ -483,8 +485,11 @@ function Daemon:start()
     self.standby_need:set()
   end
   if self:warm_short() then self.need:set() end
-  log("serving %s on http://127.0.0.1:%d/ (guest port %d, up to %d workers, idle timeout %s s, %s)",
-    self.o.name, self.o.http_port, self.o.port, self.o.workers, tostring(self.o.idle_timeout),
+  if self.o.tls then
+    log("TLS certificate %s (SHA-256 %s)", self.o.tls.cert, self.o.tls.fingerprint)
+  end
+  log("serving %s on %s (guest port %d, up to %d workers, idle timeout %s s, %s)",
+    self.o.name, require("sm.tls").endpoint(self.o.http_port, self.o.tls), self.o.port, self.o.workers, tostring(self.o.idle_timeout),
     self.o.standby ~= false and "a standby VMM" or "no standby")
 end
 
@@ -520,7 +525,7 @@ end
 local function claim(o)
   local run = require "sm.run"
   o.workers_log = o.workers_log or run.files(o.http_port).workers
-  local lock = run.claim(o.http_port, o.name, o.snapshot_root or o.snapshot, o.rm)
+  local lock = run.claim(o.http_port, o.name, o.snapshot_root or o.snapshot, o.rm, o.tls)
   local f = io.open(o.workers_log, "w")	-- a new daemon's log starts empty
   if f then f:close() end
   return lock

@@ -131,6 +131,7 @@ M.FIELDS = {
   before_stop = fn,
   route = str("^/", "a path prefix starting with '/'"),
   egress = is_type("table", "a table"),
+  tls = { cert = str(), key = str(), autogen = is_type("boolean", "true or false") },
 }
 
 -- Fields only the top level has.
@@ -435,9 +436,17 @@ function M.flags(fields, rec, given)
     entrypoint_argv = type(fields.entrypoint) == "table" and fields.entrypoint or nil,
     restart = type(fields.restart) == "string" and fields.restart:gsub("_", "-") or nil,
   }
+  local t = fields.tls or {}
+  o.inbound_tls_cert = t.cert and abs(rec._dir, t.cert)
+  o.inbound_tls_key = t.key and abs(rec._dir, t.key)
+  o.inbound_tls_autogen = t.autogen or nil
   if fields.volumes then
     o.volume = {}
     for i, v in ipairs(fields.volumes) do o.volume[i] = volume_spec(rec._dir, v) end
+  end
+  local g = given or {}
+  if g.inbound_tls_cert or g.inbound_tls_key or g.inbound_tls_autogen then	-- the flags replace the recipe's tls
+    o.inbound_tls_cert, o.inbound_tls_key, o.inbound_tls_autogen = nil, nil, nil
   end
   for k, v in pairs(given or {}) do
     if k == "env" then

@@ -12,6 +12,8 @@
 --                          (read by ps, logs, exec and --stop --rm)
 --   router-PORT.stop       written by `sm run --stop` before it signals the daemon: the grace in seconds
 --   router-PORT.rm         present when it was started with --rm (sticky until --stop)
+--   router-PORT.tls        present when it serves HTTPS: its certificate's SHA-256 fingerprint
+--                          (sm's own probes check the daemon by it, docs/tls.md)
 local core = require "sm.core"
 local errors = require "sm.errors"
 local cjson = require "cjson"
@@ -106,9 +108,6 @@ local function check_unsupported(o)
   if o.pid_file then
     errors.fail("--pid-file: the pid file is always in the state directory (router-PORT.pid, read by sm ps) — drop the flag")
   end
-  if o.inbound_tls_cert or o.inbound_tls_key or o.inbound_tls_autogen then
-    errors.fail("--inbound-tls-*: TLS at the edge is not built yet — put a TLS proxy in front of http://127.0.0.1:PORT/")
-  end
 end
 
 -- Validated options with every default filled in.  `o` is what sm.args
@@ -159,6 +158,7 @@ function M.options(o, image)
   end
   if not r.connect and not r.stop and not r.image then bad("missing image — e.g. sm run nginx:1.27-alpine") end
   check_unsupported(o)
+  r.tls = require("sm.tls").options{ cert = o.inbound_tls_cert, key = o.inbound_tls_key, autogen = o.inbound_tls_autogen }
   local files = M.files(r.http_port)
   r.pid_file, r.log_file = files.pid, o.log_file or files.log
   return r
@@ -222,7 +222,7 @@ end
 function M.files(port)
   local base = M.state_dir() .. "/router-" .. port
   return { pid = base .. ".pid", log = base .. ".log", workers = base .. ".workers.log", snapshot = base .. ".snapshot", rm = base .. ".rm",
-    stop = base .. ".stop" }
+    stop = base .. ".stop", tls = base .. ".tls" }
 end
 
 local function write(path, s)
@@ -243,7 +243,7 @@ end
 -- Remove the state files of the daemon on port (the log stays for `sm logs`).
 function M.clear(port)
   local f = M.files(port)
-  for _, p in ipairs({ f.pid, f.snapshot, f.rm, f.stop }) do os.remove(p) end
+  for _, p in ipairs({ f.pid, f.snapshot, f.rm, f.stop, f.tls }) do os.remove(p) end
 end
 
 -- Whether the daemon pid still holds port's lock (it does for its life; a
@@ -272,7 +272,7 @@ end
 -- The daemon's own claim on its port, made before it binds: a lock held
 -- for its life, then the pid and sidecar files.  A second daemon on the
 -- same port is refused naming the first.
-function M.claim(port, snapshot, dir, rm)
+function M.claim(port, snapshot, dir, rm, tls)
   local f = M.files(port)
   local lock, err = core.lock(f.pid .. ".lock", { wait = false })
   if not lock then
@@ -283,6 +283,7 @@ function M.claim(port, snapshot, dir, rm)
   write(f.snapshot, snapshot .. "\n" .. dir .. "\n")
   os.remove(f.stop)
   if rm then write(f.rm, "") else os.remove(f.rm) end
+  if tls then write(f.tls, tls.fingerprint .. "\n") else os.remove(f.tls) end
   write(f.pid, core.getpid() .. "\n")
   return lock
 end
@@ -301,12 +302,30 @@ end
 
 -- ---- talking to a daemon over HTTP (127.0.0.1 only) ----
 
--- One GET with Connection: close.  Returns status, body | nil, err.
-function M.http_get(port, path, timeout)
+-- The fingerprint of the certificate the daemon on port serves HTTPS with, or nil.
+function M.tls_of(port)
+  return (read(M.files(port).tls) or ""):match("^([%x:]+)")
+end
+
+local function parse_response(resp)
+  local status = math.tointeger(tonumber(resp:match("^HTTP/1%.%d (%d%d%d)")))
+  if not status then return nil, "no HTTP answer" end
+  return status, resp:match("\r\n\r\n(.*)$") or ""
+end
+
+-- One GET with Connection: close, over TLS when fingerprint (the daemon's
+-- certificate, checked).  Returns status, body | nil, err.
+function M.http_get(port, path, timeout, fingerprint)
   timeout = timeout or 2
+  local req = "GET " .. path .. " HTTP/1.1\r\nHost: 127.0.0.1:" .. port .. "\r\nConnection: close\r\n\r\n"
+  if fingerprint then
+    local resp, terr = core.tls_request(port, fingerprint, req, timeout)
+    if not resp then return nil, terr end
+    return parse_response(resp)
+  end
   local s, err = core.tcp_connect("127.0.0.1", port, timeout)
   if not s then return nil, err end
-  local ok, serr = s:send("GET " .. path .. " HTTP/1.1\r\nHost: 127.0.0.1:" .. port .. "\r\nConnection: close\r\n\r\n", timeout)
+  local ok, serr = s:send(req, timeout)
   if not ok then s:close() return nil, serr end
   local parts, deadline = {}, core.monotime() + timeout
   repeat
@@ -315,15 +334,12 @@ function M.http_get(port, path, timeout)
     parts[#parts + 1] = d
   until core.monotime() >= deadline
   s:close()
-  local resp = table.concat(parts)
-  local status = math.tointeger(tonumber(resp:match("^HTTP/1%.%d (%d%d%d)")))
-  if not status then return nil, "no HTTP answer" end
-  return status, resp:match("\r\n\r\n(.*)$") or ""
+  return parse_response(table.concat(parts))
 end
 
 -- The daemon's /_health as a table, or nil, why.
 function M.health(port)
-  local status, body = M.http_get(port, "/_health")
+  local status, body = M.http_get(port, "/_health", nil, M.tls_of(port))
   if status ~= 200 then return nil, status and ("/_health answered " .. status) or body end
   local ok, t = pcall(cjson.decode, body)
   if not ok or type(t) ~= "table" or t.status ~= "ok" then return nil, "/_health did not say {\"status\":\"ok\"}" end
@@ -332,10 +348,10 @@ end
 
 -- Readiness (the original tool's rule): the workload answers / with any
 -- status but 502/503/504 — or 200 on probe_path.  Returns true | nil, last error.
-function M.wait_ready(port, probe_path, timeout_ms, still_running)
+function M.wait_ready(port, probe_path, timeout_ms, still_running, fingerprint)
   local deadline, last = core.monotime() + timeout_ms / 1000, "no answer"
   repeat
-    local status, body = M.http_get(port, probe_path or "/", 5)
+    local status, body = M.http_get(port, probe_path or "/", 5, fingerprint)
     if status and (probe_path and status == 200 or not probe_path and status ~= 502 and status ~= 503 and status ~= 504) then
       return true
     end
@@ -348,7 +364,7 @@ end
 
 -- ---- the modes of `sm run` ----
 
-local function endpoint(port) return string.format("http://127.0.0.1:%d/", port) end
+local function endpoint(port, t) return require("sm.tls").endpoint(port, t) end
 
 function M.connect(r)
   local h, err = M.health(r.http_port)
@@ -356,7 +372,7 @@ function M.connect(r)
     errors.fail(string.format("no healthy sm daemon at %s (%s) — start one with `sm run IMAGE --detach --http-port %d`",
       endpoint(r.http_port), tostring(err), r.http_port))
   end
-  io.stdout:write("endpoint: ", endpoint(r.http_port), "\n")
+  io.stdout:write("endpoint: ", endpoint(r.http_port, M.tls_of(r.http_port)), "\n")
   return 0
 end
 
@@ -412,6 +428,7 @@ function M.daemon_argv(r, snap)
     table.move({ "--health-cmd", r.health_cmd, "--health-interval", tostring(r.health_interval) }, 1, 4, #argv + 1, argv)
   end
   for _, p in ipairs(volume_paths(r)) do table.move({ "--volume", p }, 1, 2, #argv + 1, argv) end
+  if r.tls then table.move({ "--inbound-tls-cert", r.tls.cert, "--inbound-tls-key", r.tls.key }, 1, 4, #argv + 1, argv) end
   return argv
 end
 
@@ -473,13 +490,14 @@ function M.detach(list, argv)
     local p = spawn_daemon(list, snaps, argv)
     local t1 = core.monotime()
     for _, r in ipairs(list) do
-      local ok, err = M.wait_ready(r.http_port, r.probe_path, r.ready_timeout_ms, function() return p:wait(0) == nil end)
+      local ok, err = M.wait_ready(r.http_port, r.probe_path, r.ready_timeout_ms, function() return p:wait(0) == nil end,
+        r.tls and r.tls.fingerprint)
       if not ok then M.not_ready(r, p, err, list[1].log_file) end
     end
     trace("first response %.1f ms (daemon start -> / answered), total %.1f ms", (core.monotime() - t1) * 1e3,
       (core.monotime() - t0) * 1e3)
   end
-  for _, r in ipairs(list) do io.stdout:write("endpoint: ", endpoint(r.http_port), "\n") end
+  for _, r in ipairs(list) do io.stdout:write("endpoint: ", endpoint(r.http_port, r.tls), "\n") end
   return 0
 end
 
@@ -535,7 +553,7 @@ function M.daemon_options(r, snap)
   local baked = daemon.baked(snap.dir, volume_paths(r))
   local o = { http_port = r.http_port, snapshot = baked.vm, snapshot_root = baked.root, restore = baked.restore,
     name = baked.name, port = baked.port, workers = r.workers, idle_timeout = r.idle_timeout,
-    stop_grace = r.stop_grace, rm = r.rm, foreground = true, limits = {} }
+    stop_grace = r.stop_grace, rm = r.rm, foreground = true, limits = {}, tls = r.tls }
   for k, v in pairs(M.policies(r)) do o[k] = v end
   return o
 end

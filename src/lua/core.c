@@ -35,5 +35,6 @@ int luaopen_sm_core(lua_State *L)
 	l_put__register(L);
 	l_loop__register(L);
 	l_router__register(L);
+	l_tls__register(L);
 	return 1;
 }

@@ -22,6 +22,7 @@ void l_put__register(lua_State *L);
 int l_net__sockfd(lua_State *L, int idx);
 void l_loop__register(lua_State *L);
 void l_router__register(lua_State *L);
+void l_tls__register(lua_State *L);
 /* The daemon's one event loop (src/lua/l_loop.c) for other bindings: */
 struct uv_loop_s *l_loop__uv(void);
 /* the thread running core.loop_run (NULL outside it) */

@@ -5,8 +5,11 @@
  *   rt = core.router{ port = 8080, host = "127.0.0.1", snapshot = "name",
  *                     max_workers = 1, worker_conns = 48, head_max = 16384,
  *                     max_conns = 1024, queue_max = 1024, head_timeout = 10,
- *                     queue_timeout = 30, upstream_timeout = 30, idle_timeout = 60 }
+ *                     queue_timeout = 30, upstream_timeout = 30, idle_timeout = 60,
+ *                     tls_cert = PEM, tls_key = PEM, handshake_timeout = 10 }
  *        -- timeouts in seconds; nil, "listen 127.0.0.1:8080: address already in use", errno
+ *        -- with tls_cert/tls_key: TLS on the port (docs/tls.md); a bad pair is
+ *        -- nil, "TLS: key K does not match the certificate C — ...", EINVAL
  *   rt:add_worker(id, uds_path, guest_port)   -- starting: gets no clients yet
  *   rt:ready(id)                              -- takes clients (the queue drains to it)
  *   rt:remove_worker(id)                      -- its clients get 502 or are closed
@@ -14,7 +17,7 @@
  *   rt:set_health(id, "none"|"starting"|"healthy"|"unhealthy")   -- what /_health shows
  *   rt:worker_stats(id) -> { ready=, draining=, health=, active=, served=, idle_s= }
  *   rt:stats() -> { live=, idle=, starting=, draining=, unhealthy=, waiting=, conns=, accepted=, proxied=,
- *                   answered=, e400=, e408=, e431=, e502=, e503=, e504= }
+ *                   answered=, e400=, e408=, e431=, e502=, e503=, e504=, tls_ok=, tls_failed= }
  *   rt:on_need(fn)                            -- fn(waiting): the router wants a worker
  *   rt:close()
  * Every failing call returns nil, "what: message", errno.
@@ -27,6 +30,7 @@
 
 #include "lua/core.h"
 #include "router/router.h"
+#include "router/tls.h"
 
 #define ROUTER_MT "sm.router"
 
@@ -80,11 +84,34 @@ static void read_limits(lua_State *L, struct router_limits *l)
 	l->queue_timeout_ms = opt_ms(L, "queue_timeout", l->queue_timeout_ms);
 	l->upstream_timeout_ms = opt_ms(L, "upstream_timeout", l->upstream_timeout_ms);
 	l->idle_timeout_ms = opt_ms(L, "idle_timeout", l->idle_timeout_ms);
+	l->handshake_timeout_ms = opt_ms(L, "handshake_timeout", l->handshake_timeout_ms);
+}
+
+/* tls_cert + tls_key: the session set-up, checked before the port is taken. */
+static int read_tls(lua_State *L, struct tls_server **t)
+{
+	const char *cert, *key;
+	char err[512];
+
+	lua_getfield(L, 1, "tls_cert");
+	lua_getfield(L, 1, "tls_key");
+	cert = luaL_optstring(L, -2, NULL);
+	key = luaL_optstring(L, -1, NULL);
+	lua_pop(L, 2);
+	*t = NULL;
+	if (!cert && !key)
+		return 0;
+	if (!cert || !key)
+		return l_core__fail(L, "TLS", "give both a certificate and its key", EINVAL);
+	if (!(*t = tls_server__new(cert, key, err, sizeof(err))))
+		return l_core__fail(L, "TLS", err, EINVAL);
+	return 0;
 }
 
 static int l_router_new(lua_State *L)
 {
 	struct router_limits lim;
+	struct tls_server *tls;
 	struct lrouter *lr;
 	const char *host, *snap;
 	int port, err = 0;
@@ -97,13 +124,18 @@ static int l_router_new(lua_State *L)
 	lua_getfield(L, 1, "snapshot");
 	snap = luaL_optstring(L, -1, "");
 	read_limits(L, &lim);
+	if (read_tls(L, &tls))
+		return 3;
 	lr = lua_newuserdatauv(L, sizeof(*lr), 0);
 	lr->need_ref = LUA_NOREF;
 	lr->r = router__new(l_loop__uv(), host, port, snap, &lim, &err);
 	if (!lr->r) {
+		tls_server__free(tls);
 		snprintf(what, sizeof(what), "listen %s:%d", host, port);
 		return l_core__fail(L, what, NULL, -(err));
 	}
+	if (tls)
+		router__use_tls(lr->r, tls);
 	luaL_setmetatable(L, ROUTER_MT);
 	return 1;
 }
@@ -251,6 +283,8 @@ static int l_stats(lua_State *L)
 	set_int(L, "answered", (lua_Integer)st.answered);
 	for (int i = 0; i < 6; i++)
 		set_int(L, ekeys[i], (lua_Integer)st.errors[i]);
+	set_int(L, "tls_ok", (lua_Integer)st.tls_ok);
+	set_int(L, "tls_failed", (lua_Integer)st.tls_failed);
 	return 1;
 }
 

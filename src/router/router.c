@@ -28,6 +28,7 @@
 #include "net/agent-proto.h"
 #include "router/http-head.h"
 #include "router/router.h"
+#include "router/tls.h"
 
 #define UBUF_SIZE	(64 * 1024)	/* upstream → client bytes in flight per connection */
 #define HS_LINE_MAX	32		/* "OK 4294967295\n" fits (docs/vsock.md) */
@@ -38,6 +39,8 @@
 #define RETRY_MAX_MS	1000
 #define RETRY_MAX	50
 #define SPARE_MAX	64		/* buffers kept per kind: no malloc/brk per connection */
+#define TBUF_SIZE	(UBUF_SIZE + 1024)	/* TLS: one full ubuf's records, sealed, fit */
+#define TLS_HANDSHAKE	0x16		/* the first byte of every TLS ClientHello record (RFC 8446 §5.1) */
 
 enum state { S_HEAD, S_QUEUED, S_CONNECT, S_HANDSHAKE, S_RETRY, S_PROXY, S_RESPOND, S_LINGER, S_CLOSING };
 enum { E400, E408, E431, E502, E503, E504 };
@@ -63,6 +66,12 @@ struct conn {
 	uv_shutdown_t sd_up, sd_cl;
 	int handles;			/* open libuv handles; freed at 0 */
 	bool up_init, pend_up, pend_cl, cl_eof, up_eof, shut_up, shut_cl, started;
+	/* TLS (NULL: plain HTTP): the session, its ciphertext on the way out,
+	 * whether a write of it is pending and what waits for it to finish */
+	struct tls_conn *tls;
+	char *tbuf;
+	bool tw_pend, tls_seen;
+	unsigned char tafter;
 	uint64_t last_ms, up_deadline;
 	unsigned retries;
 	struct http_head head;
@@ -96,8 +105,10 @@ struct router {
 	int open_handles;
 	unsigned log_budget;
 	uint64_t log_window;
-	void *spare[2][SPARE_MAX];	/* freed cbufs and ubufs, for the next connections */
-	unsigned nspare[2];
+	void *spare[3][SPARE_MAX];	/* freed cbufs, ubufs and tbufs, for the next connections */
+	unsigned nspare[3];
+	struct tls_server *tls;		/* NULL: plain HTTP */
+	char tin[TBUF_SIZE];		/* TLS ciphertext just read: fed to the session at once */
 };
 
 static void conn_close(struct conn *c);
@@ -110,7 +121,7 @@ void router_limits__default(struct router_limits *l)
 	*l = (struct router_limits){
 		.head_max = 16384, .max_conns = 1024, .max_workers = 1, .worker_conns = 48,
 		.queue_max = 1024, .head_timeout_ms = 10000, .queue_timeout_ms = 30000,
-		.upstream_timeout_ms = 30000, .idle_timeout_ms = 60000,
+		.upstream_timeout_ms = 30000, .idle_timeout_ms = 60000, .handshake_timeout_ms = 10000,
 	};
 }
 
@@ -294,13 +305,13 @@ static void arm(struct conn *c, unsigned ms)
 	uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
-enum { B_C2U, B_U2C };
+enum { B_C2U, B_U2C, B_TLS };
 
 static void *buf_get(struct router *r, int kind)
 {
 	if (r->nspare[kind])
 		return r->spare[kind][--r->nspare[kind]];
-	return malloc(kind == B_C2U ? r->lim.head_max : UBUF_SIZE);
+	return malloc(kind == B_C2U ? r->lim.head_max : kind == B_U2C ? UBUF_SIZE : TBUF_SIZE);
 }
 
 static void buf_put(struct router *r, int kind, void *b)
@@ -320,6 +331,8 @@ static void on_handle_closed(uv_handle_t *h)
 		return;
 	buf_put(r, B_C2U, c->cbuf);
 	buf_put(r, B_U2C, c->ubuf);
+	buf_put(r, B_TLS, c->tbuf);
+	tls_conn__free(c->tls);
 	free(c->big);
 	free(c);
 	if (--r->nconns == 0 && r->closing && r->open_handles == 0)
@@ -361,15 +374,24 @@ static void conn_close(struct conn *c)
 	drain_queue(r);			/* a worker slot may have come free */
 }
 
+/* Where the client's next plaintext bytes go: after the head read so far, or
+ * (proxying, lingering) the whole buffer. */
+static uv_buf_t plain_room(struct conn *c)
+{
+	if (c->st == S_HEAD)
+		return uv_buf_init(c->cbuf + c->clen, c->r->lim.head_max - (unsigned)c->clen);
+	return uv_buf_init(c->cbuf, c->r->lim.head_max);
+}
+
 static void on_cl_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	struct conn *c = h->data;
 
 	(void)hint;
-	if (c->st == S_HEAD)
-		*b = uv_buf_init(c->cbuf + c->clen, c->r->lim.head_max - (unsigned)c->clen);
+	if (c->tls)			/* ciphertext: into the session at once (on_cl_read) */
+		*b = uv_buf_init(c->r->tin, sizeof(c->r->tin));
 	else
-		*b = uv_buf_init(c->cbuf, c->r->lim.head_max);
+		*b = plain_room(c);
 }
 
 static void on_up_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
@@ -384,9 +406,13 @@ static void on_up_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 }
 
 static void on_cl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+static void tls_reply(struct conn *c, const char *p, size_t n);
 static void on_up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 
 static void maybe_shutdown(struct conn *c);
+static int cl_read_start(struct conn *c);
+static int cl_shutdown(struct conn *c);
+static void tls_pump(struct conn *c, uv_stream_t *src, const char *base, size_t n);
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
@@ -398,7 +424,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	if (c->st == S_RESPOND) {		/* our reply is out: drop what still comes */
 		c->st = S_LINGER;
 		arm(c, LINGER_MS);
-		if (uv_read_start((uv_stream_t *)&c->client, on_cl_alloc, on_cl_read) < 0)
+		if (cl_read_start(c) < 0)
 			conn_close(c);
 		return;
 	}
@@ -416,8 +442,7 @@ static void maybe_shutdown(struct conn *c)
 	}
 	if (c->up_eof && !c->pend_cl && !c->shut_cl) {
 		c->shut_cl = true;
-		c->sd_cl.data = c;
-		if (uv_shutdown(&c->sd_cl, (uv_stream_t *)&c->client, on_shutdown) < 0)
+		if (cl_shutdown(c) < 0)
 			return conn_close(c);
 	}
 	if (c->cl_eof && c->up_eof && !c->pend_up && !c->pend_cl)
@@ -436,7 +461,9 @@ static void on_pumped(uv_write_t *req, int status)
 	if (to_up) {
 		c->pend_up = false;
 		if (!c->cl_eof && c->st == S_PROXY)
-			uv_read_start((uv_stream_t *)&c->client, on_cl_alloc, on_cl_read);
+			cl_read_start(c);
+		if (c->st == S_CLOSING)		/* TLS: what was buffered ended it */
+			return;
 	} else {
 		c->pend_cl = false;
 		if (!c->up_eof)
@@ -452,8 +479,11 @@ static void pump(struct conn *c, uv_stream_t *src, uv_stream_t *dst, char *base,
 	uv_buf_t b = uv_buf_init(base, (unsigned)n);
 	bool to_up = dst == (uv_stream_t *)&c->up;
 	uv_write_t *wr = to_up ? &c->wr_up : &c->wr_cl;
-	int w = uv_try_write(dst, &b, 1);
+	int w;
 
+	if (!to_up && c->tls)
+		return tls_pump(c, src, base, n);
+	w = uv_try_write(dst, &b, 1);
 	c->last_ms = uv_now(c->r->loop);
 	if (w == (int)n)
 		return;
@@ -499,8 +529,7 @@ static void on_replied(uv_write_t *req, int status)
 
 	if (c->st == S_CLOSING)
 		return;
-	c->sd_cl.data = c;
-	if (status < 0 || uv_shutdown(&c->sd_cl, (uv_stream_t *)&c->client, on_shutdown) < 0)
+	if (status < 0 || cl_shutdown(c) < 0)
 		conn_close(c);
 }
 
@@ -533,7 +562,9 @@ static void send_response(struct conn *c, int code, const char *type, const char
 	c->started = true;
 	arm(c, LINGER_MS * 5);
 	c->wr_cl.data = c;
-	if (n <= 0 || uv_write(&c->wr_cl, (uv_stream_t *)&c->client, &b, 1, on_replied) < 0)
+	if (n > 0 && c->tls)
+		tls_reply(c, b.base, (size_t)n);
+	else if (n <= 0 || uv_write(&c->wr_cl, (uv_stream_t *)&c->client, &b, 1, on_replied) < 0)
 		conn_close(c);
 	drain_queue(c->r);
 }
@@ -548,8 +579,8 @@ static void reply(struct conn *c, int code, const char *why)
 	count_error(c->r, code);
 	if (code >= 500 && why)
 		rlog(c->r, "%d: %s", code, why);
-	if (c->started || c->pend_cl)
-		return conn_close(c);
+	if (c->started || c->pend_cl || (c->tls && !tls_conn__ready(c->tls)))
+		return conn_close(c);		/* (no TLS session yet: nothing to answer in) */
 	snprintf(body, sizeof(body), "%d %s: %s\n", code, reason(code), why ? why : "");
 	send_response(c, code, "text/plain", body, false);
 }
@@ -641,7 +672,9 @@ static void start_proxy(struct conn *c, size_t used)
 	c->st = S_PROXY;
 	c->r->st.proxied++;
 	if (!c->pend_up)
-		uv_read_start((uv_stream_t *)&c->client, on_cl_alloc, on_cl_read);
+		cl_read_start(c);
+	if (c->st == S_CLOSING)
+		return;
 	if (c->ulen > used) {			/* the response began in the same read */
 		c->started = true;
 		arm(c, c->r->lim.idle_timeout_ms);
@@ -716,7 +749,7 @@ static void on_hs_written(uv_write_t *req, int status)
 	if (status < 0)
 		return reply(c, 502, "cannot write to the worker's vsock socket");
 	if (c->st == S_PROXY)
-		uv_read_start((uv_stream_t *)&c->client, on_cl_alloc, on_cl_read);
+		cl_read_start(c);
 }
 
 static void on_up_connect(uv_connect_t *req, int status)
@@ -786,13 +819,13 @@ static void on_head(struct conn *c)
 	need_check(r);
 }
 
-static void on_cl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+/* n plaintext bytes from the client at base (for HEAD: at cbuf + clen), or
+ * n < 0: EOF or an error. */
+static void cl_data(struct conn *c, ssize_t n, char *base)
 {
-	struct conn *c = s->data;
+	uv_stream_t *s = (uv_stream_t *)&c->client;
 	enum http_head_result hr;
 
-	if (n == 0 || c->st == S_CLOSING)
-		return;
 	if (n < 0 && (c->st != S_PROXY || n != UV_EOF))
 		return conn_close(c);		/* left, or an error, or EOF while lingering */
 	if (n < 0) {
@@ -801,7 +834,7 @@ static void on_cl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return maybe_shutdown(c);
 	}
 	if (c->st == S_PROXY)
-		return pump(c, s, (uv_stream_t *)&c->up, b->base, (size_t)n);
+		return pump(c, s, (uv_stream_t *)&c->up, base, (size_t)n);
 	if (c->st != S_HEAD)
 		return;				/* lingering: dropped */
 	c->clen += (size_t)n;
@@ -812,6 +845,219 @@ static void on_cl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		reply(c, 400, c->head.why);
 	else if (hr == HTTP_HEAD_TOO_BIG)
 		reply(c, 431, c->head.why);
+}
+
+static void tls_in(struct conn *c, ssize_t n, const char *raw);
+
+static void on_cl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct conn *c = s->data;
+
+	if (n == 0 || c->st == S_CLOSING)
+		return;
+	if (c->tls)
+		return tls_in(c, n, b->base);
+	cl_data(c, n, b->base);
+}
+
+/* ---- TLS on the client side (tls.h, docs/tls.md) ----
+ *
+ * The states above run unchanged over the session: ciphertext read from the
+ * client is fed to it and the plaintext goes to cl_data; what the states
+ * write to the client is sealed into tbuf and written out, and what waited
+ * for the write (on_pumped, on_replied, the shutdown) runs once all of it
+ * is out — so the backpressure is the plain path's.  A session may hold
+ * plaintext the connection did not want yet (a pending upstream write): it
+ * is read when reading resumes (cl_read_start). */
+
+enum { T_NONE, T_PUMPED, T_REPLIED, T_SHUTDOWN };
+
+static void on_tls_written(uv_write_t *req, int status);
+
+/* Ciphertext out: 1 all written, 0 a write pending, -1 the connection
+ * closed.  tbuf is held only while there is something to write: an idle
+ * keep-alive connection holds none. */
+static int tls_out(struct conn *c)
+{
+	uv_stream_t *s = (uv_stream_t *)&c->client;
+
+	while (!c->tw_pend) {
+		size_t n = 0;
+		uv_buf_t b;
+		int w;
+
+		if (tls_conn__pending(c->tls) && !c->tbuf && !(c->tbuf = buf_get(c->r, B_TLS)))
+			return conn_close(c), -1;
+		if (c->tbuf)
+			n = tls_conn__take(c->tls, c->tbuf, TBUF_SIZE);
+		if (!n) {
+			buf_put(c->r, B_TLS, c->tbuf);
+			c->tbuf = NULL;
+			return 1;
+		}
+		b = uv_buf_init(c->tbuf, (unsigned)n);
+		w = uv_try_write(s, &b, 1);
+		if (w == (int)n)
+			continue;
+		if (w < 0 && w != UV_EAGAIN)
+			return conn_close(c), -1;
+		w = w < 0 ? 0 : w;
+		b = uv_buf_init(c->tbuf + w, (unsigned)(n - (size_t)w));
+		c->tw_pend = true;
+		c->wr_cl.data = c;
+		if (uv_write(&c->wr_cl, s, &b, 1, on_tls_written) < 0)
+			return conn_close(c), -1;
+	}
+	return 0;
+}
+
+/* Everything is out: what waited for it. */
+static void tls_after(struct conn *c)
+{
+	int after = c->tafter;
+
+	c->tafter = T_NONE;
+	if (after == T_PUMPED)
+		on_pumped(&c->wr_cl, 0);
+	else if (after == T_REPLIED)
+		on_replied(&c->wr_cl, 0);
+	else if (after == T_SHUTDOWN) {
+		c->sd_cl.data = c;
+		if (uv_shutdown(&c->sd_cl, (uv_stream_t *)&c->client, on_shutdown) < 0)
+			conn_close(c);
+	}
+}
+
+static void on_tls_written(uv_write_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	if (c->st == S_CLOSING)
+		return;
+	c->tw_pend = false;
+	if (status < 0)
+		return conn_close(c);
+	if (tls_out(c) == 1)
+		tls_after(c);
+}
+
+/* Plaintext to the client, then `after` once its records are written. */
+static void tls_send(struct conn *c, const char *p, size_t n, int after)
+{
+	if (tls_conn__write(c->tls, p, n) < 0) {
+		rlog(c->r, "TLS: %s", tls_conn__why(c->tls));
+		return conn_close(c);
+	}
+	c->tafter = (unsigned char)after;
+	if (tls_out(c) == 1)
+		tls_after(c);
+}
+
+static void tls_reply(struct conn *c, const char *p, size_t n)
+{
+	tls_send(c, p, n, T_REPLIED);
+}
+
+/* pump()'s guest → client direction: as there, src is read again only once
+ * the client has taken everything (on_pumped). */
+static void tls_pump(struct conn *c, uv_stream_t *src, const char *base, size_t n)
+{
+	c->last_ms = uv_now(c->r->loop);
+	if (tls_conn__write(c->tls, base, n) < 0)
+		return conn_close(c);
+	if (tls_out(c) != 0)
+		return;
+	uv_read_stop(src);
+	c->pend_cl = true;
+	c->tafter = T_PUMPED;
+}
+
+static int cl_shutdown(struct conn *c)
+{
+	if (!c->tls) {
+		c->sd_cl.data = c;
+		return uv_shutdown(&c->sd_cl, (uv_stream_t *)&c->client, on_shutdown);
+	}
+	tls_conn__close_notify(c->tls);		/* then the TCP FIN, once it is out */
+	tls_send(c, NULL, 0, T_SHUTDOWN);
+	return 0;
+}
+
+/* Does the connection take client bytes now?  (The plain path reads the
+ * socket in exactly these states.) */
+static bool cl_wants(struct conn *c)
+{
+	return c->st == S_HEAD || c->st == S_LINGER || (c->st == S_PROXY && !c->pend_up && !c->cl_eof);
+}
+
+static void tls_failed(struct conn *c)
+{
+	c->r->st.tls_failed++;
+	rlog(c->r, "TLS handshake failed: %s", tls_conn__why(c->tls));
+	tls_out(c);				/* the alert, if it goes at once */
+	conn_close(c);
+}
+
+/* Plaintext out of the session for as long as the connection wants it. */
+static void tls_drain(struct conn *c)
+{
+	bool was_ready = tls_conn__ready(c->tls);
+
+	while (cl_wants(c)) {
+		uv_buf_t b = plain_room(c);
+		int n = b.len ? tls_conn__read(c->tls, b.base, b.len) : TLS_MORE;
+
+		if (!was_ready && tls_conn__ready(c->tls)) {
+			was_ready = true;
+			c->r->st.tls_ok++;
+			arm(c, c->r->lim.head_timeout_ms);	/* the head's own deadline from now */
+		}
+		if (n > 0) {
+			cl_data(c, n, b.base);
+			continue;
+		}
+		if (n == TLS_EOF)
+			cl_data(c, UV_EOF, NULL);
+		else if (n == TLS_ERR)
+			return was_ready ? conn_close(c) : tls_failed(c);
+		break;
+	}
+	if (c->st != S_CLOSING && tls_out(c) == 1)
+		tls_after(c);
+}
+
+/* Not a TLS record: most likely plain HTTP.  Answer it in plain text. */
+static void not_tls(struct conn *c)
+{
+	c->r->st.tls_failed++;
+	tls_conn__free(c->tls);
+	c->tls = NULL;
+	reply(c, 400, "this port speaks TLS — use https://");
+}
+
+static void tls_in(struct conn *c, ssize_t n, const char *raw)
+{
+	if (n < 0)
+		return cl_data(c, n, NULL);	/* EOF or an error, as in plain HTTP */
+	if (!c->tls_seen) {
+		c->tls_seen = true;
+		if ((unsigned char)raw[0] != TLS_HANDSHAKE)
+			return not_tls(c);
+	}
+	if (tls_conn__feed(c->tls, raw, (size_t)n) < 0)
+		return conn_close(c);
+	tls_drain(c);
+}
+
+static int cl_read_start(struct conn *c)
+{
+	int e = uv_read_start((uv_stream_t *)&c->client, on_cl_alloc, on_cl_read);
+
+	if (e == UV_EALREADY)
+		e = 0;
+	if (!e && c->tls && tls_conn__buffered(c->tls))
+		tls_drain(c);
+	return e;
 }
 
 /* RETRY's timer: once the old upstream handle is closed, to a worker again. */
@@ -837,6 +1083,8 @@ static void on_conn_timer(uv_timer_t *t)
 
 	switch (c->st) {
 	case S_HEAD:
+		if (c->tls && !tls_conn__ready(c->tls))
+			return count_error(c->r, 408), conn_close(c);	/* no handshake in time */
 		return reply(c, 408, "no complete request head in time");
 	case S_QUEUED:
 		return reply(c, 503, "no worker became free in time");
@@ -879,11 +1127,14 @@ static void on_connection(uv_stream_t *server, int status)
 		return conn_close(c);
 	r->st.accepted++;
 	c->cbuf = buf_get(r, B_C2U);
+	c->wr_cl.data = c;
+	if (r->tls && !(c->tls = tls_conn__new(r->tls)))
+		return conn_close(c);
 	if (!c->cbuf || r->nconns > r->lim.max_conns)
 		return reply(c, 503, "too many connections");
 	uv_tcp_nodelay(&c->client, 1);
-	arm(c, r->lim.head_timeout_ms);
-	if (uv_read_start((uv_stream_t *)&c->client, on_cl_alloc, on_cl_read) < 0)
+	arm(c, c->tls ? r->lim.handshake_timeout_ms : r->lim.head_timeout_ms);
+	if (cl_read_start(c) < 0)
 		conn_close(c);
 }
 
@@ -934,6 +1185,12 @@ struct router *router__new(uv_loop_t *loop, const char *host, int port, const ch
 		return NULL;
 	}
 	return r;
+}
+
+void router__use_tls(struct router *r, struct tls_server *t)
+{
+	tls_server__free(r->tls);
+	r->tls = t;
 }
 
 int router__port(struct router *r)
@@ -1095,7 +1352,9 @@ void router__close(struct router *r)
 	for (unsigned i = 0; i < r->nworkers; i++)
 		free(r->workers[i]);
 	free(r->workers);
-	for (int k = 0; k < 2; k++)
+	tls_server__free(r->tls);
+	r->tls = NULL;
+	for (int k = 0; k < 3; k++)
 		while (r->nspare[k])
 			free(r->spare[k][--r->nspare[k]]);
 	r->workers = NULL;

@@ -23,12 +23,14 @@ struct router_limits {
 	unsigned queue_timeout_ms;	/* a worker within this (else 503 + Retry-After) */
 	unsigned upstream_timeout_ms;	/* the first response byte within this (else 504) */
 	unsigned idle_timeout_ms;	/* a proxied connection silent this long is closed */
+	unsigned handshake_timeout_ms;	/* TLS: a complete handshake within this (else closed) */
 };
 
 struct router_stats {
 	unsigned live, idle, starting, standby, waiting, conns;
 	unsigned draining, unhealthy;
 	uint64_t accepted, proxied, answered, errors[6];	/* errors: 400 408 431 502 503 504 */
+	uint64_t tls_ok, tls_failed;	/* TLS handshakes done / failed (plain HTTP to the port included) */
 };
 
 /* What the supervisor's health checks last said (docs/policies.md); NONE: no checks. */
@@ -43,12 +45,15 @@ struct router_worker_stats {
 };
 
 struct router;
+struct tls_server;
 typedef void (*router_need_fn)(void *ctx, unsigned waiting);
 
 void router_limits__default(struct router_limits *l);
 /* Listening on host:port, or NULL with *err a negative errno (e.g. -EADDRINUSE). */
 struct router *router__new(uv_loop_t *loop, const char *host, int port, const char *snapshot,
 			   const struct router_limits *lim, int *err);
+/* Speak TLS on the port from now on (docs/tls.md); the router owns t. */
+void router__use_tls(struct router *r, struct tls_server *t);
 /* The port it listens on (useful after asking for port 0). */
 int router__port(struct router *r);
 /* Called (from a loop callback, never re-entrantly) when a worker is wanted. */

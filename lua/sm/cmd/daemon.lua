@@ -4,6 +4,7 @@ local args = require "sm.args"
 local core = require "sm.core"
 local daemon = require "sm.daemon"
 local errors = require "sm.errors"
+local tls = require "sm.tls"
 
 local M = {}
 
@@ -53,12 +54,18 @@ options:
                               --health-interval; 3 failures in a row (exit not 0,
                               or over 5 s) drain the worker and replace it
   --health-interval S         seconds between checks (default 30)
+  --inbound-tls-cert FILE     serve HTTPS: the certificate (PEM, its chain after it)
+  --inbound-tls-key FILE      ... and its private key (PEM, unencrypted); docs/tls.md
+  --inbound-tls-autogen       serve HTTPS with a self-signed certificate for localhost,
+                              127.0.0.1 and ::1, made once in the state directory
+                              (tls/cert.pem); its SHA-256 fingerprint is printed
   --verbose, -v               copy the workers' console output to the log (stderr)
 
 Errors clients see (complete responses with Connection: close): 400/431 for
 a bad or oversized request head, 502 when the guest service cannot be
 reached or the worker died, 503 + Retry-After when no worker came in time,
-504 when the guest did not answer in time.
+504 when the guest did not answer in time.  With TLS, plain HTTP to the
+port is answered at once with a plain-text 400 ("this port speaks TLS").
 ]==]
 
 local spec = {
@@ -79,6 +86,7 @@ local spec = {
   { "health-cmd", arg = "CMD" },
   { "health-interval", arg = "S" },
   { "rm" },
+  { "inbound-tls-cert", arg = "FILE" }, { "inbound-tls-key", arg = "FILE" }, { "inbound-tls-autogen" },
   { "foreground" },	-- sm run's own: worker output on stdout too
 }
 
@@ -111,7 +119,9 @@ function M.run(argv)
   if not baked and not core.stat(o.snapshot .. "/metadata.json") then
     errors.fail("snapshot " .. o.snapshot .. ": no bake.json or metadata.json there — give a snapshot sm run baked or one of sm boot --snapshot-to")
   end
+  local t = tls.options{ cert = o.inbound_tls_cert, key = o.inbound_tls_key, autogen = o.inbound_tls_autogen }
   return daemon.serve{
+    tls = t,
     http_port = int_in("--http-port", o.http_port or env_int("SM_HTTP_PORT", 8080), 1, 65535),
     snapshot = baked and baked.vm or o.snapshot,
     snapshot_root = baked and baked.root or nil,

@@ -42,7 +42,7 @@ function M.run(argv)
     rows[#rows + 1] = { port = d.port, pid = d.pid, snapshot = d.snapshot or "?", rm = d.rm,
       workers = h and h.workers and math.tointeger(h.workers.live) or cjson.null,
       health = h and M.health_summary(h.pool) or cjson.null, pool = h and h.pool or cjson.null,
-      endpoint = string.format("http://127.0.0.1:%d/", d.port) }
+      endpoint = require("sm.tls").endpoint(d.port, run.tls_of(d.port)) }
   end
   if fmt == "json" then
     io.stdout:write(#rows == 0 and "[]" or cjson.encode(rows), "\n")

@@ -65,6 +65,11 @@ options:
   --probe-path PATH        readiness: require 200 on PATH (starts with /)
   --ready-timeout-ms MS    (30000, SM_READY_TIMEOUT_MS)
   --pid-file, --log-file   (state dir: router-PORT.pid / .log)
+  --inbound-tls-cert FILE  serve HTTPS: the certificate (PEM, chain after it) ...
+  --inbound-tls-key FILE   ... and its private key (PEM, unencrypted); docs/tls.md
+  --inbound-tls-autogen    serve HTTPS with a self-signed certificate for localhost,
+                           127.0.0.1 and ::1, made once in the state directory
+                           (tls/cert.pem); its SHA-256 fingerprint is printed
   --kernel PATH            guest kernel (SM_KERNEL)
 
 SM_RUN_TRACE=1 prints one timing line per phase (pull, bake, restore, first
