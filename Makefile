@@ -81,11 +81,11 @@ asan-test:
 	@SM_BUILD=build-asan SM_SUITES="unit spec" tests/run-all.sh
 
 # ---- soak: the daemon under load (tests/load/soak.lua; a short one is in make test) ----
-#   make soak                        wrk -c256 -d60s through the router to 2 workers
+#   make soak                        wrk -c256 -d60s through the router to 1 worker
 #   make soak SOAK_C=64 SOAK_S=10    the short version
 SOAK_C ?= 256
 SOAK_S ?= 60
-SOAK_W ?= 2
+SOAK_W ?= 1
 soak: sm guest
 	@$(BUILD)/sm lua tests/load/soak.lua -c $(SOAK_C) -d $(SOAK_S) -w $(SOAK_W)
 

@@ -1,5 +1,5 @@
 -- The short soak (issue 13; `make soak` is the long one): tests/load/soak.lua
--- at c=64 for 10 s through the router to two restored workers, loopback
+-- at c=64 for 10 s through the router to a restored worker, loopback
 -- only.  It asserts what the script checks: no non-2xx, no socket error,
 -- the daemon's fds and RSS back at their baseline.  Throughput is printed,
 -- never asserted (a guest here answers a few requests a second).
@@ -10,7 +10,7 @@ describe("the daemon under load (short soak)", function()
 
   it("wrk -c64 -d10s: every answer 2xx, no socket error, fds and RSS back to baseline", function()
     local snap = os.getenv("SM_TEST_HTTP_SNAPSHOT")
-    local args = { "lua", run.root .. "/tests/load/soak.lua", "-c", "64", "-d", "10", "-w", "2" }
+    local args = { "lua", run.root .. "/tests/load/soak.lua", "-c", "64", "-d", "10" }
     if snap then args[#args + 1] = "--snapshot" args[#args + 1] = snap end
     local code, out, err = run.sm(args, nil, "timeout 1200")
     print((out:gsub("soak: requests=[^\n]*\n", "")))

@@ -374,11 +374,21 @@ static void conn_close(struct conn *c)
 	drain_queue(r);			/* a worker slot may have come free */
 }
 
-/* Where the client's next plaintext bytes go: after the head read so far, or
- * (proxying, lingering) the whole buffer. */
+/* A plain client waiting for a worker (queued, retrying, connecting) is
+ * still read: a client that hangs up is dropped at once, as nginx does,
+ * instead of costing the guest a connection (and a fork) for nobody. What
+ * it sends meanwhile (a body) is kept after the head while there is room,
+ * and goes out with it. */
+static bool waiting(const struct conn *c)
+{
+	return c->st == S_QUEUED || c->st == S_RETRY || c->st == S_CONNECT;
+}
+
+/* Where the client's next plaintext bytes go: after the head read so far
+ * (and while waiting), or (proxying, lingering) the whole buffer. */
 static uv_buf_t plain_room(struct conn *c)
 {
-	if (c->st == S_HEAD)
+	if (c->st == S_HEAD || waiting(c))
 		return uv_buf_init(c->cbuf + c->clen, c->r->lim.head_max - (unsigned)c->clen);
 	return uv_buf_init(c->cbuf, c->r->lim.head_max);
 }
@@ -771,6 +781,7 @@ static void on_up_connect(uv_connect_t *req, int status)
 	agent__put16(f + AGENT_HDR_LEN, (uint16_t)c->w->port);
 	b[0] = uv_buf_init(c->pre, 13 + AGENT_HDR_LEN + 2);
 	b[1] = uv_buf_init(c->cbuf, (unsigned)c->clen);
+	uv_read_stop((uv_stream_t *)&c->client);	/* cbuf is out; PROXY reads on */
 	c->st = S_HANDSHAKE;
 	c->pend_up = true;
 	c->wr_up.data = c;
@@ -808,7 +819,8 @@ static void on_head(struct conn *c)
 
 	if (http_head__is(&c->head, c->cbuf, "/_health"))
 		return reply_health(c);
-	uv_read_stop((uv_stream_t *)&c->client);
+	if (c->tls || c->clen == c->r->lim.head_max)	/* else read while waiting */
+		uv_read_stop((uv_stream_t *)&c->client);
 	if ((w = pick(r)) && !r->qhead)
 		return connect_worker(c, w);
 	if (r->nqueued >= r->lim.queue_max)
@@ -826,8 +838,10 @@ static void cl_data(struct conn *c, ssize_t n, char *base)
 	uv_stream_t *s = (uv_stream_t *)&c->client;
 	enum http_head_result hr;
 
+	if (n == UV_ENOBUFS && waiting(c))
+		return (void)uv_read_stop(s);	/* no room left: the kernel holds the rest */
 	if (n < 0 && (c->st != S_PROXY || n != UV_EOF))
-		return conn_close(c);		/* left, or an error, or EOF while lingering */
+		return conn_close(c);		/* left (also while waiting), an error, or EOF while lingering */
 	if (n < 0) {
 		c->cl_eof = true;
 		uv_read_stop(s);
@@ -835,6 +849,12 @@ static void cl_data(struct conn *c, ssize_t n, char *base)
 	}
 	if (c->st == S_PROXY)
 		return pump(c, s, (uv_stream_t *)&c->up, base, (size_t)n);
+	if (waiting(c)) {
+		c->clen += (size_t)n;
+		if (c->clen == c->r->lim.head_max)
+			uv_read_stop(s);
+		return;
+	}
 	if (c->st != S_HEAD)
 		return;				/* lingering: dropped */
 	c->clen += (size_t)n;

@@ -10,19 +10,25 @@
 -- exits 1 on a failed condition (the line says which).
 local core = require "sm.core"
 
--- --worker-conns: each guest works on K connections at once, the rest wait
--- in the router's queue (a guest here answers ~1.3 requests a second: 32
--- at once would each take ~25 s, longer than the short run)
-local o = { c = 256, d = 60, w = 2, timeout = 60, k = 8 }
+-- -k (--worker-conns): each guest works on K connections at once and the
+-- rest wait in the router's queue.  A guest here answers ~1.3 requests a
+-- second whatever K is, so a small K answers each sooner (K=8 answered
+-- nothing within a 10 s run), and the queue carries the load.  Every
+-- client waits about C / (1.3 W) s for its turn: the timeout (wrk's, and
+-- the daemon's upstream and queue ones) defaults to C/2 s, at least 60.
+-- W defaults to 1: two guests running at once here took 5.5 s for two
+-- requests that one guest answered in 2.8 s (kvm_pvm, measured 2026-12-02).
+local o = { c = 256, d = 60, w = 1, k = 2 }
 do
   local i = 1
   while arg[i] do
     local k, v = arg[i]:match("^%-%-?(%w+)$"), arg[i + 1]
     if k == "snapshot" then o.snapshot = v
-    elseif k and o[k] then o[k] = math.tointeger(tonumber(v)) or error("soak: " .. arg[i] .. " takes a number")
+    elseif k and (o[k] or k == "timeout") then o[k] = math.tointeger(tonumber(v)) or error("soak: " .. arg[i] .. " takes a number")
     else error("soak: unknown argument " .. arg[i] .. " (see the top of tests/load/soak.lua)") end
     i = i + 2
   end
+  o.timeout = o.timeout or math.max(60, o.c // 2)
 end
 
 local exe = core.paths().exe

@@ -219,6 +219,24 @@ static void setup(void)
 	port = rt ? router__port(rt) : -1;
 }
 
+/* A queued client that hangs up leaves the queue at once, not at the
+ * queue timeout (300 ms here): no worker is woken for nobody. */
+static void queued_hangup(void)
+{
+	const char *health = "GET /_health HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[4096];
+	int fd = client();
+
+	ok(fd >= 0 && write(fd, "GET /q HTTP/1.1\r\nHost: x\r\n\r\n", 28) == 28, "a client waits for a worker");
+	usleep(50000);
+	exchange(health, strlen(health), buf, sizeof(buf));
+	ok(strstr(buf, "\"waiting\":1,") != NULL, "/_health: it is queued");
+	close(fd);
+	usleep(50000);
+	exchange(health, strlen(health), buf, sizeof(buf));
+	ok(strstr(buf, "\"waiting\":0,") != NULL, "it hung up: out of the queue before the queue timeout");
+}
+
 static void own_answers(void)
 {
 	static char big[20000];
@@ -249,6 +267,7 @@ static void own_answers(void)
 	exchange("GET /x HTTP/1.1\r\nHost: x\r\n\r\n", 28, buf, sizeof(buf));
 	ok(!strncmp(buf, "HTTP/1.1 503 ", 13) && strstr(buf, "Retry-After: 1\r\n"),
 	   "no worker within the queue timeout: 503 with Retry-After");
+	queued_hangup();
 }
 
 static struct peer serve = { .mode = M_SERVE, .conns = 1, .body = 3 << 20 };
