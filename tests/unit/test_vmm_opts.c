@@ -28,6 +28,8 @@ int main(void)
 	char *standby[] = { "vmm", "--restore", "d", "--control-fd", "4", "--standby" };
 	char *sb_boot[] = { "vmm", "--kernel", "k", "--control-fd", "4", "--standby" };
 	char *sb_noctl[] = { "vmm", "--restore", "d", "--standby" };
+	char *nosnap[] = { "vmm", "--restore", "d", "--no-snapshots" };
+	char *nosnap_to[] = { "vmm", "--restore", "d", "--no-snapshots", "--snapshot-to", "x", "--snapshot-after-ms", "5" };
 
 	ok(parse(&o, msg, 9, init) == 0 && o.nr_init == 2 && !strcmp(o.init[0], "l:vda") &&
 	   !strcmp(o.init[1], "e:A=b:c") && o.argc == 1, "--init K:VALUE entries kept in order");
@@ -37,6 +39,8 @@ int main(void)
 	ok(parse(&o, msg, 6, standby) == 0 && o.standby, "--standby with --restore and --control-fd");
 	ok(parse(&o, msg, 6, sb_boot) < 0 && strstr(msg, "--standby needs --restore"), "--standby on a boot: %s", msg);
 	ok(parse(&o, msg, 4, sb_noctl) < 0 && strstr(msg, "--control-fd"), "--standby without go's fd: %s", msg);
+	ok(parse(&o, msg, 4, nosnap) == 0 && o.no_snapshots, "--no-snapshots");
+	ok(parse(&o, msg, 8, nosnap_to) < 0 && strstr(msg, "--no-snapshots cannot go with"), "--no-snapshots with --snapshot-to: %s", msg);
 	ok(parse(&o, msg, 14, good) == 0, "full option set parses");
 	ok(o.memory_mib == 512 && o.vcpus == 4 && o.verbose && o.status_fd == 3, "values kept");
 	ok(o.nr_disks == 2 && !strcmp(o.disks[0].path, "a.img") && !o.disks[0].ro &&
