@@ -55,6 +55,11 @@ enum { Q_RX, Q_TX, Q_EVENT, NR_QUEUES };	/* §5.10.2 */
 #define QUEUE_SIZE		256
 #define CONN_BUF_ALLOC		(256 * 1024)	/* guest → host bytes held per connection */
 #define MAX_CONNS		256
+/* A guest may hold this many connections to host ports: the rest of the
+ * slots stay for the host's own clients (the agent, exec, the router), so
+ * a guest cannot lock its host out of its own control channel. */
+#define GUEST_CONNS_MAX		(MAX_CONNS - 32)
+#define RSTQ_MAX		64		/* RSTs owed with no slot to hold them */
 #define MAX_AWAITING		64		/* host clients yet to send CONNECT */
 #define MAX_PAYLOAD		(64 * 1024)
 #define LINE_MAX_LEN		32		/* "CONNECT 4294967295\n" fits */
@@ -88,6 +93,7 @@ struct conn {
 	uint8_t *buf;					/* ring of unwritten guest bytes */
 	uint32_t head, len;
 	uint64_t born_ms;
+	bool from_guest;				/* the guest connected (counts in nr_guest) */
 };
 
 struct virtio_vsock {
@@ -99,6 +105,12 @@ struct virtio_vsock {
 	struct evloop *loop;
 	struct conn conns[MAX_CONNS];
 	int nr_awaiting;
+	int nr_guest;			/* slots held by guest-initiated connections */
+	/* RSTs for guest packets no slot could take (every slot in use, or the
+	 * guest at GUEST_CONNS_MAX): a refused connect fails at once instead
+	 * of after the guest's connect timeout.  Not in snapshots. */
+	struct { uint32_t host_port, guest_port; } rstq[RSTQ_MAX];
+	int rstq_n;
 	int hi;				/* slots in use are below this */
 	int rr;				/* round-robin cursor for the rx queue */
 	uint32_t next_port;
@@ -217,6 +229,8 @@ static void conn_free(struct virtio_vsock *v, struct conn *c)
 		close(c->fd);			/* also leaves the epoll set */
 	if (c->state == C_AWAIT)
 		v->nr_awaiting--;
+	if (c->from_guest)
+		v->nr_guest--;
 	free(c->buf);
 	c->buf = NULL;
 	c->fd = -1;
@@ -249,15 +263,25 @@ static struct conn *conn_find(struct virtio_vsock *v, uint32_t host_port, uint32
 	return NULL;
 }
 
+/* An RST owed to the guest with no connection slot to carry it. */
+static void rst_later(struct virtio_vsock *v, const struct vsock_hdr *h)
+{
+	if (v->rstq_n == RSTQ_MAX) {
+		warn(v, "no room to answer port %u with RST", h->src_port);
+		return;
+	}
+	v->rstq[v->rstq_n].host_port = h->dst_port;
+	v->rstq[v->rstq_n].guest_port = h->src_port;
+	v->rstq_n++;
+}
+
 /* An RST for a packet that belongs to no connection (§5.10.6.4). */
 static void reply_rst(struct virtio_vsock *v, const struct vsock_hdr *h)
 {
 	struct conn *c = conn_alloc(v, C_CLOSING);
 
-	if (!c) {
-		warn(v, "no free connection slot to answer port %u with RST", h->src_port);
-		return;
-	}
+	if (!c)
+		return rst_later(v, h);
 	c->host_port = h->dst_port;
 	c->guest_port = h->src_port;
 	c->pending = P_RST;
@@ -384,13 +408,15 @@ static void guest_data(struct virtio_vsock *v, struct conn *c, struct virtq_chai
 static void guest_connect(struct virtio_vsock *v, const struct vsock_hdr *h)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct conn *c = conn_alloc(v, C_CLOSING);
+	struct conn *c = v->nr_guest < GUEST_CONNS_MAX ? conn_alloc(v, C_CLOSING) : NULL;
 	int n;
 
 	if (!c) {
-		warn(v, "too many connections: guest port %u → host port %u dropped", h->src_port, h->dst_port);
-		return;
+		warn(v, "too many connections: guest port %u → host port %u refused (RST)", h->src_port, h->dst_port);
+		return rst_later(v, h);
 	}
+	c->from_guest = true;
+	v->nr_guest++;
 	c->host_port = h->dst_port;
 	c->guest_port = h->src_port;
 	c->peer_buf_alloc = h->buf_alloc;
@@ -613,11 +639,36 @@ static int rx_pop(struct virtio_vsock *v, struct virtq_chain *ch)
 	return r;
 }
 
+/* The RSTs rst_later queued, first (each frees a guest socket at once). */
+static bool flush_rstq(struct virtio_vsock *v)
+{
+	struct virtq_chain ch;
+	bool pushed = false;
+
+	while (v->rstq_n > 0 && virtio_mmio__queue_ready(v->t, Q_RX)) {
+		int r = rx_pop(v, &ch);
+		struct vsock_hdr h = { .src_cid = HOST_CID, .dst_cid = v->guest_cid, .type = TYPE_STREAM,
+				       .op = OP_RST };
+
+		if (r == 0)
+			break;
+		pushed = true;
+		if (r < 0)
+			continue;
+		v->rstq_n--;
+		h.src_port = v->rstq[v->rstq_n].host_port;
+		h.dst_port = v->rstq[v->rstq_n].guest_port;
+		iov_put(ch.in, ch.nr_in, &h, sizeof(h));
+		virtio_mmio__push(v->t, Q_RX, ch.head, sizeof(h));
+	}
+	return pushed;
+}
+
 /* Moves whatever the connections owe the guest into rx buffers, fairly. */
 static void flush_rx(struct virtio_vsock *v)
 {
 	struct virtq_chain ch;
-	bool pushed = false;
+	bool pushed = flush_rstq(v);
 	int idle = 0;
 
 	while (idle < v->hi && virtio_mmio__queue_ready(v->t, Q_RX)) {
