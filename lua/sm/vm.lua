@@ -175,9 +175,41 @@ function M.vmm_command()
   return { p.exe, "vmm" }
 end
 
+-- SM_PROFILE=FILE (docs/profiling.md): the first VM this process starts
+-- writes its samples to FILE, the Nth to FILE.N; SM_PROFILE=DIR/ (or an
+-- existing directory) gives each VM DIR/vm-PID-N.prof, so the VMs of
+-- several sm processes (a daemon's workers) never share a file.
+-- SM_PROFILE_US=N sets the interval (--profile-us).
+M.profiled = {}
+function M.profile_file()
+  local path = env("SM_PROFILE")
+  if not path then return nil end
+  local n = #M.profiled + 1
+  local st = core.stat(path)
+  local file
+  if path:sub(-1) == "/" or (st and st.type == "dir") then
+    if not st then core.mkdir(path, tonumber("755", 8)) end
+    file = string.format("%s/vm-%d-%d.prof", path:gsub("/+$", ""), core.getpid(), n)
+  else
+    file = n == 1 and path or (path .. "." .. n)
+  end
+  M.profiled[n] = file
+  return file
+end
+
+local function profile_argv(argv)
+  local file = M.profile_file()
+  if not file then return end
+  append(argv, "--profile", file)
+  local us = env("SM_PROFILE_US")
+  if us then append(argv, "--profile-us", us) end
+  trace("profiling this VM to %s", file)
+end
+
 local function vmm_argv(o, start)
   local argv = M.vmm_command()
   append(argv, "--status-fd", "3")
+  profile_argv(argv)
   table.move(start, 1, #start, #argv + 1, argv)
   for _, d in ipairs(o.disks or {}) do append(argv, "--disk", d.path .. (d.readonly and ":ro" or ":rw")) end
   if o.snapshot_to then
