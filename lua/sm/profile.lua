@@ -74,23 +74,30 @@ end
 
 -- ---- symbols ----
 
+-- The kernel's text sections, by the linker's markers: the main text and
+-- the init text (boot-time code, freed after boot).
+local BOUNDS = { _stext = true, _etext = true, _sinittext = true, _einittext = true }
+
 -- System.map text: "ADDR TYPE NAME" lines, sorted by address.  Keeps the
--- text symbols (t T w W) and _etext, the end of kernel text.
+-- text symbols (t T w W) and the section bounds.
 function M.parse_map(text, name)
-  local addrs, names, etext = {}, {}, nil
+  local addrs, names, bounds = {}, {}, {}
   for a, t, n in text:gmatch("(%x+) (%a) ([^\n]+)") do
     local addr = hex(a)
-    if addr and (t == "t" or t == "T" or t == "w" or t == "W") then
+    if addr and (t == "t" or t == "T" or t == "w" or t == "W") and not BOUNDS[n] then
       addrs[#addrs + 1], names[#names + 1] = addr, n
     end
-    if n == "_etext" then etext = addr end
+    if addr and BOUNDS[n] then bounds[n] = addr end
   end
   if #addrs == 0 then fail((name or "System.map") .. ": no text symbols") end
   -- sort by unsigned address (nm -n already is; a hand-made map may not be)
   local idx = {}
   for i = 1, #addrs do idx[i] = i end
   table.sort(idx, function(x, y) return math.ult(addrs[x], addrs[y]) end)
-  local m = { addrs = {}, names = {}, etext = etext }
+  local m = { addrs = {}, names = {}, ranges = {} }
+  for _, r in ipairs({ { "_stext", "_etext" }, { "_sinittext", "_einittext" } }) do
+    if bounds[r[1]] and bounds[r[2]] then m.ranges[#m.ranges + 1] = { bounds[r[1]], bounds[r[2]] } end
+  end
   for i, j in ipairs(idx) do m.addrs[i], m.names[i] = addrs[j], names[j] end
   return m
 end
@@ -103,10 +110,17 @@ function M.load_map(path)
   return M.parse_map(text, path)
 end
 
+local function in_text(map, addr)
+  if #map.ranges == 0 then return true end	-- a map without the markers: trust it
+  for _, r in ipairs(map.ranges) do
+    if not math.ult(addr, r[1]) and math.ult(addr, r[2]) then return true end
+  end
+  return false
+end
+
 -- The function containing addr, or nil (outside kernel text).
 function M.symbol(map, addr)
-  if not map then return nil end
-  if map.etext and not math.ult(addr, map.etext) then return nil end
+  if not map or not in_text(map, addr) then return nil end
   local lo, hi = 1, #map.addrs
   if math.ult(addr, map.addrs[1]) then return nil end
   while lo < hi do

@@ -28,6 +28,10 @@ int main(void)
 	char *standby[] = { "vmm", "--restore", "d", "--control-fd", "4", "--standby" };
 	char *sb_boot[] = { "vmm", "--kernel", "k", "--control-fd", "4", "--standby" };
 	char *sb_noctl[] = { "vmm", "--restore", "d", "--standby" };
+	char *prof[] = { "vmm", "--restore", "d", "--profile", "p.txt", "--profile-us", "250" };
+	char *prof_def[] = { "vmm", "--restore", "d", "--profile", "p.txt" };
+	char *prof_fast[] = { "vmm", "--restore", "d", "--profile", "p.txt", "--profile-us", "99" };
+	char *prof_empty[] = { "vmm", "--restore", "d", "--profile", "" };
 
 	ok(parse(&o, msg, 9, init) == 0 && o.nr_init == 2 && !strcmp(o.init[0], "l:vda") &&
 	   !strcmp(o.init[1], "e:A=b:c") && o.argc == 1, "--init K:VALUE entries kept in order");
@@ -37,7 +41,13 @@ int main(void)
 	ok(parse(&o, msg, 6, standby) == 0 && o.standby, "--standby with --restore and --control-fd");
 	ok(parse(&o, msg, 6, sb_boot) < 0 && strstr(msg, "--standby needs --restore"), "--standby on a boot: %s", msg);
 	ok(parse(&o, msg, 4, sb_noctl) < 0 && strstr(msg, "--control-fd"), "--standby without go's fd: %s", msg);
-	ok(parse(&o, msg, 14, good) == 0, "full option set parses");
+	ok(parse(&o, msg, 7, prof) == 0 && !strcmp(o.profile, "p.txt") && o.profile_us == 250,
+	   "--profile FILE --profile-us N");
+	ok(parse(&o, msg, 5, prof_def) == 0 && o.profile_us == 1000, "--profile samples every 1000 us by default");
+	ok(parse(&o, msg, 7, prof_fast) < 0 && strstr(msg, "--profile-us 99: must be 100..1000000"),
+	   "--profile-us below 100: %s", msg);
+	ok(parse(&o, msg, 5, prof_empty) < 0 && strstr(msg, "--profile needs a file name"), "--profile '': %s", msg);
+	ok(parse(&o, msg, 14, good) == 0 && !o.profile, "full option set parses; no profile unless asked");
 	ok(o.memory_mib == 512 && o.vcpus == 4 && o.verbose && o.status_fd == 3, "values kept");
 	ok(o.nr_disks == 2 && !strcmp(o.disks[0].path, "a.img") && !o.disks[0].ro &&
 	   !strcmp(o.disks[1].path, "b.img") && o.disks[1].ro, "disks and :ro parsed");
