@@ -78,3 +78,41 @@ describe("sm profile (real guest)", function()
     assert.matches("read_zero", rep)			-- and its caller is on the stack
   end)
 end)
+
+-- One phase: a VM started with sampling off counts nothing until
+-- vm:profile(true) (docs/profiling.md "One phase", vmm.md control commands).
+describe("sm profile: sampling one phase (real guest)", function()
+  if run.skip_without_kvm(pending) then return end
+
+  it("SM_PROFILE_PAUSED=1: no samples without vm:profile(true); the busy loop with it", function()
+    local tmp = run.tmpdir("profile-phase")
+    local script = tmp .. "/phase.lua"
+    local f = assert(io.open(script, "w"))
+    f:write([[
+local vm = require "sm.vm"
+local LOOP = { "/bin/sh", "-c", "i=0; while [ $i -lt 2000000 ]; do i=$((i+1)); done" }
+local function run(on)
+  local v = vm.boot{ console = "capture", argv = LOOP }
+  if on then assert(v:profile(true)) end
+  local r = v:wait(600)
+  assert(r.status == "exit" and r.code == 0, r.message)
+  print(vm.profiled[#vm.profiled])
+end
+run(false)
+run(true)
+]])
+    f:close()
+    local code, out, err = run.sm({ "lua", script }, nil, "SM_PROFILE=" .. run.quote(tmp .. "/p.txt") ..
+      " SM_PROFILE_PAUSED=1 timeout " .. TIMEOUT)
+    assert.equal(0, code, err)
+    local off, on = out:match("([^\n]+)\n([^\n]+)\n$")
+    local text_off = assert(io.open(off)):read("a")
+    assert.matches("\nticks 0\nsamples 0\n", text_off)
+    local text_on = assert(io.open(on)):read("a")
+    assert.truthy(tonumber(text_on:match("\nsamples (%d+)\n")) > 100, text_on:sub(1, 200))
+    local c2, rep = run.sm({ "profile", "report", "--top", "3", on })
+    assert.equal(0, c2)
+    assert.matches("%[user cr3=%x+%]", rep)
+    run.sh("rm -rf " .. run.quote(tmp))
+  end)
+end)

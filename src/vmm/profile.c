@@ -34,7 +34,7 @@ struct profile {
 	const char *path;
 	struct vm *vm;
 	pthread_t sampler;
-	int started, stop, closed;
+	int started, stop, closed, paused;
 	pthread_mutex_t lock;		/* the table and the counters below */
 	uint64_t ticks, samples, missed, dropped;
 	size_t used;
@@ -250,7 +250,8 @@ static void *sampler(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > next.tv_sec + 1)	/* fell far behind (host stalled): no burst */
 			next = now;
-		if (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) && !vm__ended(p->vm))
+		if (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) && !vm__ended(p->vm) &&
+		    !__atomic_load_n(&p->paused, __ATOMIC_ACQUIRE))
 			tick(p);
 	}
 	return NULL;
@@ -266,6 +267,14 @@ int profile__start(struct vm *vm)
 	r = pthread_create(&p->sampler, NULL, sampler, p);
 	p->started = r == 0;
 	return -r;
+}
+
+int profile__set_sampling(struct vm *vm, int on)
+{
+	if (!vm->profile)
+		return -ENOENT;
+	__atomic_store_n(&vm->profile->paused, !on, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* Guest virtual memory, page by page through the guest's page tables: the

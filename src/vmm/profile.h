@@ -52,6 +52,9 @@ int profile__write(struct profile *p, int fd);
 /* The VM's profiler: FILE opened now (before the sandbox), written at the end. */
 int profile__open(struct vm *vm, const char *path, unsigned interval_us, char *msg, size_t msglen);
 int profile__start(struct vm *vm);		/* the sampler thread, once the vCPUs run */
+/* Sampling on or off (`profile on|off`, --profile-paused): ticks while off
+ * are not counted.  -ENOENT without --profile. */
+int profile__set_sampling(struct vm *vm, int on);
 void profile__sample(struct vcpu *v);		/* vCPU thread, after KVM_RUN returned EINTR */
 int profile__finish(struct vm *vm, char *msg, size_t msglen);	/* stop sampling, write FILE */
 #endif

@@ -454,6 +454,10 @@ static void control_command(struct vmm *m, const char *line, size_t len)
 		status_printf(m, "control error msg=go: this VM is not standing by\n");
 	else if (c.kind == CONTROL_GO)
 		m->go_ns = c.t0_ns ? c.t0_ns : now;
+	else if (c.kind == CONTROL_PROFILE && profile__set_sampling(&m->vm, c.on) < 0)
+		status_printf(m, "control error msg=profile: this VM runs without --profile\n");
+	else if (c.kind == CONTROL_PROFILE)
+		status_printf(m, "profiling %s\n", c.on ? "on" : "off");
 	else if (!m->first_run_ns)
 		status_printf(m, "control error msg=snapshot: the VM has not run yet (send go first)\n");
 	else
@@ -716,6 +720,7 @@ int vmm__main(int argc, char **argv)
 	m->sig_fd = block_signals();
 	if ((m->o.profile && profile__open(&m->vm, m->o.profile, (unsigned)m->o.profile_us, msg,
 					   sizeof(msg)) < 0) ||
+	    (m->o.profile_paused && profile__set_sampling(&m->vm, 0) < 0) ||
 	    prepare(m, msg, sizeof(msg)) < 0) {
 		status_printf(m, "end=error value=0 msg=%s\n", msg);
 		if (m->status_fd < 0)

@@ -168,6 +168,10 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 			o->standby = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "--profile-paused")) {
+			o->profile_paused = true;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			snprintf(msg, msglen, "%s needs a value", argv[i]);
 			return -1;
@@ -187,6 +191,10 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 	}
 	if (o->profile && !o->profile[0]) {
 		snprintf(msg, msglen, "--profile needs a file name");
+		return -1;
+	}
+	if (o->profile_paused && (!o->profile || o->control_fd < 0)) {
+		snprintf(msg, msglen, "--profile-paused needs --profile and --control-fd (for `profile on`)");
 		return -1;
 	}
 	if (!!o->snapshot_to != !!o->snapshot_after_ms) {

@@ -34,6 +34,7 @@ struct vmm_opts {
 	int snapshot_after_ms;
 	const char *profile;		/* --profile FILE: sample the guest (docs/profiling.md) */
 	int profile_us;			/* --profile-us N: the sampling interval */
+	bool profile_paused;		/* --profile-paused: sample from `profile on` */
 	int control_fd;			/* --control-fd N: commands, one per line (docs/vmm.md) */
 	int nr_init;			/* --init K:VALUE, passed to guest init in CONFIG */
 	const char *init[VMM_MAX_INIT];

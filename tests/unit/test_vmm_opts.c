@@ -32,6 +32,8 @@ int main(void)
 	char *prof_def[] = { "vmm", "--restore", "d", "--profile", "p.txt" };
 	char *prof_fast[] = { "vmm", "--restore", "d", "--profile", "p.txt", "--profile-us", "99" };
 	char *prof_empty[] = { "vmm", "--restore", "d", "--profile", "" };
+	char *prof_paused[] = { "vmm", "--restore", "d", "--profile", "p", "--control-fd", "4", "--profile-paused" };
+	char *prof_paused_noctl[] = { "vmm", "--restore", "d", "--profile", "p", "--profile-paused" };
 
 	ok(parse(&o, msg, 9, init) == 0 && o.nr_init == 2 && !strcmp(o.init[0], "l:vda") &&
 	   !strcmp(o.init[1], "e:A=b:c") && o.argc == 1, "--init K:VALUE entries kept in order");
@@ -46,6 +48,9 @@ int main(void)
 	ok(parse(&o, msg, 5, prof_def) == 0 && o.profile_us == 1000, "--profile samples every 1000 us by default");
 	ok(parse(&o, msg, 7, prof_fast) < 0 && strstr(msg, "--profile-us 99: must be 100..1000000"),
 	   "--profile-us below 100: %s", msg);
+	ok(parse(&o, msg, 8, prof_paused) == 0 && o.profile_paused, "--profile-paused with --control-fd");
+	ok(parse(&o, msg, 6, prof_paused_noctl) < 0 && strstr(msg, "--profile-paused needs"),
+	   "--profile-paused without a control fd: %s", msg);
 	ok(parse(&o, msg, 5, prof_empty) < 0 && strstr(msg, "--profile needs a file name"), "--profile '': %s", msg);
 	ok(parse(&o, msg, 14, good) == 0 && !o.profile, "full option set parses; no profile unless asked");
 	ok(o.memory_mib == 512 && o.vcpus == 4 && o.verbose && o.status_fd == 3, "values kept");
