@@ -52,12 +52,18 @@ local run_spec = {
 }
 
 -- The System.map to use, or nil with a warning (the report then shows addresses).
+local function load_map(path)
+  local ok, map = pcall(profile.load_map, path)
+  if not ok then errors.fail(tostring(map)) end
+  return map
+end
+
 local function find_map(o)
-  if o.map then return profile.load_map(o.map) end
+  if o.map then return load_map(o.map) end
   local kernel = o.kernel or util.env("SM_KERNEL") or (core.paths().guest .. "/vmlinux")
   local real = core.realpath(kernel) or kernel
   local map = real:gsub("[^/]*$", "") .. "System.map"
-  if core.stat(map) then return profile.load_map(map) end
+  if core.stat(map) then return load_map(map) end
   io.stderr:write("sm profile: no System.map beside ", real, " — run `make kernel` (guest/kernel/build.sh ",
     "writes it, from the vmlinux's symbols for kernels built before), or give --map; kernel addresses stay unnamed\n")
   return nil
