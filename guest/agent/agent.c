@@ -37,7 +37,7 @@ struct sockaddr_vm {
 #define IN_CAP		(AGENT_HDR_LEN + AGENT_MAX_PAYLOAD)
 #define OUT_CAP		(256 * 1024)	/* toward the host */
 #define SIDE_CAP	(256 * 1024)	/* toward the process's stdin / the TCP peer */
-#define READ_CHUNK	32768
+#define KEEP_SLOTS	8		/* sessions whose buffers outlive them (below) */
 #define DRAIN_MS	200		/* after an exit, wait this long for the output */
 #define AGENT_START_MS	60000		/* init waits at most this long for the listener */
 
@@ -132,6 +132,28 @@ static void exec_close_io(struct session *s)
 	close_fd(&s->io.err);
 }
 
+/*
+ * A new session in slot s.  The first KEEP_SLOTS slots (accept takes the
+ * lowest free one) keep their buffers from one session to the next: every
+ * fresh buffer page costs the guest a fault and a page clear, which on
+ * emulating hosts is most of a short request's cost, and a snapshot taken
+ * after some traffic restores with those pages already there.
+ */
+static void session_reset(struct session *s)
+{
+	struct framebuf in = s->in, out = s->out, side = s->side;
+
+	if (s - sessions >= KEEP_SLOTS) {
+		framebuf__free(&in);
+		framebuf__free(&out);
+		framebuf__free(&side);
+	}
+	memset(s, 0, sizeof(*s));
+	in.len = out.len = side.len = 0;
+	s->in = in, s->out = out, s->side = side;
+	s->io.in = s->io.out = s->io.err = s->tcp = s->vs = -1;
+}
+
 static void session_free(struct session *s)
 {
 	if (s->kind == S_EXEC && !s->exited)
@@ -140,10 +162,7 @@ static void session_free(struct session *s)
 	put__abort(&s->put);		/* nothing half-written stays behind */
 	close_fd(&s->vs);
 	close_fd(&s->tcp);
-	framebuf__free(&s->in);
-	framebuf__free(&s->out);
-	framebuf__free(&s->side);
-	memset(s, 0, sizeof(*s));
+	session_reset(s);
 	s->kind = S_FREE;
 }
 
@@ -158,10 +177,9 @@ static void accept_one(int lfd)
 
 		if (s->kind != S_FREE)
 			continue;
-		memset(s, 0, sizeof(*s));
+		session_reset(s);
 		s->kind = S_NEW;
 		s->vs = fd;
-		s->io.in = s->io.out = s->io.err = s->tcp = -1;
 		return;
 	}
 	close(fd);			/* full: the host sees the connection close */
@@ -334,17 +352,19 @@ static bool wants_host_input(struct session *s)
 	return s->kind == S_PROXY && s->side.len < SIDE_CAP;
 }
 
+/* Reads go straight into the session's buffer, as much as it has room for:
+ * one system call (≥ 28 µs of guest kernel work on emulating hosts) per
+ * buffer's worth, no copy through the stack. */
 static void host_readable(struct session *s)
 {
-	uint8_t chunk[READ_CHUNK];
 	struct framebuf *b = s->kind == S_PROXY ? &s->side : &s->in;
-	size_t cap = s->kind == S_PROXY ? SIDE_CAP : IN_CAP;
-	size_t room = cap - b->len < sizeof(chunk) ? cap - b->len : sizeof(chunk);
+	size_t room;
+	uint8_t *dst = framebuf__space(b, s->kind == S_PROXY ? SIDE_CAP : IN_CAP, &room);
 	ssize_t n;
 
 	if (!room)
 		return;			/* full: read again once it drains */
-	n = read(s->vs, chunk, room);
+	n = read(s->vs, dst, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -353,22 +373,26 @@ static void host_readable(struct session *s)
 			session_free(s);	/* the host went away */
 		return;
 	}
-	framebuf__add(b, chunk, (size_t)n, cap);
+	framebuf__commit(b, (size_t)n);
 	if (s->kind != S_PROXY)
 		host_frames(s);
 }
 
-/* stdout/stderr of the process (or the TCP side of a proxy) → frames/bytes. */
+/* stdout/stderr of the process (or the TCP side of a proxy) → frames/bytes,
+ * read in place into the host-bound buffer: raw for a proxy, after a
+ * frame header's room for an exec (one frame per read, ≤ AGENT_MAX_PAYLOAD). */
 static void side_readable(struct session *s, int *fd, int type)
 {
-	uint8_t chunk[READ_CHUNK];
-	size_t room;
+	size_t hdr = s->kind == S_PROXY ? 0 : AGENT_HDR_LEN, room;
+	uint8_t *dst = framebuf__space(&s->out, OUT_CAP, &room);
 	ssize_t n;
 
-	if (s->out.len + AGENT_HDR_LEN >= OUT_CAP)
+	if (room <= hdr)
 		return;			/* full: read again once the host takes some */
-	room = OUT_CAP - s->out.len - AGENT_HDR_LEN;
-	n = read(*fd, chunk, room < sizeof(chunk) ? room : sizeof(chunk));
+	room -= hdr;
+	if (hdr && room > AGENT_MAX_PAYLOAD)
+		room = AGENT_MAX_PAYLOAD;
+	n = read(*fd, dst + hdr, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {			/* EOF, or EIO from a pty whose process is gone */
@@ -380,10 +404,9 @@ static void side_readable(struct session *s, int *fd, int type)
 			close_fd(fd);
 		return;
 	}
-	if (s->kind == S_PROXY)
-		framebuf__add(&s->out, chunk, (size_t)n, OUT_CAP);
-	else
-		frame(s, type, chunk, (uint32_t)n);
+	if (hdr)
+		agent_hdr__encode(dst, type, (uint32_t)n);
+	framebuf__commit(&s->out, hdr + (size_t)n);
 }
 
 static void reap(void)

@@ -35,6 +35,20 @@ int exec__resolve_user(const char *spec, struct ident *id, char *msg, size_t msg
 /* In a child: become id (groups, gid, uid); -1 with errno. */
 int exec__become(const struct ident *id);
 
+/* exec.c: process creation without fork()'s page-table copy and
+ * copy-on-write faults.  fn runs in a child that shares our memory, on its
+ * own stack, until it execs or exits (we are suspended until then): it may
+ * make system calls and use its stack, nothing else — no malloc, no stdio
+ * but dprintf.  The child's pid, or -1 with errno. */
+pid_t exec__vfork(int (*fn)(void *), void *arg);
+/* The environment for a child, built before exec__vfork: base, then each
+ * extra "K=V" replacing the same K or appended, a bare "K" removing K (as
+ * putenv(3) would do to environ).  NULL-terminated; free() the array. */
+char **exec__env(const char *const *base, int nbase, const char *const *extra, int nextra);
+/* execvp(3) searching env's PATH (not ours); returns only on failure, errno set.
+ * Safe in an exec__vfork child. */
+void exec__search(const char *file, char *const argv[], char *const env[]);
+
 /* exec.c: start a process for an exec request. */
 struct agent_exec;
 struct exec_io {

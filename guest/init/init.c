@@ -210,64 +210,87 @@ static int apply_config(const struct config *c, char *msg, size_t msglen)
 	return 0;
 }
 
+struct workload {
+	const struct config *c;
+	struct ident id;
+	char **env;
+	int out, err;
+	char why[320];			/* set: the child only reports it and exits 126 */
+};
+
 /* The workload's environment, Docker's way: PATH, HOME (the user's),
  * HOSTNAME, then the image's and the caller's entries (later ones win). */
-static void workload_env(const struct config *c, const struct ident *id)
+static char **workload_env(const struct config *c, const struct ident *id, char *home, char *host)
 {
-	char host[65] = "";
+	const char *base[3] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", home, host };
+	char name[65] = "";
 
-	clearenv();
-	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
-	setenv("HOME", id->home, 1);
-	if (gethostname(host, sizeof(host) - 1) == 0 && host[0])
-		setenv("HOSTNAME", host, 1);
-	for (int i = 0; i < c->envc; i++)
-		putenv(c->env[i]);
+	snprintf(home, 264, "HOME=%s", id->home);
+	if (gethostname(name, sizeof(name) - 1) == 0 && name[0])
+		snprintf(host, 80, "HOSTNAME=%s", name);
+	return exec__env(base, host[0] ? 3 : 2, (const char *const *)c->env, c->envc);
 }
 
-/* In the child: working dir, user, environment; -1 with a message on stderr. */
-static int workload_identity(const struct config *c)
+/* Before the child: the user (from /etc/passwd: stdio, malloc) and the
+ * working directory made, as root; a failure is the child's to report. */
+static void workload_prepare(struct workload *w)
 {
-	struct ident id;
+	const struct config *c = w->c;
 	char msg[256];
 
-	if (exec__resolve_user(c->user ? c->user : "", &id, msg, sizeof(msg)) < 0) {
-		dprintf(2, "sm init: %s\n", msg);
-		return -1;
+	if (exec__resolve_user(c->user ? c->user : "", &w->id, msg, sizeof(msg)) < 0)
+		snprintf(w->why, sizeof(w->why), "sm init: %s\n", msg);
+	else if (c->workdir && c->workdir[0] && rootfs__mkdirs(c->workdir, 0755) < 0)
+		snprintf(w->why, sizeof(w->why), "sm init: working directory %s: %s\n", c->workdir, strerror(errno));
+}
+
+/* In the child (exec__vfork: system calls only): stdio, session, working
+ * directory, user, exec.  Never returns. */
+static int workload_child(void *arg)
+{
+	struct workload *w = arg;
+	const struct config *c = w->c;
+	sigset_t none;
+
+	setsid();
+	dup2(open("/dev/null", O_RDONLY), 0);
+	dup2(w->out, 1);
+	dup2(w->err, 2);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (w->why[0]) {
+		dprintf(2, "%s", w->why);
+		_exit(126);
 	}
-	if (c->workdir && c->workdir[0] && (rootfs__mkdirs(c->workdir, 0755) < 0 || chdir(c->workdir) < 0)) {
+	if (c->workdir && c->workdir[0] && chdir(c->workdir) < 0) {
 		dprintf(2, "sm init: working directory %s: %s\n", c->workdir, strerror(errno));
-		return -1;
+		_exit(126);
 	}
-	if (exec__become(&id) < 0) {
-		dprintf(2, "sm init: switching to %u:%u: %s\n", id.uid, id.gid, strerror(errno));
-		return -1;
+	if (exec__become(&w->id) < 0) {
+		dprintf(2, "sm init: switching to %u:%u: %s\n", w->id.uid, w->id.gid, strerror(errno));
+		_exit(126);
 	}
-	workload_env(c, &id);
-	return 0;
+	exec__search(c->argv[0], c->argv, w->env);
+	dprintf(2, "sm init: cannot run %s: %s\n", c->argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
 }
 
 static pid_t spawn(const struct config *c, int out[2], int err[2])
 {
-	sigset_t none;
+	static struct workload w;
+	char home[264], host[80] = "";
 	pid_t pid;
 
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
 		return -1;
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	setsid();
-	dup2(open("/dev/null", O_RDONLY), 0);
-	dup2(out[1], 1);
-	dup2(err[1], 2);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (workload_identity(c) < 0)
-		_exit(126);
-	execvp(c->argv[0], c->argv);
-	dprintf(2, "sm init: cannot run %s: %s\n", c->argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	w = (struct workload){ .c = c, .out = out[1], .err = err[1] };
+	workload_prepare(&w);
+	w.env = workload_env(c, &w.id, home, host);
+	if (!w.env)
+		return -1;
+	pid = exec__vfork(workload_child, &w);
+	free(w.env);
+	return pid;
 }
 
 /* Forward one read from fd as a frame; false at EOF/error. */

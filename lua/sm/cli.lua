@@ -8,7 +8,7 @@ M.version = "0.1.0"
 
 -- Commands listed by `sm --help`, in this order.
 M.commands = { "run", "ps", "logs", "exec", "cp", "pull", "images", "rmi", "daemon", "boot", "restore", "stop", "setup",
-  "assets-path", "lua",
+  "assets-path", "lua", "profile",
   "version", "help" }
 
 local function load_cmd(name)

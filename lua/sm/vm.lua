@@ -175,9 +175,44 @@ function M.vmm_command()
   return { p.exe, "vmm" }
 end
 
+-- SM_PROFILE=FILE (docs/profiling.md): the first VM this process starts
+-- writes its samples to FILE, the Nth to FILE.N; SM_PROFILE=DIR/ (or an
+-- existing directory) gives each VM DIR/vm-PID-N.prof, so the VMs of
+-- several sm processes (a daemon's workers) never share a file.
+-- SM_PROFILE_US=N sets the interval (--profile-us); SM_PROFILE_PAUSED=1
+-- starts a VM that has a control channel (not a detached one) with
+-- sampling off until vm:profile(true).
+M.profiled = {}
+function M.profile_file()
+  local path = env("SM_PROFILE")
+  if not path then return nil end
+  local n = #M.profiled + 1
+  local st = core.stat(path)
+  local file
+  if path:sub(-1) == "/" or (st and st.type == "dir") then
+    if not st then core.mkdir(path, tonumber("755", 8)) end
+    file = string.format("%s/vm-%d-%d.prof", path:gsub("/+$", ""), core.getpid(), n)
+  else
+    file = n == 1 and path or (path .. "." .. n)
+  end
+  M.profiled[n] = file
+  return file
+end
+
+local function profile_argv(argv, o)
+  local file = M.profile_file()
+  if not file then return end
+  append(argv, "--profile", file)
+  local us = env("SM_PROFILE_US")
+  if us then append(argv, "--profile-us", us) end
+  if env("SM_PROFILE_PAUSED") == "1" and o.control then argv[#argv + 1] = "--profile-paused" end
+  trace("profiling this VM to %s", file)
+end
+
 local function vmm_argv(o, start)
   local argv = M.vmm_command()
   append(argv, "--status-fd", "3")
+  profile_argv(argv, o)
   table.move(start, 1, #start, #argv + 1, argv)
   for _, d in ipairs(o.disks or {}) do append(argv, "--disk", d.path .. (d.readonly and ":ro" or ":rw")) end
   if o.snapshot_to then
@@ -347,6 +382,17 @@ function VM:wait(timeout)
   if res.status == "exit" then res.code = st.value end
   if res.status == "signal" then res.signal = st.value end
   return res
+end
+
+-- Sampling on or off in a VM started with SM_PROFILE (docs/profiling.md),
+-- to profile one phase.  Returns true, or nil and the reason.
+function VM:profile(on, timeout)
+  if not self.opts.control then return nil, "this VM has no control channel (detached VMs)" end
+  local word = on and "on" or "off"
+  local ok, err = self.proc:send("profile " .. word .. "\n")
+  if not ok then return nil, err end
+  if self.proc:expect("profiling " .. word, timeout or 10, "status") then return true end
+  return nil, self.proc:buffered("status"):match("control error msg=(profile:[^\n]*)") or "the VMM did not answer"
 end
 
 -- Snapshot the running VM to dir (written atomically) and let it carry on.

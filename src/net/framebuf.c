@@ -50,6 +50,20 @@ bool framebuf__add_frame(struct framebuf *b, int type, const void *payload, uint
 	return true;
 }
 
+uint8_t *framebuf__space(struct framebuf *b, size_t max, size_t *room)
+{
+	*room = 0;
+	if (b->len >= max || !reserve(b, max, max))
+		return NULL;
+	*room = b->cap - b->len;
+	return b->p + b->len;
+}
+
+void framebuf__commit(struct framebuf *b, size_t n)
+{
+	b->len += n <= b->cap - b->len ? n : b->cap - b->len;
+}
+
 void framebuf__drop(struct framebuf *b, size_t n)
 {
 	if (n > b->len)

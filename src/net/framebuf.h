@@ -21,6 +21,12 @@ struct framebuf {
 bool framebuf__add(struct framebuf *b, const void *data, size_t n, size_t max);
 /* Appends one whole agent frame (header + payload), or nothing, as framebuf__add. */
 bool framebuf__add_frame(struct framebuf *b, int type, const void *payload, uint32_t len, size_t max);
+/* Room to append in place, up to max bytes in all (the whole room is
+ * reserved at once: untouched pages cost nothing): where, and *room bytes;
+ * NULL with *room 0 when full or out of memory.  Then framebuf__commit. */
+uint8_t *framebuf__space(struct framebuf *b, size_t max, size_t *room);
+/* The first n <= room bytes written at framebuf__space are now queued. */
+void framebuf__commit(struct framebuf *b, size_t n);
 /* Consumes n <= len bytes from the front. */
 void framebuf__drop(struct framebuf *b, size_t n);
 void framebuf__free(struct framebuf *b);

@@ -59,6 +59,11 @@ int control__parse(const char *line, size_t len, uint64_t now_ns, struct control
 		c->dir = line + 9;
 		return 0;
 	}
+	if ((len == 10 && !memcmp(line, "profile on", 10)) || (len == 11 && !memcmp(line, "profile off", 11))) {
+		c->kind = CONTROL_PROFILE;
+		c->on = len == 10;
+		return 0;
+	}
 	if (len == 2 && !memcmp(line, "go", 2))
 		return parse_go(line + 2, 0, now_ns, c, msg, msglen);
 	if (len > 3 && !memcmp(line, "go ", 3))

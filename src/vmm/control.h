@@ -7,12 +7,14 @@
 enum control_kind {
 	CONTROL_SNAPSHOT,		/* snapshot DIR */
 	CONTROL_GO,			/* go [T0_NS]: a standby VM starts */
+	CONTROL_PROFILE,		/* profile on|off: sample (--profile) or not */
 };
 
 struct control_cmd {
 	enum control_kind kind;
 	const char *dir;		/* CONTROL_SNAPSHOT: points into the line */
 	uint64_t t0_ns;			/* CONTROL_GO: when the host sent it (CLOCK_MONOTONIC), or 0 */
+	int on;				/* CONTROL_PROFILE: 1 on, 0 off */
 };
 
 /* line: len bytes without the '\n'.  now_ns bounds go's T0_NS (a time to

@@ -17,6 +17,7 @@
 #include "vmm/cpuid.h"
 #include "vmm/emulate.h"
 #include "vmm/log.h"
+#include "vmm/profile.h"
 #include "vmm/vcpu.h"
 
 #define X86_CR0_PE	(1ULL << 0)
@@ -299,9 +300,13 @@ static void *vcpu_thread(void *arg)
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			int e = errno;
+
+			if (e == EINTR && v->vm->profile)
+				profile__sample(v);
+			if (e == EINTR || e == EAGAIN)
 				continue;
-			vm__end(v->vm, VM_END_CRASH, 0, "vCPU %d: KVM_RUN: %s", v->id, strerror(errno));
+			vm__end(v->vm, VM_END_CRASH, 0, "vCPU %d: KVM_RUN: %s", v->id, strerror(e));
 			break;
 		}
 		handle_exit(v);

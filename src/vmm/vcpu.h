@@ -12,6 +12,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
+	int sample_req;			/* the profiler asks for a sample (profile.c) */
 };
 
 int vcpu__create(struct vm *vm, int id, char *msg, size_t msglen);

@@ -33,6 +33,7 @@ enum vm_end {
 struct vcpu;
 struct bus;
 struct virtio_mmio;
+struct profile;
 
 #define VM_MAX_VIRTIO	64	/* virtio-mmio slots; IRQ lines 5..23 are shared (docs/vmm.md) */
 
@@ -68,6 +69,7 @@ struct vm {
 	char end_msg[256];
 
 	uint64_t emul_exits;		/* emulation failures handled (atomic) */
+	struct profile *profile;	/* --profile: the sampler (profile.c), else NULL */
 
 	/* Pausing every vCPU at a rendezvous (snapshots): see vcpu.c. */
 	pthread_mutex_t pause_lock;

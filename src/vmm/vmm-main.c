@@ -31,6 +31,7 @@
 #include "vmm/initchan.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
+#include "vmm/profile.h"
 #include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 #include "util/fds.h"
@@ -454,6 +455,10 @@ static void control_command(struct vmm *m, const char *line, size_t len)
 		status_printf(m, "control error msg=go: this VM is not standing by\n");
 	else if (c.kind == CONTROL_GO)
 		m->go_ns = c.t0_ns ? c.t0_ns : now;
+	else if (c.kind == CONTROL_PROFILE && profile__set_sampling(&m->vm, c.on) < 0)
+		status_printf(m, "control error msg=profile: this VM runs without --profile\n");
+	else if (c.kind == CONTROL_PROFILE)
+		status_printf(m, "profiling %s\n", c.on ? "on" : "off");
 	else if (m->o.no_snapshots)
 		status_printf(m, "snapshotted error msg=%s: this VMM was started with --no-snapshots\n", c.dir);
 	else if (!m->first_run_ns)
@@ -607,6 +612,16 @@ static uint64_t setup_us(struct vmm *m)
 	return m->first_run_ns > start_ns(m) ? (m->first_run_ns - start_ns(m)) / 1000 : 0;
 }
 
+/* The samples go to their file when the VM has ended; failing to write
+ * them is said, but does not change how the VM ended. */
+static void finish_profile(struct vmm *m)
+{
+	char msg[512];
+
+	if (profile__finish(&m->vm, msg, sizeof(msg)) < 0)
+		log_warn("%s", msg);
+}
+
 static int run(struct vmm *m)
 {
 	struct vm *vm = &m->vm;
@@ -628,10 +643,13 @@ static int run(struct vmm *m)
 			break;
 		}
 	}
+	if (!vm__ended(vm) && profile__start(vm) < 0)
+		log_warn("--profile: cannot start the sampler thread — no samples");
 	wait_end(m);
 	for (int i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i]->thread)
 			vcpu__kick(vm->vcpus[i]);
+	finish_profile(m);
 	if (vm->end == VM_END_REBOOT && console__panicked(&m->console)) {
 		vm->end = VM_END_PANIC;
 		snprintf(vm->end_msg, sizeof(vm->end_msg), "%s", console__panic_line(&m->console));
@@ -711,7 +729,10 @@ int vmm__main(int argc, char **argv)
 	console__init(&m->console, m->o.verbose ? 2 : -1);
 	initchan__init(&m->chan, &chan_ops, m);
 	m->sig_fd = block_signals();
-	if (prepare(m, msg, sizeof(msg)) < 0) {
+	if ((m->o.profile && profile__open(&m->vm, m->o.profile, (unsigned)m->o.profile_us, msg,
+					   sizeof(msg)) < 0) ||
+	    (m->o.profile_paused && profile__set_sampling(&m->vm, 0) < 0) ||
+	    prepare(m, msg, sizeof(msg)) < 0) {
 		status_printf(m, "end=error value=0 msg=%s\n", msg);
 		if (m->status_fd < 0)
 			fprintf(stderr, "sm vmm: %s\n", msg);

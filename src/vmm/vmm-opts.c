@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "net/initchan-proto.h"
+#include "vmm/profile.h"
 #include "vmm/vm.h"
 #include "vmm/vmm-opts.h"
 
@@ -97,6 +98,15 @@ static int parse_one(struct vmm_opts *o, const char *opt, const char *val, char 
 			return -1;
 		}
 	}
+	else if (!strcmp(opt, "--profile"))
+		o->profile = val;
+	else if (!strcmp(opt, "--profile-us")) {
+		if (parse_int(val, PROFILE_MIN_US, PROFILE_MAX_US, &o->profile_us) < 0) {
+			snprintf(msg, msglen, "--profile-us %s: must be %d..%d", val, PROFILE_MIN_US,
+				 PROFILE_MAX_US);
+			return -1;
+		}
+	}
 	else if (!strcmp(opt, "--disk"))
 		return parse_disk(o, val, msg, msglen);
 	else if (!strcmp(opt, "--init"))
@@ -143,6 +153,7 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 	o->status_fd = -1;
 	o->control_fd = -1;
 	o->cid = 3;
+	o->profile_us = PROFILE_DEFAULT_US;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
 			o->argc = argc - i - 1;
@@ -161,6 +172,10 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 			o->no_snapshots = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "--profile-paused")) {
+			o->profile_paused = true;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			snprintf(msg, msglen, "%s needs a value", argv[i]);
 			return -1;
@@ -176,6 +191,14 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 	/* a standby waits for `go` on its control fd, and only a restore can wait set up */
 	if (o->standby && (!o->restore || o->control_fd < 0)) {
 		snprintf(msg, msglen, "--standby needs --restore and --control-fd");
+		return -1;
+	}
+	if (o->profile && !o->profile[0]) {
+		snprintf(msg, msglen, "--profile needs a file name");
+		return -1;
+	}
+	if (o->profile_paused && (!o->profile || o->control_fd < 0)) {
+		snprintf(msg, msglen, "--profile-paused needs --profile and --control-fd (for `profile on`)");
 		return -1;
 	}
 	if (!!o->snapshot_to != !!o->snapshot_after_ms) {

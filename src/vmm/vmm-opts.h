@@ -33,6 +33,9 @@ struct vmm_opts {
 	const char *snapshot_on_ready;	/* --snapshot-on-ready DIR: the boot snapshot */
 	const char *snapshot_to;	/* --snapshot-to DIR with --snapshot-after-ms N */
 	int snapshot_after_ms;
+	const char *profile;		/* --profile FILE: sample the guest (docs/profiling.md) */
+	int profile_us;			/* --profile-us N: the sampling interval */
+	bool profile_paused;		/* --profile-paused: sample from `profile on` */
 	int control_fd;			/* --control-fd N: commands, one per line (docs/vmm.md) */
 	int nr_init;			/* --init K:VALUE, passed to guest init in CONFIG */
 	const char *init[VMM_MAX_INIT];

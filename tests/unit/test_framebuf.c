@@ -5,6 +5,28 @@
 #include "net/framebuf.h"
 #include "tap.h"
 
+/* In-place appends (the guest agent reads straight into its buffers). */
+static void test_space(void)
+{
+	struct framebuf b = { 0 };
+	size_t room;
+	uint8_t *p;
+
+	framebuf__add(&b, "ab", 2, 100);
+	p = framebuf__space(&b, 100, &room);
+	ok(p == b.p + 2 && room == 98 && b.cap == 100, "the whole room up to max at once, after the queued bytes");
+	memcpy(p, "cdef", 4);
+	framebuf__commit(&b, 4);
+	ok(b.len == 6 && !memcmp(b.p, "abcdef", 6), "committed bytes are queued in order");
+	framebuf__commit(&b, 1000);
+	ok(b.len == 100, "a commit never runs past the room");
+	ok(framebuf__space(&b, 100, &room) == NULL && room == 0, "full: no room");
+	framebuf__drop(&b, 50);
+	ok(framebuf__space(&b, 100, &room) == b.p + 50 && room == 50, "room again once drained");
+	ok(framebuf__space(&b, 20, &room) == NULL && room == 0, "a smaller max than what is queued: no room");
+	framebuf__free(&b);
+}
+
 int main(void)
 {
 	struct framebuf b = { 0 };
@@ -30,5 +52,6 @@ int main(void)
 	ok(framebuf__add_frame(&b, AGENT_STDIN, NULL, 0, 1 << 20) && b.len == 2 * AGENT_HDR_LEN + 3, "an empty frame");
 	ok(framebuf__add(&b, big, sizeof(big), 1 << 20) && b.cap >= b.len, "grows past its first allocation");
 	framebuf__free(&b);
+	test_space();
 	return done_testing();
 }

@@ -32,6 +32,19 @@ static void test_go(void)
 	   "a NUL inside the line: %s", msg);
 }
 
+static void test_profile(void)
+{
+	struct control_cmd c;
+	char msg[256];
+	const char *bad[] = { "profile", "profile ", "profile on ", "profile  on", "profile ON", "profile of",
+			      "profile offf", "profile 1" };
+
+	ok(parse("profile on", &c, msg) == 0 && c.kind == CONTROL_PROFILE && c.on == 1, "profile on");
+	ok(parse("profile off", &c, msg) == 0 && c.kind == CONTROL_PROFILE && c.on == 0, "profile off");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(parse(bad[i], &c, msg) < 0 && strstr(msg, "unknown command"), "'%s' refused", bad[i]);
+}
+
 static void test_snapshot(void)
 {
 	struct control_cmd c;
@@ -45,6 +58,7 @@ static void test_snapshot(void)
 
 int main(void)
 {
+	test_profile();
 	test_go();
 	test_snapshot();
 	return done_testing();

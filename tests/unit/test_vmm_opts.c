@@ -30,6 +30,12 @@ int main(void)
 	char *sb_noctl[] = { "vmm", "--restore", "d", "--standby" };
 	char *nosnap[] = { "vmm", "--restore", "d", "--no-snapshots" };
 	char *nosnap_to[] = { "vmm", "--restore", "d", "--no-snapshots", "--snapshot-to", "x", "--snapshot-after-ms", "5" };
+	char *prof[] = { "vmm", "--restore", "d", "--profile", "p.txt", "--profile-us", "250" };
+	char *prof_def[] = { "vmm", "--restore", "d", "--profile", "p.txt" };
+	char *prof_fast[] = { "vmm", "--restore", "d", "--profile", "p.txt", "--profile-us", "99" };
+	char *prof_empty[] = { "vmm", "--restore", "d", "--profile", "" };
+	char *prof_paused[] = { "vmm", "--restore", "d", "--profile", "p", "--control-fd", "4", "--profile-paused" };
+	char *prof_paused_noctl[] = { "vmm", "--restore", "d", "--profile", "p", "--profile-paused" };
 
 	ok(parse(&o, msg, 9, init) == 0 && o.nr_init == 2 && !strcmp(o.init[0], "l:vda") &&
 	   !strcmp(o.init[1], "e:A=b:c") && o.argc == 1, "--init K:VALUE entries kept in order");
@@ -41,7 +47,16 @@ int main(void)
 	ok(parse(&o, msg, 4, sb_noctl) < 0 && strstr(msg, "--control-fd"), "--standby without go's fd: %s", msg);
 	ok(parse(&o, msg, 4, nosnap) == 0 && o.no_snapshots, "--no-snapshots");
 	ok(parse(&o, msg, 8, nosnap_to) < 0 && strstr(msg, "--no-snapshots cannot go with"), "--no-snapshots with --snapshot-to: %s", msg);
-	ok(parse(&o, msg, 14, good) == 0, "full option set parses");
+	ok(parse(&o, msg, 7, prof) == 0 && !strcmp(o.profile, "p.txt") && o.profile_us == 250,
+	   "--profile FILE --profile-us N");
+	ok(parse(&o, msg, 5, prof_def) == 0 && o.profile_us == 1000, "--profile samples every 1000 us by default");
+	ok(parse(&o, msg, 7, prof_fast) < 0 && strstr(msg, "--profile-us 99: must be 100..1000000"),
+	   "--profile-us below 100: %s", msg);
+	ok(parse(&o, msg, 8, prof_paused) == 0 && o.profile_paused, "--profile-paused with --control-fd");
+	ok(parse(&o, msg, 6, prof_paused_noctl) < 0 && strstr(msg, "--profile-paused needs"),
+	   "--profile-paused without a control fd: %s", msg);
+	ok(parse(&o, msg, 5, prof_empty) < 0 && strstr(msg, "--profile needs a file name"), "--profile '': %s", msg);
+	ok(parse(&o, msg, 14, good) == 0 && !o.profile, "full option set parses; no profile unless asked");
 	ok(o.memory_mib == 512 && o.vcpus == 4 && o.verbose && o.status_fd == 3, "values kept");
 	ok(o.nr_disks == 2 && !strcmp(o.disks[0].path, "a.img") && !o.disks[0].ro &&
 	   !strcmp(o.disks[1].path, "b.img") && o.disks[1].ro, "disks and :ro parsed");
