@@ -57,12 +57,13 @@ kernel:
 $(BUILD)/guest/init: $(wildcard guest/init/*.c guest/init/*.h guest/agent/*.c guest/agent/*.h) src/net/agent-proto.c src/net/agent-proto.h src/net/initchan-proto.c src/net/initchan-proto.h src/net/framebuf.c src/net/framebuf.h
 	@mkdir -p $(dir $@)
 	musl-gcc -static -O2 -Wall -Wextra -Werror -Iguest/init -Iguest/agent -Isrc/net -o $@ $(filter %.c,$^)
-# small static helpers for tests and demos, installed in the guest's /bin
-$(BUILD)/guest/sm-counter: guest/tools/counter.c
+# small static helpers for tests and demos, installed in the guest's /bin as sm-NAME
+GUEST_TOOLS := $(patsubst guest/tools/%.c,$(BUILD)/guest/sm-%,$(wildcard guest/tools/*.c))
+$(BUILD)/guest/sm-%: guest/tools/%.c
 	@mkdir -p $(dir $@)
-	musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
-$(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/init $(BUILD)/guest/sm-counter guest/mkinitramfs.sh
-	guest/mkinitramfs.sh $(BUILD)/guest/init $@ $(BUILD)/guest/sm-counter
+	musl-gcc -static -O2 -Wall -Wextra -Werror -Iguest/agent -o $@ $<
+$(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/init $(GUEST_TOOLS) guest/mkinitramfs.sh
+	guest/mkinitramfs.sh $(BUILD)/guest/init $@ $(GUEST_TOOLS)
 
 # ---- tests ----
 # `make test` is the whole job on a fresh Debian 12: deps, build, every suite.

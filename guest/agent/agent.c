@@ -23,15 +23,7 @@
 #include "agent-proto.h"
 #include "framebuf.h"
 #include "agent.h"
-
-/* <linux/vm_sockets.h>: musl ships no kernel headers */
-struct sockaddr_vm {
-	sa_family_t svm_family;
-	unsigned short svm_reserved1;
-	unsigned int svm_port, svm_cid;
-	unsigned char svm_zero[4];
-};
-#define VMADDR_CID_ANY	0xffffffffU
+#include "vm_sockets.h"
 
 #define MAX_SESSIONS	64
 #define IN_CAP		(AGENT_HDR_LEN + AGENT_MAX_PAYLOAD)

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/vm_sockets.h>
+
+#include "vm_sockets.h"
 
 int main(int argc, char **argv)
 {

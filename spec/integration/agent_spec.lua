@@ -188,6 +188,13 @@ sys.stdout.write(buf.decode(errors="replace"))
     assert.equal(0, code, all)
   end)
 
+  it("a guest opening 1000 vsock connections to a host port: at most 224 held, the rest refused at once, exec still works", function()
+    local code, kv, all = client("connflood", NAME, "1000")
+    io.stderr:write("# connflood: ", tostring(kv.report), ", host accepted ", tostring(kv.host_accepted), "; VMM fds ",
+      tostring(kv.fds_before), " -> peak ", tostring(kv.fds_peak), " -> ", tostring(kv.fds_end), "\n")
+    assert.equal(0, code, all)
+  end)
+
   it("sm stop: SIGTERM to the workload through the agent; the VMM ends within the grace time", function()
     local code, out, err = sm({ "stop", "--time", "60", NAME })
     assert.equal(0, code, err)

@@ -10,6 +10,8 @@
 --                             how much was taken before sends stalled, VMM RSS
 --   flood NAME SECONDS        `sm exec NAME -- yes` whose stdout nobody reads, for
 --                             SECONDS: VMM RSS, and a second exec meanwhile
+--   connflood NAME N          the guest opens N vsock connections to a host port
+--                             (sm-vsock-flood) and holds them: VMM fds, exec meanwhile
 local core = require "sm.core"
 local vm = require "sm.vm"
 
@@ -179,6 +181,58 @@ local function flood(secs)
   return (other and other.stdout == "second\n" and peak - rss0 < 16384) and 0 or 1
 end
 
+-- A guest that connects to a host port N times and holds what it gets:
+-- the VMM gives it at most 224 slots (the rest stay for the host's own
+-- clients, so exec keeps working), refuses the others at once (RST, no
+-- connect timeout), and holds one fd per connection it relays.
+local function connflood(n)
+  local port = 5000
+  local l = assert(core.unix_listen(v.opts.vsock_uds .. "_" .. port))
+  local held = {}
+  local fds0, rss0 = vmm_stats()
+  local t0 = core.monotime()
+  local launched = v:exec{ argv = { "/bin/sh", "-c", string.format("sm-vsock-flood %d %d >/tmp/vf.out 2>&1 &", n, port) },
+    timeout = 60 }
+  out("launch", string.format("exit %s in %.1f s", tostring(launched.code), core.monotime() - t0))
+  local report, fds_peak, polls = nil, fds0, 0
+  local deadline = core.monotime() + 240
+  while not report and core.monotime() < deadline do
+    for _ = 1, 300 do       -- accept what the VMM relays, and hold it
+      local s = l:accept(0.01)
+      if not s then break end
+      held[#held + 1] = s
+    end
+    local fds = vmm_stats()
+    if fds > fds_peak then fds_peak = fds end
+    local r = v:exec{ argv = { "/bin/sh", "-c", "cat /tmp/vf.out; pidof sm-vsock-flood" }, timeout = 30 }
+    report = r.stdout:match("connected=%d+ refused=%d+ other=%d+")
+    polls = polls + 1
+    if polls == 1 or report then out("poll" .. polls, (r.stdout:gsub("\n", " "))) end
+  end
+  local c, refused, other = (report or ""):match("connected=(%d+) refused=(%d+) other=(%d+)")
+  out("report", report)
+  out("host_accepted", #held)
+  out("fds_before", fds0)
+  out("fds_peak", fds_peak)
+  local _, rss = vmm_stats()
+  out("rss_before_kb", rss0)
+  out("rss_after_kb", rss)
+  v:exec{ argv = { "/bin/sh", "-c", "kill $(pidof sm-vsock-flood)" } }
+  for _, s in ipairs(held) do s:close() end
+  l:close()
+  local fds_end
+  for _ = 1, 60 do
+    core.sleep(0.5)
+    fds_end = vmm_stats()
+    if fds_end <= fds0 then break end
+  end
+  out("fds_end", fds_end)
+  c, refused, other = tonumber(c), tonumber(refused), tonumber(other)
+  return (c and c <= 224 and c + refused == n and other == 0 and fds_peak <= fds0 + 224 + 8
+    and fds_end <= fds0 and rss - rss0 < 16384) and 0 or 1   -- (+8: the exec polls own connections)
+end
+
+if cmd == "connflood" then return connflood(tonumber(arg[3])) end
 if cmd == "sink" then return sink(tonumber(arg[3]), tonumber(arg[4])) end
 if cmd == "flood" then return flood(tonumber(arg[3])) end
 if cmd == "echo" then return echo(tonumber(arg[3]), tonumber(arg[4])) end
