@@ -292,7 +292,7 @@ end
 function M.boot_snapshot(o)
   local dir = M.snapshots_dir()
   local key = table.concat({ file_hash(dir, o.kernel), o.initrd and file_hash(dir, o.initrd) or "-",
-    o.cmdline, o.memory_mib, o.vcpus, "v6" }, "|")  -- v6: 46 disk slots, init channel v2
+    o.cmdline, o.memory_mib, o.vcpus, "v7" }, "|")  -- v7: the kernel keeps XSAVE state (vcpu-xsave.c); v6: 46 disk slots, init channel v2
   local snap = dir .. "/" .. core.sha256(key):sub(8, 23)
   if core.stat(snap .. "/metadata.json") then
     trace("boot snapshot %s: restoring", snap)

@@ -49,6 +49,9 @@ int emulate__decode(const uint8_t *p, int n, struct emul_insn *out)
 		return 0;
 	else if (decode_reg_reg(p, n, 0, 0x03, EMUL_LSL, out) == 0)
 		return 0;
+	/* the kernel's XSTATE_OP macros: always REX.W and (%rdi) */
+	else if (n >= 4 && p[0] == 0x48 && p[1] == 0x0f && p[2] == 0xae && (p[3] == 0x27 || p[3] == 0x2f))
+		*out = (struct emul_insn){ .op = p[3] == 0x27 ? EMUL_XSAVE : EMUL_XRSTOR, .len = 4 };
 	else
 		out->op = EMUL_UNKNOWN;
 	return out->op == EMUL_UNKNOWN ? -1 : 0;

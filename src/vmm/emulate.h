@@ -17,6 +17,8 @@ enum emul_op {
 	EMUL_STAC,	/* 0f 01 cb */
 	EMUL_POPCNT,	/* f3 [rex] 0f b8 /r, register operands only */
 	EMUL_LSL,	/* [rex] 0f 03 /r, register operands only: needs the GDT */
+	EMUL_XSAVE,	/* 48 0f ae 27 xsave64 (%rdi): needs guest memory, vcpu-xsave.c */
+	EMUL_XRSTOR,	/* 48 0f ae 2f xrstor64 (%rdi) */
 };
 
 struct emul_insn {

@@ -155,17 +155,18 @@ static void handle_mmio(struct vcpu *v)
 		memset(run->mmio.data, 0, len);
 }
 
-static void inject_bp(struct vcpu *v)
+int vcpu__inject_exception(struct vcpu *v, int vector, int has_error_code, uint32_t error_code)
 {
 	struct kvm_vcpu_events ev;
 
 	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
-		return;
+		return -1;
 	ev.exception.injected = 1;
-	ev.exception.nr = BP_VECTOR;
-	ev.exception.has_error_code = 0;
+	ev.exception.nr = (uint8_t)vector;
+	ev.exception.has_error_code = (uint8_t)!!has_error_code;
+	ev.exception.error_code = error_code;
 	ev.flags = 0;
-	ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev);
+	return ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -1 : 0;
 }
 
 /* LSL needs the descriptor its selector names: walk to it through the
@@ -215,6 +216,11 @@ static void handle_emulation_failure(struct vcpu *v)
 		int found = lsl_lookup(v, emulate__lsl_selector(&in, &regs), &limit);
 
 		emulate__apply_lsl(&in, &regs, found, limit);
+	} else if (in.op == EMUL_XSAVE || in.op == EMUL_XRSTOR) {
+		if (vcpu__xsave(v, &in, &regs, why, sizeof(why)) < 0) {
+			vm__end(v->vm, VM_END_CRASH, 0, "%s", why);
+			return;
+		}
 	} else {
 		emulate__apply(&in, &regs);
 	}
@@ -223,7 +229,7 @@ static void handle_emulation_failure(struct vcpu *v)
 		return;
 	}
 	if (in.op == EMUL_INT3)
-		inject_bp(v);
+		vcpu__inject_exception(v, BP_VECTOR, 0, 0);
 	__atomic_add_fetch(&v->vm->emul_exits, 1, __ATOMIC_RELAXED);
 }
 

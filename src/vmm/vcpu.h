@@ -19,6 +19,13 @@ int vcpu__create(struct vm *vm, int id, char *msg, size_t msglen);
 /* Registers for the 64-bit boot entry (BSP only; APs wait for SIPI). */
 int vcpu__setup_boot(struct vcpu *v, const struct boot_info *bi);
 int vcpu__start(struct vcpu *v);
+/* Queue an exception for the guest (KVM_SET_VCPU_EVENTS); 0 or -1. */
+int vcpu__inject_exception(struct vcpu *v, int vector, int has_error_code, uint32_t error_code);
+struct emul_insn;
+/* The guest kernel's XSAVE/XRSTOR (vcpu-xsave.c): 0 done (RIP advanced),
+ * 1 a fault injected instead, -1 the VM cannot go on (why says so). */
+int vcpu__xsave(struct vcpu *v, const struct emul_insn *in, struct kvm_regs *regs,
+		char *why, size_t whylen);
 /* Make a vCPU leave KVM_RUN soon (after vm__end). */
 void vcpu__kick(struct vcpu *v);
 

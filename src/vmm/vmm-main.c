@@ -41,7 +41,7 @@
 #include "util/clock.h"
 
 /* Kernel switches for kvm_pvm hosts: docs/emulating-hosts.md explains each. */
-#define EMULATING_HOST_CMDLINE " noxsave clearcpuid=151,297,308,580 sm_pfsyscall clocksource=kvm-clock"
+#define EMULATING_HOST_CMDLINE " clearcpuid=151,297,308,320,321,322,323,580 sm_pfsyscall clocksource=kvm-clock"
 
 /* 0, or -errno (e.g. -EPIPE when the reader is gone) */
 static int write_all(int fd, const void *buf, size_t len)

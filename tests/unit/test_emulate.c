@@ -10,7 +10,9 @@ static void test_decode(void)
 	const uint8_t int3[] = { 0xcc, 0x90 }, fwait[] = { 0x9b }, clac[] = { 0x0f, 0x01, 0xca },
 		      stac[] = { 0x0f, 0x01, 0xcb }, popcnt[] = { 0xf3, 0x48, 0x0f, 0xb8, 0xc7 },
 		      popcnt32[] = { 0xf3, 0x0f, 0xb8, 0xc1 }, popcnt_mem[] = { 0xf3, 0x48, 0x0f, 0xb8, 0x07 },
-		      xrstor[] = { 0x48, 0x0f, 0xae, 0x2f }, vmcall[] = { 0x0f, 0x01, 0xc1 };
+		      xrstor[] = { 0x48, 0x0f, 0xae, 0x2f }, xsave[] = { 0x48, 0x0f, 0xae, 0x27 },
+		      xsave_rsi[] = { 0x48, 0x0f, 0xae, 0x26 }, xsave32[] = { 0x0f, 0xae, 0x27 },
+		      vmcall[] = { 0x0f, 0x01, 0xc1 };
 
 	ok(emulate__decode(int3, 2, &in) == 0 && in.op == EMUL_INT3 && in.len == 1, "int3 decodes");
 	ok(emulate__decode(fwait, 1, &in) == 0 && in.op == EMUL_SKIP && in.len == 1, "fwait decodes");
@@ -21,7 +23,13 @@ static void test_decode(void)
 	ok(emulate__decode(popcnt32, 4, &in) == 0 && in.width == 32 && in.dst == 0 && in.src == 1,
 	   "popcnt eax, ecx decodes");
 	ok(emulate__decode(popcnt_mem, 5, &in) < 0, "popcnt with a memory operand is refused");
-	ok(emulate__decode(xrstor, 4, &in) < 0 && in.op == EMUL_UNKNOWN, "xrstor is unknown");
+	ok(emulate__decode(xrstor, 4, &in) == 0 && in.op == EMUL_XRSTOR && in.len == 4,
+	   "xrstor64 (%%rdi) decodes");
+	ok(emulate__decode(xsave, 4, &in) == 0 && in.op == EMUL_XSAVE && in.len == 4,
+	   "xsave64 (%%rdi) decodes");
+	ok(emulate__decode(xsave_rsi, 4, &in) < 0, "xsave64 (%%rsi) is unknown (the kernel uses %%rdi)");
+	ok(emulate__decode(xsave32, 3, &in) < 0, "xsave without REX.W is unknown");
+	ok(emulate__decode(xsave, 3, &in) < 0, "truncated xsave is unknown");
 	ok(emulate__decode(vmcall, 3, &in) < 0, "vmcall is unknown");
 	ok(emulate__decode(clac, 2, &in) < 0, "truncated clac is unknown");
 	ok(emulate__decode(int3, 0, &in) < 0, "no bytes at all is unknown");
