@@ -94,13 +94,20 @@ static void check_find(const struct state_view *sv, const struct section *s, int
 		FUZZ_CHECK(want ? p == sv->p + want->off && len == want->len : !p);
 }
 
+/* The transport is opaque: a slot is known by its MMIO base (as its
+ * driver knows it) and its saved state. */
+static uint64_t slot_gpa[2];
+#define FZ_QUEUE_NUM_MAX 0x034
+
 static void setup(void)
 {
 	char cmdline[256] = "";
 
 	vm = fakevm_new(RAM);
 	FUZZ_CHECK(virtio_rng__init(vm, cmdline, sizeof(cmdline)) == 0);
+	slot_gpa[0] = fz_slot(cmdline);
 	FUZZ_CHECK(virtio_blk__new(vm, cmdline, sizeof(cmdline)));	/* an empty slot */
+	slot_gpa[1] = fz_slot(cmdline);
 	uarts[0] = serial__new(vm, 0x3f8, 4, NULL, NULL);
 	uarts[1] = serial__new(vm, 0x2f8, 3, NULL, NULL);
 	FUZZ_CHECK(uarts[0] && uarts[1]);
@@ -132,27 +139,30 @@ static void restore_serial(const struct state_view *sv, uint32_t i)
 static void restore_virtio(const struct state_view *sv, uint32_t i)
 {
 	struct virtio_mmio *t = vm->virtio[i];
-	struct fz_dev d = { vm, t->gpa };
-	struct virtio_mmio_state vs;
+	struct fz_dev d = { vm, slot_gpa[i] };
+	struct virtio_mmio_state vs, got;
 
 	if (state__get(sv, ST_DEV_VIRTIO, i, &vs, sizeof(vs)) < 0)
 		return;
 	if (virtio_mmio__restore(t, &vs) < 0)
 		return;
-	FUZZ_CHECK(vs.nr_queues == (uint32_t)t->ops->nr_queues);
-	for (int q = 0; q < t->ops->nr_queues; q++) {
-		struct virtq *vq = &t->vq[q];
+	virtio_mmio__save(t, &got);
+	FUZZ_CHECK(got.nr_queues == 1 && vs.nr_queues == 1);	/* rng and blk: one queue each */
+	for (uint32_t q = 0; q < got.nr_queues; q++) {
+		uint32_t num = got.q[q].num;
 
-		FUZZ_CHECK(vq->ready == !!vs.q[q].ready && vq->num <= t->ops->queue_max);
-		if (!vq->ready)
+		fz_w32(&d, FZ_QUEUE_SEL, q);
+		FUZZ_CHECK(got.q[q].ready == !!vs.q[q].ready && num <= fz_r32(&d, FZ_QUEUE_NUM_MAX));
+		if (!got.q[q].ready)
 			continue;
-		FUZZ_CHECK(vq->desc == vm__gpa(vm, vq->desc_gpa, 16ULL * vq->num));
-		FUZZ_CHECK(vq->used == vm__gpa(vm, vq->used_gpa, 6 + 8ULL * vq->num) && vq->used);
-		fz_w32(&d, FZ_QUEUE_NOTIFY, (uint32_t)q);
+		FUZZ_CHECK(vm__gpa(vm, got.q[q].desc, 16ULL * num) && vm__gpa(vm, got.q[q].avail, 6 + 2ULL * num) &&
+			   vm__gpa(vm, got.q[q].used, 6 + 8ULL * num));
+		fz_w32(&d, FZ_QUEUE_NOTIFY, q);
 	}
 	fz_r32(&d, FZ_STATUS);
 	fz_w32(&d, FZ_STATUS, 0);			/* and a reset puts it back to new */
-	FUZZ_CHECK(!t->vq[0].ready && !t->failed);
+	virtio_mmio__save(t, &got);
+	FUZZ_CHECK(!got.q[0].ready && !got.failed);
 }
 
 static void restore_initchan(const struct state_view *sv)
