@@ -242,7 +242,11 @@ void virtio_mmio__drain(struct virtio_mmio *t, int qi, virtq_handler fn, void *d
 	bool pushed = false;
 	int r;
 
-	while ((r = virtio_mmio__pop(t, qi, &c)) != 0) {
+	/* At most a ring's worth per notify: a guest that lays its used ring
+	 * over its available index makes every push look like a new request,
+	 * and would keep this thread here for ever.  A real driver notifies
+	 * again for what it adds meanwhile. */
+	for (uint32_t n = 0; n < t->vq[qi].num && (r = virtio_mmio__pop(t, qi, &c)) != 0; n++) {
 		if (r > 0)
 			virtio_mmio__push(t, qi, c.head, fn(dev, &c));
 		pushed = true;
