@@ -120,6 +120,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
+	for (char *c = err; errlen && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';	/* the spec is echoed: keep the message one printable line */
 	return -1;
 }
 

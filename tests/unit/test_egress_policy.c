@@ -163,6 +163,7 @@ static void test_parse_errors(void)
 	parse_err("allowlist:1.2.3.4,", "entry 2 is empty");
 	parse_err("allowlist:1.2.3.4, 5.6.7.8", "spaces");
 	parse_err(" deny_private", "spaces");
+	parse_err("allowlist:1.2.3.4\t5.6.7.8", "allowlist:1.2.3.4?5.6.7.8");	/* echoed printable */
 	parse_err("allowlist:1.2.3", "not an IPv4 or IPv6 address");
 	parse_err("allowlist:01.2.3.4", "not an IPv4 or IPv6 address");
 	parse_err("allowlist:example.com", "not an IPv4 or IPv6 address");
