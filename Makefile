@@ -117,6 +117,7 @@ FUZZ_SRCS_fuzz_state        := $(FUZZ_VIRTIO) src/devices/serial.c src/devices/v
 FUZZ_SRCS_fuzz_meta         := src/snapshot/snapshot.c src/snapshot/state.c src/util/sha256.c src/vmm/cpuid.c
 FUZZ_SRCS_fuzz_http_head    := src/router/http-head.c
 FUZZ_SRCS_fuzz_egress       := src/net/egress-policy.c src/net/egress-filter.c
+$(BUILD)/fuzz/fuzz_egress $(BUILD)/tests/test_egress_filter: tests/unit/inet-csum.h
 FUZZ_ALL     := fuzz_manifest fuzz_layer fuzz_virtq fuzz_virtio_blk fuzz_vsock fuzz_vsock_connect \
                 fuzz_agent_proto fuzz_initchan fuzz_state fuzz_meta fuzz_http_head fuzz_egress
 FUZZ_ONLY    ?= $(FUZZ_ALL)

@@ -10,22 +10,14 @@
  *     and a denylist: a reason always; a pass is ARP or TCP/UDP/ICMP/ICMPv6;
  *     "allowed"/"denied by policy" agree with egress_policy__allows; a reply
  *     is only for a dropped TCP segment, fits the buffer, and is an RST+ACK
- *     whose IPv4 and TCP checksums verify (the harness's own sum).
+ *     whose IPv4 and TCP checksums verify (tests/unit/inet-csum.h, not the filter's sum).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "fuzz.h"
+#include "inet-csum.h"
 #include "net/egress-filter.h"
-
-static unsigned sum(const uint8_t *p, size_t n, unsigned long s)
-{
-	for (size_t i = 0; i < n; i++)
-		s += i & 1 ? p[i] : (unsigned)p[i] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (unsigned)s;
-}
 
 static void check_rst(const uint8_t *f, size_t len, const uint8_t *r, size_t rlen)
 {
@@ -36,8 +28,8 @@ static void check_rst(const uint8_t *f, size_t len, const uint8_t *r, size_t rle
 	FUZZ_CHECK(rlen == 54 || rlen == 74);
 	FUZZ_CHECK(len >= rlen && !memcmp(r, f + 6, 6) && !memcmp(r + 6, f, 6) && !memcmp(r + 12, f + 12, 2));
 	FUZZ_CHECK(v6 ? (ip[0] == 0x60 && ip[6] == IPPROTO_TCP && ip[5] == 20)
-		      : (ip[0] == 0x45 && ip[9] == IPPROTO_TCP && ip[3] == 40 && sum(ip, 20, 0) == 0xffff));
-	FUZZ_CHECK(sum(t, 20, sum(ip + iplen - 2 * alen, 2 * alen, 0) + IPPROTO_TCP + 20) == 0xffff);
+		      : (ip[0] == 0x45 && ip[9] == IPPROTO_TCP && ip[3] == 40 && inet_csum(ip, 20, 0) == 0xffff));
+	FUZZ_CHECK(inet_csum(t, 20, inet_csum(ip + iplen - 2 * alen, 2 * alen, 0) + IPPROTO_TCP + 20) == 0xffff);
 	FUZZ_CHECK(t[13] == 0x14 && t[12] == 0x50 && !t[4] && !t[5] && !t[6] && !t[7]);
 }
 

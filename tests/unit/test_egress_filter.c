@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net/egress-filter.h"
+#include "inet-csum.h"
 #include "tap.h"
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -18,16 +19,6 @@ static struct egress_policy deny_private, allow_google, allow_dns;
 static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static unsigned rd16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) << 16 | rd16(p + 2); }
-
-/* RFC 1071, written again here so the filter's checksums are checked by other code */
-static unsigned csum(const uint8_t *p, size_t n, unsigned long s)
-{
-	for (size_t i = 0; i < n; i++)
-		s += i & 1 ? p[i] : (unsigned)p[i] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (unsigned)s;
-}
 
 static size_t eth(unsigned type)
 {
@@ -49,7 +40,7 @@ static size_t ip4(const char *dst, unsigned proto, size_t l4)
 	ip[9] = (uint8_t)proto;
 	inet_pton(AF_INET, "10.0.2.15", ip + 12);
 	inet_pton(AF_INET, dst, ip + 16);
-	wr16(ip + 10, ~csum(ip, 20, 0) & 0xffff);
+	wr16(ip + 10, ~inet_csum(ip, 20, 0) & 0xffff);
 	return 34;
 }
 
@@ -133,11 +124,11 @@ static void check_rst(bool v6, uint32_t seq, uint32_t want_ack, const char *name
 		ok(!memcmp(ip + 8, oip + 24, 16) && !memcmp(ip + 24, oip + 8, 16), "%s: addresses swapped", name);
 	} else {
 		ok(ip[0] == 0x45 && rd16(ip + 2) == 40 && ip[9] == IPPROTO_TCP && ip[8], "%s: IPv4 header", name);
-		is(csum(ip, 20, 0), 0xffff, "IPv4 header checksum verifies");
+		is(inet_csum(ip, 20, 0), 0xffff, "IPv4 header checksum verifies");
 		ok(!memcmp(ip + 12, oip + 16, 4) && !memcmp(ip + 16, oip + 12, 4), "%s: addresses swapped", name);
 	}
-	ph = csum(ip + iplen - 2 * alen, 2 * alen, 0) + IPPROTO_TCP + 20;
-	is(csum(t, 20, ph), 0xffff, "TCP checksum verifies over the pseudo-header");
+	ph = inet_csum(ip + iplen - 2 * alen, 2 * alen, 0) + IPPROTO_TCP + 20;
+	is(inet_csum(t, 20, ph), 0xffff, "TCP checksum verifies over the pseudo-header");
 	ok(rd16(t) == rd16(f + 14 + (v6 ? 40 : 20) + 2) && rd16(t + 2) == 40000, "%s: ports swapped", name);
 	ok(rd32(t + 4) == 0 && rd32(t + 8) == want_ack && t[13] == 0x14 && t[12] >> 4 == 5,
 	   "%s: RST+ACK, seq 0, ack %u (the SYN's %u + 1 + data)", name, rd32(t + 8), seq);
@@ -207,6 +198,12 @@ static void test_dns(void)
 	ok(d.verdict == EGRESS_DROP, "UDP broadcast to port 68 drops");
 }
 
+/* the first byte of an IPv4 header: version and IHL */
+static const struct { uint8_t b; const char *name; } bad_vihl[] = {
+	{ 0x55, "version 5" }, { 0x65, "version 6 under the IPv4 ethertype" },
+	{ 0x44, "IHL 4" }, { 0x40, "IHL 0" }, { 0x4f, "IHL 15 past the total length" },
+};
+
 static void test_malformed4(void)
 {
 	size_t o = ip4("8.8.8.8", IPPROTO_TCP, 20);
@@ -218,15 +215,11 @@ static void test_malformed4(void)
 	ok(d.verdict == EGRESS_DROP, "IPv4 header of 19 bytes drops (%s)", d.why);
 	judge(&deny_private, o + 19);
 	ok(d.verdict == EGRESS_DROP, "total length past the frame drops (%s)", d.why);
-	f[14] = 0x55;
-	judge(&deny_private, o + 20);
-	ok(d.verdict == EGRESS_DROP, "version 5 drops (%s)", d.why);
-	f[14] = 0x44;
-	judge(&deny_private, o + 20);
-	ok(d.verdict == EGRESS_DROP, "IHL 4 drops (%s)", d.why);
-	f[14] = 0x4f;
-	judge(&deny_private, o + 20);
-	ok(d.verdict == EGRESS_DROP, "IHL 15 past the total length drops (%s)", d.why);
+	for (size_t i = 0; i < sizeof(bad_vihl) / sizeof(bad_vihl[0]); i++) {
+		f[14] = bad_vihl[i].b;
+		judge(&deny_private, o + 20);
+		ok(d.verdict == EGRESS_DROP, "%s drops (%s)", bad_vihl[i].name, d.why);
+	}
 	f[14] = 0x46;
 	wr16(f + 16, 24 + 20);
 	tcp(o + 4, 80, 1, 0x02);
@@ -262,7 +255,7 @@ static void frag4(unsigned frag)
 {
 	wr16(f + 14 + 6, frag);
 	f[24] = f[25] = 0;
-	wr16(f + 24, ~csum(f + 14, 20, 0) & 0xffff);
+	wr16(f + 24, ~inet_csum(f + 14, 20, 0) & 0xffff);
 }
 
 static void test_fragments4(void)
@@ -293,29 +286,29 @@ static void test_fragments4(void)
 	ok(d.verdict == EGRESS_DROP, "... but not under an allowlist without it");
 }
 
+/* an IPv6 SYN from port 40000 to [dst]:dport, seq 99, judged under deny_private */
+static void syn6(const char *dst, unsigned dport)
+{
+	size_t o = ip6(dst, IPPROTO_TCP, 20, 64);
+
+	tcp(o, dport, 99, 0x02);
+	judge(&deny_private, o + 20);
+}
+
 static void test_tcp6(void)
 {
-	size_t o = ip6("2001:db8::1", IPPROTO_TCP, 20, 64);
-
-	tcp(o, 443, 99, 0x02);
-	judge(&deny_private, o + 20);
+	syn6("2001:db8::1", 443);
 	ok(d.verdict == EGRESS_PASS && d.dport == 443, "IPv6 SYN to 2001:db8::1 passes");
-	o = ip6("fd00::1", IPPROTO_TCP, 20, 64);
-	tcp(o, 8080, 99, 0x02);
-	judge(&deny_private, o + 20);
+	syn6("fd00::1", 8080);
 	check_rst(true, 99, 100, "IPv6 SYN to fd00::1");
-	o = ip6("fec0::2", IPPROTO_TCP, 20, 64);
-	tcp(o, 22, 5, 0x02);
-	judge(&deny_private, o + 20);
+	syn6("fec0::2", 22);
 	ok(d.verdict == EGRESS_DROP && d.reply_len == 74, "SYN to fec0::2 (slirp's host loopback) drops with an RST");
-	o = ip6("::ffff:10.0.0.1", IPPROTO_TCP, 20, 64);
-	tcp(o, 22, 5, 0x02);
-	judge(&deny_private, o + 20);
+	syn6("::ffff:10.0.0.1", 22);
 	ok(d.verdict == EGRESS_DROP, "IPv6 to ::ffff:10.0.0.1 drops like 10.0.0.1");
-	o = ip6("64:ff9b::7f00:1", IPPROTO_TCP, 20, 64);
-	tcp(o, 22, 5, 0x02);
-	judge(&deny_private, o + 20);
+	syn6("64:ff9b::7f00:1", 22);
 	ok(d.verdict == EGRESS_DROP, "IPv6 to NAT64 of 127.0.0.1 drops");
+	syn6("fd00:ec2::254", 80);
+	ok(d.verdict == EGRESS_DROP && d.reply_len, "IPv6 to the metadata address fd00:ec2::254 drops");
 	ip6("2001:db8::1", IPPROTO_TCP, 0, 64);
 	judge(&deny_private, 54);
 	ok(d.verdict == EGRESS_DROP, "IPv6 payload length 0 drops (%s)", d.why);
@@ -336,6 +329,18 @@ static size_t ext(size_t off, unsigned nh, unsigned len8)
 	f[off] = (uint8_t)nh;
 	f[off + 1] = (uint8_t)len8;
 	return off + 8 * (len8 + 1);
+}
+
+/* n destination-options headers, then a SYN to [2001:db8::1]:80, judged under deny_private */
+static void dstopts_chain(int n)
+{
+	size_t o = 54;
+
+	ip6("2001:db8::1", IPPROTO_DSTOPTS, (size_t)n * 8 + 20, 64);
+	for (int i = 0; i < n; i++)
+		o = ext(o, i < n - 1 ? IPPROTO_DSTOPTS : IPPROTO_TCP, 0);
+	tcp(o, 80, 1, 0x02);
+	judge(&deny_private, o + 20);
 }
 
 static void test_ext6(void)
@@ -365,19 +370,9 @@ static void test_ext6(void)
 	f[54 + 3] = 0;
 	judge(&deny_private, o + 20);
 	ok(d.verdict == EGRESS_PASS, "routing header, segments left 0: judged on the destination");
-	ip6("2001:db8::1", IPPROTO_DSTOPTS, 9 * 8 + 20, 64);
-	o = 54;
-	for (int i = 0; i < 9; i++)
-		o = ext(o, i < 8 ? IPPROTO_DSTOPTS : IPPROTO_TCP, 0);
-	tcp(o, 80, 1, 0x02);
-	judge(&deny_private, o + 20);
+	dstopts_chain(9);
 	ok(d.verdict == EGRESS_DROP && strstr(d.why, "more than 8"), "9 extension headers drop (%s)", d.why);
-	ip6("2001:db8::1", IPPROTO_DSTOPTS, 8 * 8 + 20, 64);
-	o = 54;
-	for (int i = 0; i < 8; i++)
-		o = ext(o, i < 7 ? IPPROTO_DSTOPTS : IPPROTO_TCP, 0);
-	tcp(o, 80, 1, 0x02);
-	judge(&deny_private, o + 20);
+	dstopts_chain(8);
 	ok(d.verdict == EGRESS_PASS, "8 extension headers pass");
 	ip6("2001:db8::1", IPPROTO_DSTOPTS, 16, 64);
 	ext(54, IPPROTO_TCP, 4);
@@ -413,40 +408,35 @@ static void test_frag6(void)
 	ok(d.verdict == EGRESS_DROP, "IPv6 first fragment without the whole TCP header drops");
 }
 
+/* ICMPv6 by type, destination and hop limit: what slirp's NDP answers passes whatever the policy. */
+static const struct {
+	unsigned type, hop;
+	const char *dst, *name;
+	bool allowlist, pass;
+} icmp6_cases[] = {
+	{ 135, 255, "ff02::1:ff00:2", "NS to ff02::1:ff00:2 under an allowlist", 1, 1 },
+	{ 133, 255, "ff02::2", "RS to ff02::2 under an allowlist", 1, 1 },
+	{ 136, 255, "fe80::2", "NA to fe80::2 under an allowlist", 1, 1 },
+	{ 136, 64, "fe80::2", "NA with hop limit 64", 1, 0 },
+	{ 134, 255, "fe80::2", "RA from the guest", 0, 0 },
+	{ 143, 1, "ff02::16", "MLDv2 report", 0, 0 },
+	{ 135, 255, "2001:db8::1", "NS to a global address, judged by the allowlist", 1, 0 },
+	{ 128, 64, "2001:db8::1", "echo to 2001:db8::1", 0, 1 },
+	{ 128, 64, "ff02::1", "echo to ff02::1", 0, 0 },
+};
+
 static void test_icmp6(void)
 {
-	size_t o = ip6("ff02::1:ff00:2", IPPROTO_ICMPV6, 24, 255);
+	size_t o;
 
-	memset(f + o, 0, 24);
-	f[o] = 135;
-	judge(&allow_google, o + 24);
-	ok(d.verdict == EGRESS_PASS && strstr(d.why, "neighbour"), "NS to ff02::1:ff00:2 passes under an allowlist");
-	f[o] = 133;
-	inet_pton(AF_INET6, "ff02::2", f + 14 + 24);
-	judge(&allow_google, o + 24);
-	ok(d.verdict == EGRESS_PASS, "RS to ff02::2 passes");
-	f[o] = 136;
-	inet_pton(AF_INET6, "fe80::2", f + 14 + 24);
-	judge(&allow_google, o + 24);
-	ok(d.verdict == EGRESS_PASS, "NA to fe80::2 passes");
-	f[14 + 7] = 64;
-	judge(&allow_google, o + 24);
-	ok(d.verdict == EGRESS_DROP, "NA with hop limit 64 drops");
-	f[14 + 7] = 255;
-	f[o] = 134;
-	judge(&deny_private, o + 24);
-	ok(d.verdict == EGRESS_DROP, "RA from the guest drops");
-	f[o] = 143;
-	inet_pton(AF_INET6, "ff02::16", f + 14 + 24);
-	judge(&deny_private, o + 24);
-	ok(d.verdict == EGRESS_DROP, "MLDv2 report drops");
-	f[o] = 135;
-	inet_pton(AF_INET6, "2001:db8::1", f + 14 + 24);
-	judge(&allow_google, o + 24);
-	ok(d.verdict == EGRESS_DROP, "NS to a global address is judged by the policy: drops");
-	f[o] = 128;
-	judge(&deny_private, o + 24);
-	ok(d.verdict == EGRESS_PASS && d.proto == IPPROTO_ICMPV6, "echo to 2001:db8::1 passes");
+	for (size_t i = 0; i < sizeof(icmp6_cases) / sizeof(icmp6_cases[0]); i++) {
+		o = ip6(icmp6_cases[i].dst, IPPROTO_ICMPV6, 24, icmp6_cases[i].hop);
+		memset(f + o, 0, 24);
+		f[o] = (uint8_t)icmp6_cases[i].type;
+		judge(icmp6_cases[i].allowlist ? &allow_google : &deny_private, o + 24);
+		ok(d.verdict == (icmp6_cases[i].pass ? EGRESS_PASS : EGRESS_DROP) && d.proto == IPPROTO_ICMPV6,
+		   "%s %s (%s)", icmp6_cases[i].name, icmp6_cases[i].pass ? "passes" : "drops", d.why);
+	}
 	o = ip6("2001:db8::1", IPPROTO_ICMP, 8, 64);
 	judge(&deny_private, o + 8);
 	ok(d.verdict == EGRESS_DROP, "ICMPv4 inside IPv6 drops");
