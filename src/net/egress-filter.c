@@ -10,6 +10,7 @@
 #define ETH_P_IPV6		0x86dd
 #define ARP_LEN			28	/* RFC 826 for Ethernet/IPv4 */
 #define IP4_HLEN		20
+#define IP4_MF			0x2000	/* RFC 791 flags and fragment offset */
 #define IP4_OFFMASK		0x1fff
 #define IP6_HLEN		40
 #define IP6_EXT_MAX		8	/* extension headers walked before giving up */
@@ -39,6 +40,7 @@ static const uint8_t dhcp6_servers[16] = { 0xff, 0x02, [13] = 1, [14] = 0, [15] 
 /* One IP packet as parsed: pointers into the frame. */
 struct pkt {
 	bool v6, first;			/* first: the L4 header is here (not a later fragment) */
+	bool frag;			/* a fragment, first or later */
 	uint8_t proto, hop;
 	const uint8_t *ip, *src, *l4;	/* src: 4 or 16 bytes */
 	size_t l4len;
@@ -97,6 +99,7 @@ static const char *parse_v4(const uint8_t *f, size_t len, struct pkt *k, struct 
 	k->src = ip + 12;
 	k->proto = ip[9];
 	k->first = !(get16(ip + 6) & IP4_OFFMASK);
+	k->frag = get16(ip + 6) & (IP4_MF | IP4_OFFMASK);
 	k->l4 = ip + ihl;
 	k->l4len = tot - ihl;
 	egress_addr__from_v4(d->dst, (uint32_t)get16(ip + 16) << 16 | get16(ip + 18));
@@ -126,6 +129,7 @@ static const char *walk_v6_ext(const uint8_t *ip, size_t end, struct pkt *k)
 			return "malformed IPv6: extension header past the payload";
 		if (nh == IPPROTO_FRAGMENT) {
 			k->first = k->first && !(get16(ip + off + 2) >> 3);
+			k->frag = true;
 			nh = ip[off];
 			off += 8;
 			continue;
@@ -217,7 +221,8 @@ static bool dns_allowed(const struct egress_policy *p, const struct pkt *k, cons
 		return false;
 	if (k->first && d->dport != PORT_DNS)
 		return false;
-	return p->kind != EGRESS_ALLOWLIST || egress_policy__allows(p, d->dst);
+	/* the resolver is on unless the policy's list says otherwise */
+	return p->kind == EGRESS_ALLOWLIST ? egress_policy__lists(p, d->dst) : !egress_policy__lists(p, d->dst);
 }
 
 /* ---- the RST for a denied SYN (RFC 9293 §3.10.7.1: a SYN to a closed port) ---- */
@@ -313,7 +318,8 @@ static void judge_ip(const struct egress_policy *p, const uint8_t *f, const stru
 	} else {
 		verdict(d, EGRESS_DROP, "denied by policy");
 	}
-	if (d->proto == IPPROTO_TCP && k->first && (k->l4[13] & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
+	/* a fragmented SYN (no stack sends one) has no length to acknowledge: no RST */
+	if (d->proto == IPPROTO_TCP && !k->frag && (k->l4[13] & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
 		d->reply_len = build_rst(f, k, reply, cap);
 }
 

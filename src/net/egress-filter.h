@@ -11,9 +11,9 @@
  *     advertisement (136) with hop limit 255 to fe80::/10 or ff02::/16;
  *   - DHCPv6: UDP to port 547 of ff02::1:2.
  * DNS: UDP/TCP port 53 (and later fragments) to slirp's resolver 10.0.2.3
- * or fec0::3 passes under deny_private and denylist (slirp forwards it to
- * the host's resolver); under an allowlist only if the allowlist allows
- * that address.  Any other port there is judged as the address (denied by
+ * or fec0::3 passes under deny_private, under a denylist unless it lists
+ * that address, and under an allowlist only if it lists that address
+ * (slirp forwards it to the host's resolver).  Any other port there is judged as the address (denied by
  * deny_private: slirp would send it to the host's resolver or loopback).
  * TCP, UDP, ICMP and ICMPv6 pass when egress_policy__allows the destination.
  * Everything else drops: other ethertypes, other IP protocols, malformed

@@ -85,6 +85,11 @@ bool egress_addr__is_private(const uint8_t a[16])
 	return listed(private_ranges, NPRIVATE, a);
 }
 
+bool egress_policy__lists(const struct egress_policy *p, const uint8_t a[16])
+{
+	return p->kind != EGRESS_DENY_PRIVATE && listed(p->cidr, p->n, a);
+}
+
 bool egress_policy__allows(const struct egress_policy *p, const uint8_t a[16])
 {
 	if (p->kind == EGRESS_ALLOWLIST)

@@ -41,6 +41,8 @@ struct egress_policy { enum egress_kind kind; unsigned n; struct egress_cidr cid
  * "egress policy: allowlist:10.0.0.0/33: prefix length 33 is more than 32 — use 0..32 for IPv4" */
 int egress_policy__parse(const char *spec, struct egress_policy *out, char *err, size_t errlen);
 bool egress_policy__allows(const struct egress_policy *p, const uint8_t addr[16]);
+/* addr (or the IPv4 address it embeds) is in p's list; false for deny_private */
+bool egress_policy__lists(const struct egress_policy *p, const uint8_t addr[16]);
 /* what deny_private denies (so also what a denylist denies without its list) */
 bool egress_addr__is_private(const uint8_t addr[16]);
 void egress_addr__from_v4(uint8_t out[16], uint32_t v4_host_order);

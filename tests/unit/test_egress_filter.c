@@ -14,7 +14,7 @@ static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t slirp_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
 static uint8_t f[2048], reply[256];
 static struct egress_decision d;
-static struct egress_policy deny_private, allow_google, allow_dns;
+static struct egress_policy deny_private, allow_google, allow_dns, deny_dns, deny_google;
 
 static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static unsigned rd16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
@@ -175,6 +175,10 @@ static void test_dns(void)
 	ok(d.verdict == EGRESS_DROP, "UDP 10.0.2.3:53 under allowlist:8.8.8.8 drops");
 	judge(&allow_dns, o + 30);
 	ok(d.verdict == EGRESS_PASS, "UDP 10.0.2.3:53 under allowlist:10.0.2.3 passes");
+	judge(&deny_dns, o + 30);
+	ok(d.verdict == EGRESS_DROP, "UDP 10.0.2.3:53 under denylist:10.0.2.3 drops");
+	judge(&deny_google, o + 30);
+	ok(d.verdict == EGRESS_PASS, "UDP 10.0.2.3:53 under denylist:8.8.8.8 passes");
 	udp(o, 80, 30);
 	judge(&allow_dns, o + 30);
 	ok(d.verdict == EGRESS_DROP, "UDP 10.0.2.3:80 drops even when listed (%s)", d.why);
@@ -278,6 +282,11 @@ static void test_fragments4(void)
 	frag4(0x2010);
 	judge(&deny_private, o);
 	ok(d.verdict == EGRESS_DROP && !d.reply_len, "later fragment to 192.168.1.1 drops, no RST");
+	o = ip4("192.168.1.1", IPPROTO_TCP, 24);
+	tcp(o, 80, 1, 0x02);
+	frag4(0x2000);
+	judge(&deny_private, o + 24);
+	ok(d.verdict == EGRESS_DROP && !d.reply_len && d.dport == 80, "first fragment of a denied SYN drops, no RST");
 	o = ip4("10.0.2.3", IPPROTO_UDP, 16);
 	frag4(0x0002);
 	judge(&deny_private, o + 16);
@@ -478,6 +487,8 @@ int main(void)
 	egress_policy__parse("deny_private", &deny_private, err, sizeof(err));
 	egress_policy__parse("allowlist:8.8.8.8", &allow_google, err, sizeof(err));
 	egress_policy__parse("allowlist:10.0.2.3,8.8.8.8", &allow_dns, err, sizeof(err));
+	egress_policy__parse("denylist:10.0.2.3", &deny_dns, err, sizeof(err));
+	egress_policy__parse("denylist:8.8.8.8", &deny_google, err, sizeof(err));
 	test_arp();
 	test_tcp4();
 	test_dns();

@@ -120,6 +120,7 @@ static void test_denylist(void)
 {
 	struct egress_policy p;
 	char err[EGRESS_ERR_MAX];
+	uint8_t a[16];
 
 	ok(egress_policy__parse("denylist:8.8.8.0/24,2001:db8::1", &p, err, sizeof(err)) == 0, "denylist parses");
 	ok(!allows(&p, "8.8.8.8") && allows(&p, "8.8.9.1"), "8.8.8.0/24 denied, 8.8.9.1 allowed");
@@ -127,6 +128,12 @@ static void test_denylist(void)
 	ok(!allows(&p, "2001:db8::1") && allows(&p, "2001:db8::2"), "bare IPv6 is /128");
 	ok(!allows(&p, "10.0.2.2") && !allows(&p, "169.254.169.254") && !allows(&p, "fe80::1"),
 	   "deny_private's ranges stay denied");
+	addr("8.8.8.8", a);
+	ok(egress_policy__lists(&p, a), "egress_policy__lists: 8.8.8.8 is in the denylist");
+	addr("10.0.2.2", a);
+	ok(!egress_policy__lists(&p, a), "egress_policy__lists: 10.0.2.2 is not (only denied as private)");
+	egress_policy__parse("deny_private", &p, err, sizeof(err));
+	ok(!egress_policy__lists(&p, a), "egress_policy__lists: deny_private lists nothing");
 }
 
 static void parse_err(const char *spec, const char *want)
