@@ -116,8 +116,10 @@ FUZZ_SRCS_fuzz_state        := $(FUZZ_VIRTIO) src/devices/serial.c src/devices/v
                                src/snapshot/state.c
 FUZZ_SRCS_fuzz_meta         := src/snapshot/snapshot.c src/snapshot/state.c src/util/sha256.c src/vmm/cpuid.c
 FUZZ_SRCS_fuzz_http_head    := src/router/http-head.c
+FUZZ_SRCS_fuzz_egress       := src/net/egress-policy.c src/net/egress-filter.c
+$(BUILD)/fuzz/fuzz_egress $(BUILD)/tests/test_egress_filter: tests/unit/inet-csum.h
 FUZZ_ALL     := fuzz_manifest fuzz_layer fuzz_virtq fuzz_virtio_blk fuzz_vsock fuzz_vsock_connect \
-                fuzz_agent_proto fuzz_initchan fuzz_state fuzz_meta fuzz_http_head
+                fuzz_agent_proto fuzz_initchan fuzz_state fuzz_meta fuzz_http_head fuzz_egress
 FUZZ_ONLY    ?= $(FUZZ_ALL)
 # Per-harness options.  fuzz_layer: libsquashfs leaks (tests/fuzz/lsan.supp) and
 # builds whole images in memory (a 256 KiB layer can unpack to far more than
@@ -135,6 +137,7 @@ FUZZ_OPTS_fuzz_initchan     := -max_len=16384
 FUZZ_OPTS_fuzz_state        := -max_len=32768
 FUZZ_OPTS_fuzz_meta         := -max_len=8192
 FUZZ_OPTS_fuzz_http_head    := -max_len=8192
+FUZZ_OPTS_fuzz_egress       := -max_len=2048
 .SECONDEXPANSION:
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuzz/fuzzvm.h $$(FUZZ_SRCS_$$*)
 	@mkdir -p $(dir $@)
