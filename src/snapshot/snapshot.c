@@ -141,13 +141,13 @@ static int write_file(const char *dir, const char *name, const void *buf, size_t
 
 static char *meta_json(const struct snapshot_meta *m)
 {
-	json_t *j = json_pack("{s:i, s:I, s:i, s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:i, s:i}}",
+	json_t *j = json_pack("{s:i, s:I, s:i, s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:i, s:i, s:s}}",
 			      "format", m->format, "created_at", (json_int_t)time(NULL),
 			      "vcpus", m->vcpus, "mem_bytes", (json_int_t)m->mem_bytes,
 			      "state_bytes", (json_int_t)m->state_bytes, "state_sha256", m->state_sha256,
 			      "kernel", "path", m->kernel, "sha256", m->kernel_sha256,
 			      "cpu", "fingerprint", m->cpu, "devices", "disk_slots", m->disk_slots,
-			      "net_mtu", m->net_mtu);
+			      "net_mtu", m->net_mtu, "egress_policy", m->egress_policy);
 	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 
 	json_decref(j);
@@ -374,6 +374,10 @@ int snapshot__parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m
 		m->state_bytes = (uint64_t)json_integer_value(sb);
 		m->disk_slots = (int)json_integer_value(ds);
 		m->net_mtu = nm ? (int)json_integer_value(nm) : 0;
+		/* optional (format 3 has none); the VMM itself does not use it */
+		if (meta_str(json_object_get(j, "devices"), "egress_policy", NULL, m->egress_policy,
+			     sizeof(m->egress_policy)) < 0)
+			m->egress_policy[0] = '\0';
 		r = 0;
 	}
 	json_decref(j);

@@ -27,6 +27,7 @@ struct snapshot_meta {
 	char cpu[128];		/* fingerprint: "pvm:" or "hw:" + 7 words of CPUID feature bits */
 	int disk_slots;
 	int net_mtu;		/* devices.net_mtu: 0, or the virtio-net device's MTU (egress) */
+	char egress_policy[1024];	/* devices.egress_policy: what it ran with (sm restores with it) */
 };
 
 /* This host's CPU fingerprint for a VM like vm (kind + supported features). */

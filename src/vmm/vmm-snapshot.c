@@ -88,6 +88,8 @@ static int fill_meta(struct vmm *m, struct snapshot_meta *meta, char *msg, size_
 	meta->mem_bytes = m->vm.mem_size;
 	meta->disk_slots = VMM_MAX_DISKS;
 	meta->net_mtu = m->net ? m->o.restore ? m->snap.meta.net_mtu : m->o.egress_mtu : 0;
+	if (m->net)
+		snprintf(meta->egress_policy, sizeof(meta->egress_policy), "%s", m->o.egress);
 	if (snapshot__fingerprint(&m->vm, meta->cpu, sizeof(meta->cpu)) < 0)
 		return -EIO;
 	if (m->o.restore) {		/* the kernel is whatever the source snapshot booted */
