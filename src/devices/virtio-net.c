@@ -640,6 +640,14 @@ int virtio_net__poll(struct virtio_net *n, int timeout_ms)
 	return evloop__run_once(n->loop, timeout_ms);
 }
 
+bool virtio_net__driver_bound(struct virtio_net *n)
+{
+	struct virtio_mmio_state s;
+
+	virtio_mmio__save(n->t, &s);
+	return s.status & 4;		/* §2.1 DRIVER_OK */
+}
+
 uint64_t virtio_net__denied(const struct virtio_net *n)
 {
 	return n->denied;

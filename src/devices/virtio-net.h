@@ -8,6 +8,7 @@
  * (src/net/evloop.c); slirp and the queues are guarded by the transport
  * lock.  The guest's network, as slirp is configured:
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "vmm/vm.h"
@@ -37,6 +38,9 @@ void virtio_net__pause(struct virtio_net *n);
 void virtio_net__resume(struct virtio_net *n);
 /* Unit tests without the thread: one round of slirp's fds and timers. */
 int virtio_net__poll(struct virtio_net *n, int timeout_ms);
+/* Has the guest a driver on the device (DRIVER_OK)?  A guest that unbound
+ * it (a bake with egress.during_bake) is snapshotted without the device. */
+bool virtio_net__driver_bound(struct virtio_net *n);
 /* Frames dropped by the policy (tests, diagnostics). */
 uint64_t virtio_net__denied(const struct virtio_net *n);
 /* Snapshot state: the guest-visible configuration, re-checked on restore. */

@@ -53,6 +53,13 @@ static int hash_file(const char *path, char *out, size_t len)
 	return 0;
 }
 
+/* The network device goes into the snapshot only while the guest drives
+ * it: a guest that unbound its driver restores without one (network.md). */
+static bool net_in_snapshot(struct vmm *m)
+{
+	return m->net && virtio_net__driver_bound(m->net);
+}
+
 static void save_devices(struct vmm *m, struct state_buf *b)
 {
 	static struct serial_state ss;
@@ -71,7 +78,7 @@ static void save_devices(struct vmm *m, struct state_buf *b)
 	}
 	next_port = virtio_vsock__next_port(m->vsock);
 	state__add(b, ST_DEV_VSOCK, 0, &next_port, sizeof(next_port));
-	if (m->net) {
+	if (net_in_snapshot(m)) {
 		struct virtio_net_state ns;
 
 		virtio_net__save(m->net, &ns);
@@ -87,8 +94,8 @@ static int fill_meta(struct vmm *m, struct snapshot_meta *meta, char *msg, size_
 	meta->vcpus = m->vm.nr_vcpus;
 	meta->mem_bytes = m->vm.mem_size;
 	meta->disk_slots = VMM_MAX_DISKS;
-	meta->net_mtu = m->net ? m->o.restore ? m->snap.meta.net_mtu : m->o.egress_mtu : 0;
-	if (m->net)
+	meta->net_mtu = !net_in_snapshot(m) ? 0 : m->o.restore ? m->snap.meta.net_mtu : m->o.egress_mtu;
+	if (meta->net_mtu)
 		snprintf(meta->egress_policy, sizeof(meta->egress_policy), "%s", m->o.egress);
 	if (snapshot__fingerprint(&m->vm, meta->cpu, sizeof(meta->cpu)) < 0)
 		return -EIO;
