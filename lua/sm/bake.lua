@@ -332,7 +332,7 @@ local function bake_steps(img, cfg, r, tmpdir, point)
   local o = M.restore_options({ point = "ready", config = cfg, layers = {} }, {})
   o.rootfs.layers = layer_files(img)
   o.console, o.vsock_uds = "capture", uds
-  o.egress = r.egress_during_bake and false or r.egress
+  if r.egress_during_bake then o.egress = false else o.egress = r.egress end	-- the steps' network stays behind
   os.remove(uds)
   v = vm.restore(dir, o)
   local up, err = v:wait_agent(60)
