@@ -32,7 +32,7 @@
 #define BACKLOG_MAX		512
 #define NET_FD_MAX		1024		/* slirp sockets with an fd below this are served */
 #define NET_TIMERS		4
-#define REPLY_MAX		128		/* a RST or an ICMP error for a denied frame */
+#define REPLY_MAX		EGRESS_REPLY_MIN	/* a RST for a denied SYN */
 #define TICK_MS			1000
 #define GUEST_ERR_EVERY_MS	1000
 
@@ -62,7 +62,7 @@ struct virtio_net {
 	struct net_config config;
 	Slirp *slirp;
 	struct evloop *loop;
-	struct egress_ratelimit *rl;
+	struct egress_ratelimit rl;	/* zero-initialised, fixed size */
 	uint64_t denied, last_guest_err_ms;
 	bool rx_pending;		/* pushed receive buffers the guest has not heard of */
 	/* this round's slirp fds (index = slirp's poll index) and what epoll has */
@@ -292,7 +292,7 @@ static void judge_and_send(struct virtio_net *n, uint8_t *frame, size_t len)
 			swap_v4(n->reply, d.reply_len, 12, loopback_v4, gateway_v4);
 		deliver(n, n->reply, d.reply_len);
 	}
-	if (egress_ratelimit__should_log(n->rl, &d, clock__ms()))
+	if (egress_ratelimit__should_log(&n->rl, &d, clock__ms()))
 		log_denied(n, &d, to_host);
 }
 
@@ -600,9 +600,8 @@ struct virtio_net *virtio_net__new(struct vm *vm, const struct egress_policy *po
 	snprintf(n->policy_name, sizeof(n->policy_name), "%s", policy_name);
 	memcpy(n->config.mac, mac, sizeof(mac));
 	n->config.mtu = (uint16_t)mtu;
-	n->rl = egress_ratelimit__new();
 	n->loop = evloop__new(on_fd, NULL, n, TICK_MS);
-	n->slirp = n->loop && n->rl ? new_slirp(n) : NULL;
+	n->slirp = n->loop ? new_slirp(n) : NULL;
 	n->t = n->slirp ? virtio_mmio__new(vm, &net_ops, n, cmdline, cmdlen) : NULL;
 	if (!n->t) {
 		snprintf(msg, msglen, "egress: %s", n->slirp ? "no virtio-mmio slot for virtio-net" :
@@ -677,6 +676,5 @@ void virtio_net__free(struct virtio_net *n)
 	if (n->slirp)
 		slirp_cleanup(n->slirp);
 	drop_backlog(n);
-	egress_ratelimit__free(n->rl);
 	free(n);
 }

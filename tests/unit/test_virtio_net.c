@@ -264,6 +264,16 @@ static int listener(uint16_t *port)
 	return fd;
 }
 
+static bool rst_seen;		/* an RST from 10.0.2.2 came back */
+
+static bool is_rst_from_gateway(const uint8_t *f, int n)
+{
+	static const uint8_t gw[4] = { 10, 0, 2, 2 };
+
+	return n >= 54 && f[12] == 8 && f[13] == 0 && f[23] == 6 && !memcmp(f + 26, gw, 4) &&
+	       (f[14 + 20 + 13] & 0x04);
+}
+
 /* Does a SYN to 10.0.2.2:port get a host connection on 127.0.0.1? */
 static bool syn_reaches_host(int lfd, uint16_t port)
 {
@@ -274,10 +284,11 @@ static bool syn_reaches_host(int lfd, uint16_t port)
 	driver_init(RXLEN);
 	if (!arp_gateway(gw))
 		return false;
+	rst_seen = false;
 	tx_frame(f, (uint32_t)tcp_syn(f, gw, port));
 	for (int i = 0; i < 10; i++) {
 		virtio_net__poll(dev, 20);
-		rx(in, sizeof(in));
+		rst_seen |= is_rst_from_gateway(in, rx(in, sizeof(in)));
 	}
 	if (poll(&p, 1, 200) <= 0)
 		return false;
@@ -298,6 +309,7 @@ static void test_policy(void)
 	make_dev("deny_private");
 	ok(!syn_reaches_host(lfd, port), "deny_private: the same SYN never reaches the host");
 	ok(virtio_net__denied(dev) >= 1, "the VMM dropped it before slirp");
+	ok(rst_seen, "and answered it with a RST that comes from 10.0.2.2 (the guest's view)");
 	close(lfd);
 }
 
