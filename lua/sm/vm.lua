@@ -296,8 +296,9 @@ function M.boot_snapshot(o)
   local dir = M.snapshots_dir()
   local key = table.concat({ file_hash(dir, o.kernel), o.initrd and file_hash(dir, o.initrd) or "-",
     o.cmdline, o.memory_mib, o.vcpus, "v6" }, "|")  -- v6: 46 disk slots, init channel v2
-  -- with egress the guest has eth0 (any policy: it is not guest state)
-  if o.egress then key = key .. "|egress" end
+  -- with egress the guest has eth0 (any policy: it is not guest state);
+  -- egress2: the device offers GUEST_CSUM, negotiated at boot
+  if o.egress then key = key .. "|egress2" end
   local snap = dir .. "/" .. core.sha256(key):sub(8, 23)
   if core.stat(snap .. "/metadata.json") then
     trace("boot snapshot %s: restoring", snap)
