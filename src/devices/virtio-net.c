@@ -124,7 +124,6 @@ static void copy_to_chain(struct virtq_chain *c, size_t off, const uint8_t *src,
 static bool rx_put(struct virtio_net *n, const uint8_t *frame, size_t len)
 {
 	uint8_t hdr[NET_HDR_LEN] = { [10] = 1 };	/* num_buffers = 1, little-endian */
-	struct virtio_mmio_state st;
 	struct virtq_chain c;
 	int r;
 
@@ -142,8 +141,7 @@ static bool rx_put(struct virtio_net *n, const uint8_t *frame, size_t len)
 	/* slirp's frames and the filter's replies carry correct checksums: a
 	 * guest that took GUEST_CSUM need not verify them again (on an
 	 * emulating host the guest kernel's checksum loop is the cost per byte) */
-	virtio_mmio__save(n->t, &st);
-	if (st.driver_features & VIRTIO_NET_F_GUEST_CSUM)
+	if (virtio_mmio__driver_features(n->t) & VIRTIO_NET_F_GUEST_CSUM)
 		hdr[0] = VIRTIO_NET_HDR_F_DATA_VALID;
 	copy_to_chain(&c, 0, hdr, sizeof(hdr));
 	copy_to_chain(&c, NET_HDR_LEN, frame, len);

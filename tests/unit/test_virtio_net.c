@@ -83,7 +83,7 @@ static void driver_init(uint32_t rxlen)
 	w32(0x24, 1);
 	w32(0x20, 1);			/* VERSION_1 */
 	w32(0x24, 0);
-	w32(0x20, (1 << 5) | (1 << 3));	/* MAC, MTU */
+	w32(0x20, (1 << 5) | (1 << 3) | (1 << 1));	/* MAC, MTU, GUEST_CSUM */
 	w32(0x70, 1 | 2 | 8);
 	for (int q = 0; q < 2; q++) {
 		w32(0x30, (uint32_t)q);
