@@ -3,7 +3,9 @@
 -- the host's 127.0.0.1 (10.0.2.2 to the guest), timed in the guest by
 -- busybox `time`; sm (virtio-net + libslirp in the VMM) beside QEMU TCG
 -- with its user-mode network (-netdev user, virtio-net-device on -M
--- microvm) booting the same vmlinux + initramfs, in the same run.
+-- microvm; acpi=off, so QEMU declares its virtio-mmio devices on the
+-- command line, which our ACPI-less guest kernel reads) booting the same
+-- vmlinux + initramfs, in the same run.
 -- Traffic goes only to 127.0.0.1.
 --   build/sm lua bench/egress.lua [MIB]     (default 16; SM_BENCH_EGRESS_MIB)
 local core = require "sm.core"
@@ -52,7 +54,7 @@ end
 
 local function qemu_run()
   local append = string.format("%s sm.net=10.0.2.15/24,10.0.2.2,10.0.2.3,%d", vm.cmdline(), QEMU_MTU)
-  local p = core.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", tostring(MEM),
+  local p = core.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm,acpi=off", "-accel", "tcg", "-m", tostring(MEM),
     "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
     "-kernel", kernel, "-initrd", initrd, "-append", append,
     "-netdev", "user,id=n0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off",
