@@ -24,7 +24,8 @@ end
 local dir = "/tmp/sm-bench-egress-" .. core.getpid()
 sh("mkdir -p " .. dir .. " && head -c " .. math.floor(mib * 1048576) .. " /dev/urandom > " .. dir .. "/f")
 local port = 28000 + (os.time() * 11) % 2000
-sh(string.format("cd %s && (setsid timeout %d python3 -m http.server %d --bind 127.0.0.1 >/dev/null 2>&1 &)",
+-- its pid in a file: `pkill -f` would match the shell running it too
+sh(string.format("cd %s && { setsid timeout %d python3 -m http.server %d --bind 127.0.0.1 >/dev/null 2>&1 & echo $! > server.pid; }",
   dir, TIMEOUT * 2, port))
 sh(string.format("for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:%d/ && exit 0; sleep 0.1; done; exit 1", port))
 
@@ -76,7 +77,7 @@ local s = sm_run()
 io.stderr:write(string.format("%.1fs, qemu tcg ... ", s))
 local q = qemu_run()
 io.stderr:write(string.format("%.1fs\n", q))
-sh(string.format("pkill -f 'http.server %d'; rm -rf %s", port, dir))
+sh(string.format("kill $(cat %s/server.pid); rm -rf %s", dir, dir))
 
 print(string.format("egress: guest wget of %g MiB from the host's 127.0.0.1 (10.0.2.2), same vmlinux + initramfs, %d MiB", mib, MEM))
 print(string.format("  sm (virtio-net + libslirp, MTU %d)  %7.2f s  %8.2f MiB/s", 65520, s, mib / s))

@@ -33,15 +33,15 @@ describe("egress (real guests)", function()
     sum = run.must("sha256sum " .. tmp .. "/www/f"):match("^(%x+)")
     port = 26000 + (os.time() * 13) % 3000
     -- the only server the guests talk to: on the host's loopback
-    run.must(string.format("cd %s/www && (setsid timeout 1800 python3 -m http.server %d --bind 127.0.0.1 > %s/server.log 2>&1 &)",
-      tmp, port, tmp))
+    run.must(string.format("cd %s/www && { setsid timeout 1800 python3 -m http.server %d --bind 127.0.0.1 > %s/server.log 2>&1 & echo $! > %s/server.pid; }",
+      tmp, port, tmp, tmp))
     run.must(string.format("for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:%d/ && exit 0; sleep 0.1; done; exit 1", port))
     env = { XDG_RUNTIME_DIR = tmp .. "/xdg", XDG_STATE_HOME = tmp .. "/state", XDG_DATA_HOME = tmp .. "/data",
       XDG_CONFIG_HOME = tmp .. "/config", SM_IMAGES_DIR = tmp .. "/images", SM_BAKE_TIMEOUT = "600" }
   end)
 
   teardown(function()
-    run.sh(string.format("pkill -f 'http.server %d' ; pkill -9 -f '[s]m-vmm.*%s'; rm -rf %s", port, tmp, tmp))
+    run.sh(string.format("kill $(cat %s/server.pid); pkill -9 -f '[s]m-vmm.*%s'; rm -rf %s", tmp, tmp, tmp))
   end)
 
   it("egress off: the guest has only lo, and a connect fails at once", function()
