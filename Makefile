@@ -10,7 +10,7 @@
 CC      ?= gcc
 BUILD   ?= build
 # Libraries the core links, by pkg-config name.
-PKGS    := lua5.4 libuv libseccomp
+PKGS    := lua5.4 libuv libseccomp slirp
 # (OCI) libraries used by src/oci/:
 PKGS    += libcurl libarchive libsquashfs1 jansson libcrypto libssl
 OPT     ?= -O2
@@ -38,7 +38,7 @@ $(BUILD)/libsm.a: $(filter-out $(BUILD)/src/main.o $(BUILD)/src/sm-vmm.o,$(OBJS)
 # the VM process on its own: only what a VMM needs, for a fast start
 VMM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/vmm/*.c src/devices/*.c src/snapshot/*.c src/util/*.c src/net/*.c))
 $(BUILD)/sm-vmm: $(BUILD)/src/sm-vmm.o $(VMM_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ -ljansson -lseccomp -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ -ljansson -lseccomp -lslirp -lpthread
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<

@@ -60,8 +60,8 @@ describe("recipe errors (§1): one line, the recipe path and line, exit 2", func
       "^sm run: recipe [^\n]*svcname%.lua: field 'services': service names are letters" },
     { "svcfield.lua", 'return { services = {\n web = {\n  image = "x",\n  vcpu = 2,\n },\n} }\n',
       "^sm run: recipe [^\n]*svcfield%.lua:4: field 'services%.web%.vcpu': unknown field — did you mean 'vcpus'%?" },
-    { "egress.lua", 'return { image = "x",\n egress = { policy = "deny_private" } }\n',
-      "^sm run: recipe [^\n]*egress%.lua:2: field 'egress': guest networking is not built yet" },
+    { "egress.lua", 'return { image = "x",\n egress = { policy = "deny_private", during_bake = "yes" } }\n',
+      "^sm run: recipe [^\n]*egress%.lua:2: field 'egress%.during_bake': want true or false" },
   }
   for _, c in ipairs(cases) do
     it(c[1], function()

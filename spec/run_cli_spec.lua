@@ -45,10 +45,10 @@ describe("sm run flag validation (one line, exit 2, nothing made)", function()
     end)
   end
 
-  it("refuses flags for what is not built yet instead of ignoring them", function()
-    local rc, _, err = sm("run", "--enable-egress", "x")
-    assert.are.equal(1, rc)
-    assert.matches("not built yet", err)
+  it("refuses --no-egress with --enable-egress (docs/network.md)", function()
+    local rc, _, err = sm("run", "--no-egress", "--enable-egress", "x")
+    assert.are.equal(2, rc)
+    assert.matches("%-%-no%-egress cannot go with", err)
   end)
 
   it("leaves no snapshot, pid file or volume behind after a usage error", function()

@@ -27,6 +27,7 @@
 
 #include "agent.h"
 #include "chan.h"
+#include "net.h"
 #include "rootfs.h"
 #include "seed.h"
 
@@ -456,7 +457,9 @@ static void configure(struct config *c)
 int main(void)
 {
 	static struct config cfg;
+	char net_msg[256];
 	int out[2], err[2], status, sig_fd;
+	bool net_ok;
 	sigset_t set;
 	pid_t child;
 
@@ -468,9 +471,13 @@ int main(void)
 		dprintf(2, "sm init: /dev/ttyS1: %s\n", strerror(errno));
 		return 1;
 	}
+	/* eth0 before HELLO too: a boot snapshot with egress holds it configured */
+	net_ok = net__setup(net_msg, sizeof(net_msg)) == 0;
 	/* before HELLO, so boot snapshots (taken at HELLO) hold a running agent */
 	agent_pid = agent__start();	/* vsock agent (docs/agent-protocol.md), a child of ours */
 	chan__hello();
+	if (!net_ok)
+		chan__log(net_msg);	/* the VMM's log; the workload sees no eth0 address */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (int i = 0; i < (int)(sizeof(forwarded) / sizeof(forwarded[0])); i++)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "rootfs.h"
 
 #define SQUASHFS_MAGIC	0x73717368u	/* "hsqs" at offset 0 */
@@ -230,7 +231,13 @@ static int write_etc(char *msg, size_t msglen)
 	if (write_file("/etc/hosts", text, msg, msglen) < 0)
 		return -1;
 	snprintf(text, sizeof(text), "%s\n", host);
-	return write_file("/etc/hostname", text, msg, msglen);
+	if (write_file("/etc/hostname", text, msg, msglen) < 0)
+		return -1;
+	/* egress: slirp's resolver forwarder (docs/network.md); else the image's */
+	if (!net__dns())
+		return 0;
+	snprintf(text, sizeof(text), "nameserver %s\n", net__dns());
+	return write_file("/etc/resolv.conf", text, msg, msglen);
 }
 
 /* The initramfs is rootfs, which pivot_root refuses: move the new root over

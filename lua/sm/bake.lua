@@ -163,6 +163,7 @@ function M.key(img, cfg, r)
   local point = M.point(r)
   parts[#parts + 1] = "point " .. (type(point) == "function" and steps.describe(point, r.recipe) or point)
   parts[#parts + 1] = "steps " .. steps.describe(r.recipe and r.recipe.bake, r.recipe)
+  if r.egress then parts[#parts + 1] = "egress " .. r.egress .. (r.egress_during_bake and " during bake" or "") end
   for i = 1, #parts do parts[i] = tostring(parts[i]) end
   return core.sha256(table.concat(parts, "\0"))
 end
@@ -298,14 +299,29 @@ end
 -- Boot the image (from the boot snapshot) without its workload: the steps
 -- run, then a "ready" snapshot is taken (the final one at the ready point,
 -- else a stage the workload is started from).
+-- egress only while the steps ran (recipe egress.during_bake): the guest
+-- unbinds its network driver before the snapshot, and the VMM writes a
+-- snapshot of a VM whose guest has no network driver without the device
+-- (docs/network.md "Snapshots"), so what is served has no eth0.
+local function unplug_network(v, r)
+  local res = v:exec{ argv = { "/bin/sh", "-c",
+    "for d in /sys/bus/virtio/drivers/virtio_net/virtio*; do echo \"${d##*/}\" > /sys/bus/virtio/drivers/virtio_net/unbind || exit 1; done; " ..
+    "! test -e /sys/class/net/eth0" }, user = "0", timeout = 60 }
+  if not res or res.code ~= 0 then
+    errors.fail("baking " .. r.image .. ": removing the bake's network (egress.during_bake) failed — the image needs /bin/sh: " ..
+      tostring(res and (res.stderr or res.code) or "no answer"))
+  end
+end
+
 local function bake_steps(img, cfg, r, tmpdir, point)
   local vm = require "sm.vm"
   local uds = tmpdir .. "/bake.sock"
   local v = vm.boot{ memory_mib = r.memory_mib, vcpus = r.vcpus, kernel = r.kernel, console = "capture",
-    vsock_uds = uds, rootfs = { layers = layer_files(img) }, hostname = cfg.hostname }
+    vsock_uds = uds, rootfs = { layers = layer_files(img) }, hostname = cfg.hostname, egress = r.egress }
   local ok, err = pcall(function()
     guest_up(v, true, r)
     steps.run(steps.baker(v, cfg, r.recipe, r.image), r.recipe.bake)
+    if r.egress_during_bake then unplug_network(v, r) end
   end)
   if not ok then v:kill(9) v:wait(10) error(err, 0) end
   local dir = point == "ready" and tmpdir .. "/vm" or tmpdir .. "/stage"
@@ -316,6 +332,7 @@ local function bake_steps(img, cfg, r, tmpdir, point)
   local o = M.restore_options({ point = "ready", config = cfg, layers = {} }, {})
   o.rootfs.layers = layer_files(img)
   o.console, o.vsock_uds = "capture", uds
+  if r.egress_during_bake then o.egress = false else o.egress = r.egress end	-- the steps' network stays behind
   os.remove(uds)
   v = vm.restore(dir, o)
   local up, err = v:wait_agent(60)
@@ -340,6 +357,7 @@ local function bake_vm(img, cfg, r, tmpdir)
     v = vm.boot{
       memory_mib = r.memory_mib, vcpus = r.vcpus, kernel = r.kernel, console = "capture", vsock_uds = uds,
       rootfs = { layers = layer_files(img) }, hostname = cfg.hostname,
+      egress = not r.egress_during_bake and r.egress or nil,	-- no steps: nothing to give it to
       -- at the ready point the run config comes with each restore
       argv = not ready_point and cfg.argv or nil, env = not ready_point and cfg.env or nil,
       workdir = not ready_point and cfg.workdir or nil, user = not ready_point and cfg.user ~= "" and cfg.user or nil,

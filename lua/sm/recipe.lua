@@ -130,7 +130,8 @@ M.FIELDS = {
   after_restore = fn,
   before_stop = fn,
   route = str("^/", "a path prefix starting with '/'"),
-  egress = is_type("table", "a table"),
+  egress = { policy = str("^[%w_]", "deny_private, allowlist:CIDRS or denylist:CIDRS"),
+    during_bake = is_type("boolean", "true or false") },
   tls = { cert = str(), key = str(), autogen = is_type("boolean", "true or false") },
 }
 
@@ -269,10 +270,6 @@ function Ctx:check_service(t, prefix, from)
   if type(t.bake) == "table" then self:check_steps(t.bake) end
   if type(t.health) == "table" then
     self:check(t.health, M.HEALTH, (prefix or "") .. "health.", line_of(self.src, "health", from))
-  end
-  if t.egress then
-    self:fail((prefix or "") .. "egress", "guest networking is not built yet (guests have no network) — drop the field",
-      line_of(self.src, "egress", from))
   end
   if t.route then
     self:fail((prefix or "") .. "route", "path routing on a shared port is not built yet — give each service its own http_port",
@@ -436,6 +433,10 @@ function M.flags(fields, rec, given)
     entrypoint_argv = type(fields.entrypoint) == "table" and fields.entrypoint or nil,
     restart = type(fields.restart) == "string" and fields.restart:gsub("_", "-") or nil,
   }
+  if fields.egress then		-- docs/network.md: during_bake = only the bake steps have it
+    o.egress_policy = fields.egress.policy or "deny_private"
+    o.egress_during_bake = fields.egress.during_bake or nil
+  end
   local t = fields.tls or {}
   o.inbound_tls_cert = t.cert and abs(rec._dir, t.cert)
   o.inbound_tls_key = t.key and abs(rec._dir, t.key)

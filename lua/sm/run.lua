@@ -102,9 +102,6 @@ end
 local RESTART = { no = "no", ["on-failure"] = "on-failure", always = "always", ["unless-stopped"] = "unless-stopped" }
 
 local function check_unsupported(o)
-  if o.enable_egress or o.egress_policy then
-    errors.fail("--enable-egress/--egress-policy: guest networking is not built yet (guests have no network) — drop the flag")
-  end
   if o.pid_file then
     errors.fail("--pid-file: the pid file is always in the state directory (router-PORT.pid, read by sm ps) — drop the flag")
   end
@@ -158,6 +155,9 @@ function M.options(o, image)
   end
   if not r.connect and not r.stop and not r.image then bad("missing image — e.g. sm run nginx:1.27-alpine") end
   check_unsupported(o)
+  -- egress (docs/network.md): served with it, or only the bake steps
+  r.egress = require("sm.vm").egress_from_flags(o) or nil
+  r.egress_during_bake = r.egress and o.egress_during_bake or nil
   r.tls = require("sm.tls").options{ cert = o.inbound_tls_cert, key = o.inbound_tls_key, autogen = o.inbound_tls_autogen }
   local files = M.files(r.http_port)
   r.pid_file, r.log_file = files.pid, o.log_file or files.log

@@ -5,7 +5,8 @@
 --   local vm = sm.vm.boot{ argv = {"/bin/echo", "hi"}, memory_mib = 128, vcpus = 1,
 --                          disks = {{ path = "d.img", readonly = true }},
 --                          console = "inherit" | "capture" | "null", verbose = false,
---                          snapshot_after_ms = n, snapshot_to = dir }
+--                          snapshot_after_ms = n, snapshot_to = dir,
+--                          egress = "deny_private" | "allowlist:CIDRS" | ... }  (docs/network.md)
 --   local vm = sm.vm.restore(dir, { disks = ..., console = ... })
 --
 -- An image's rootfs (docs/init-channel.md, "Rootfs"): layer files (squashfs
@@ -25,6 +26,7 @@
 -- false, SM_BOOT_SNAPSHOT=0, or a custom kernel command line is given.
 local core = require "sm.core"
 local errors = require "sm.errors"
+local cjson = require "cjson"
 
 local M = {}
 
@@ -224,6 +226,7 @@ local function vmm_argv(o, start)
   if o.control then append(argv, "--control-fd", "4") end
   if o.standby then argv[#argv + 1] = "--standby" end
   if o.no_snapshots then argv[#argv + 1] = "--no-snapshots" end
+  if o.egress then append(argv, "--egress", o.egress) end
   if o.argv and #o.argv > 0 then
     argv[#argv + 1] = "--"
     table.move(o.argv, 1, #o.argv, #argv + 1, argv)
@@ -293,6 +296,9 @@ function M.boot_snapshot(o)
   local dir = M.snapshots_dir()
   local key = table.concat({ file_hash(dir, o.kernel), o.initrd and file_hash(dir, o.initrd) or "-",
     o.cmdline, o.memory_mib, o.vcpus, "v7" }, "|")  -- v7: the kernel keeps XSAVE state (vcpu-xsave.c); v6: 46 disk slots, init channel v2
+  -- with egress the guest has eth0 (any policy: it is not guest state);
+  -- egress2: the device offers GUEST_CSUM, negotiated at boot
+  if o.egress then key = key .. "|egress2" end
   local snap = dir .. "/" .. core.sha256(key):sub(8, 23)
   if core.stat(snap .. "/metadata.json") then
     trace("boot snapshot %s: restoring", snap)
@@ -306,7 +312,7 @@ function M.boot_snapshot(o)
     end
     local argv = boot_argv(o)
     append(argv, "--snapshot-on-ready", snap)
-    local v = spawn({ verbose = o.verbose }, argv, "capture")
+    local v = spawn({ verbose = o.verbose, egress = o.egress }, argv, "capture")
     local r = v:wait()
     if r.status ~= "snapshot" then
       lock:unlock()
@@ -329,6 +335,7 @@ function M.boot(opts)
     argv = opts.argv,
     snapshot_after_ms = opts.snapshot_after_ms,
     snapshot_to = opts.snapshot_to,
+    egress = opts.egress or nil,
   }
   if o.initrd == false then o.initrd = nil end
   o.disks, o.init = M.guest_config(opts, true)
@@ -349,19 +356,66 @@ end
 -- pipe and waits, never run, until vm:go() (docs/vmm.md "Standby").
 -- no_snapshots = true: vm:snapshot is refused, and the VMM's sandbox drops
 -- the calls that write files (the daemon's workers: docs/security.md).
+-- egress: a policy (the snapshot must have been taken with egress), false
+-- (refused if it was: it cannot lose its network either), nil: as it was
+-- taken, with the policy it ran with (docs/network.md).
 function M.restore(dir, opts)
   opts = opts or {}
   local o = { verbose = opts.verbose or env("SM_CONSOLE") == "1", argv = opts.argv,
     snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to,
     vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached, standby = opts.standby,
     no_snapshots = opts.no_snapshots }
+  if not core.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
+  o.egress = M.restore_egress(dir, opts.egress)
   if o.standby and o.detached then errors.usage_error("a standby VM waits for go from its parent: it cannot be detached") end
   o.disks, o.init = M.guest_config(opts, false)
   if #o.disks > M.MAX_DISKS then errors.usage_error(string.format("at most %d disks", M.MAX_DISKS)) end
-  if not core.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
   M.check_kvm()
   for _, d in ipairs(o.disks) do check_file("disk", d.path) end
   return spawn(o, { "--restore", dir }, opts.console)
+end
+
+-- The snapshot's network: its metadata.json's devices (docs/snapshot-format.md).
+function M.snapshot_egress(dir)
+  local f = io.open(dir .. "/metadata.json")
+  local s = f and f:read("a")
+  if f then f:close() end
+  local ok, meta = pcall(cjson.decode, s or "")
+  local dev = ok and type(meta) == "table" and type(meta.devices) == "table" and meta.devices or {}
+  if math.tointeger(dev.net_mtu) and dev.net_mtu > 0 then
+    return type(dev.egress_policy) == "string" and dev.egress_policy ~= "" and dev.egress_policy or "deny_private"
+  end
+  return nil
+end
+
+-- The policy a restore of dir runs with: `want` (a policy, true = the
+-- snapshot's, false, nil) checked
+-- against what the snapshot has; a network is never gained or lost silently.
+function M.restore_egress(dir, want)
+  local had = M.snapshot_egress(dir)
+  if want and not had then
+    errors.fail("snapshot " .. dir .. " was taken without egress: a restored VM cannot gain a network " ..
+      "device — bake or boot it with egress (docs/network.md)")
+  end
+  if want == false and had then
+    errors.fail("snapshot " .. dir .. " was taken with egress (policy " .. had .. "): it restores with it; " ..
+      "give --egress-policy to change the policy")
+  end
+  if want == true then return had end
+  return want or had
+end
+
+-- The egress a command's flags ask for: a policy, false (--no-egress), or
+-- nil (not said).  --egress-policy implies --enable-egress.  For a restore
+-- (keep = true) a bare --enable-egress is true: keep the snapshot's policy.
+function M.egress_from_flags(o, keep)
+  if o.no_egress and (o.enable_egress or o.egress_policy) then
+    errors.usage_error("--no-egress cannot go with --enable-egress or --egress-policy")
+  end
+  if o.no_egress then return false end
+  if o.egress_policy then return o.egress_policy end
+  if o.enable_egress then return keep or "deny_private" end
+  return nil
 end
 
 -- Waits for the VM to end.  Returns a result table:

@@ -151,7 +151,7 @@ describe("snapshots", function()
       assert.matches("vm.state does not match its checksum", broken("state-trunc", "truncate -s 1000 vm.state"))
     end)
     it("unknown format version", function()
-      assert.matches("snapshot format version 99, this sm reads version 3",
+      assert.matches("snapshot format version 99, this sm reads version 4",
         broken("format", "sed -i -E 's/\"format\": [0-9]+/\"format\": 99/' metadata.json"))
     end)
     it("a missing file", function()

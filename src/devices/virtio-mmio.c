@@ -307,6 +307,11 @@ struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops 
 	return t;
 }
 
+uint64_t virtio_mmio__driver_features(struct virtio_mmio *t)
+{
+	return t->driver_features;
+}
+
 void virtio_mmio__save(struct virtio_mmio *t, struct virtio_mmio_state *o)
 {
 	pthread_mutex_lock(&t->lock);

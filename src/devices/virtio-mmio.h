@@ -44,6 +44,8 @@ struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops 
  */
 void virtio_mmio__lock(struct virtio_mmio *t);
 void virtio_mmio__unlock(struct virtio_mmio *t);
+/* The features the driver accepted (called locked, like the rest). */
+uint64_t virtio_mmio__driver_features(struct virtio_mmio *t);
 /* Queue q is enabled and the device has not failed. */
 bool virtio_mmio__queue_ready(struct virtio_mmio *t, int q);
 /* The next available chain of queue q: 1 with *c; 0 when there is none or

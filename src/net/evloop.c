@@ -17,6 +17,8 @@ struct evloop {
 	int epfd, wakefd;
 	evloop_fn fn;
 	evloop_tick_fn tick;
+	evloop_before_fn before;
+	evloop_after_fn after;
 	void *ctx;
 	int tick_ms;
 	uint64_t next_tick_ms;
@@ -55,13 +57,40 @@ int evloop__add(struct evloop *l, int fd, uint32_t events, uint64_t token)
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+int evloop__mod(struct evloop *l, int fd, uint32_t events, uint64_t token)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = token };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int evloop__del(struct evloop *l, int fd)
+{
+	return epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
+void evloop__set_round(struct evloop *l, evloop_before_fn before, evloop_after_fn after)
+{
+	l->before = before;
+	l->after = after;
+}
+
 int evloop__run_once(struct evloop *l, int timeout_ms)
 {
 	struct epoll_event ev[MAX_EVENTS];
-	int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout_ms);
+	int want = l->before ? l->before(l->ctx) : -1;
+	int n;
 
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+	if (want >= 0 && (timeout_ms < 0 || want < timeout_ms))
+		timeout_ms = want;
+	n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout_ms);
+	if (n < 0) {
+		int e = errno;
+
+		if (l->after)
+			l->after(l->ctx);
+		return e == EINTR ? 0 : -e;
+	}
 	for (int i = 0; i < n; i++) {
 		uint64_t count;
 
@@ -71,6 +100,8 @@ int evloop__run_once(struct evloop *l, int timeout_ms)
 			/* already drained: nothing to do */
 		}
 	}
+	if (l->after)
+		l->after(l->ctx);
 	if (l->tick && clock__ms() >= l->next_tick_ms) {
 		l->next_tick_ms = clock__ms() + (uint64_t)l->tick_ms;
 		l->tick(l->ctx);
@@ -78,7 +109,7 @@ int evloop__run_once(struct evloop *l, int timeout_ms)
 	return n;
 }
 
-static void wake(struct evloop *l)
+void evloop__wake(struct evloop *l)
 {
 	uint64_t one = 1;
 
@@ -123,7 +154,7 @@ void evloop__pause(struct evloop *l)
 		return;
 	pthread_mutex_lock(&l->park_lock);
 	l->pause_req = true;
-	wake(l);
+	evloop__wake(l);
 	while (!l->parked)
 		pthread_cond_wait(&l->park_cond, &l->park_lock);
 	pthread_mutex_unlock(&l->park_lock);
@@ -154,7 +185,7 @@ void evloop__free(struct evloop *l)
 		return;
 	if (l->running) {
 		__atomic_store_n(&l->stop, true, __ATOMIC_RELEASE);
-		wake(l);
+		evloop__wake(l);
 		evloop__resume(l);
 		pthread_join(l->thread, NULL);
 	}

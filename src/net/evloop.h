@@ -17,6 +17,17 @@ typedef void (*evloop_tick_fn)(void *ctx);
 
 struct evloop *evloop__new(evloop_fn fn, evloop_tick_fn tick, void *ctx, int tick_ms);
 int evloop__add(struct evloop *l, int fd, uint32_t events, uint64_t token);
+/* For owners whose fd set changes every round (libslirp's): 0 or -errno. */
+int evloop__mod(struct evloop *l, int fd, uint32_t events, uint64_t token);
+int evloop__del(struct evloop *l, int fd);
+/* Round hooks: `before` runs before each wait and may shorten it (returns
+ * the wait in ms, or -1 for the tick); `after` runs once the round's events
+ * are dispatched.  A poll()-style library fills and reads its fds there. */
+typedef int (*evloop_before_fn)(void *ctx);
+typedef void (*evloop_after_fn)(void *ctx);
+void evloop__set_round(struct evloop *l, evloop_before_fn before, evloop_after_fn after);
+/* Make the current or next wait return now (any thread). */
+void evloop__wake(struct evloop *l);
 /* One round: wait up to timeout_ms, dispatch.  Returns events handled or -errno. */
 int evloop__run_once(struct evloop *l, int timeout_ms);
 /* Run rounds in a new thread until evloop__free. */

@@ -28,6 +28,7 @@
 #define ST_SIZE_DEV_SERIAL	8216	/* struct serial_regs + SERIAL_RX_MAX */
 #define ST_SIZE_DEV_VIRTIO	200	/* struct virtio_mmio_state */
 #define ST_SIZE_DEV_VSOCK	4	/* u32 next host port */
+#define ST_SIZE_DEV_NET		8	/* struct virtio_net_state (format 4) */
 #define ST_SIZE_DEV_INITCHAN_HAVE 4	/* u32 */
 #define ST_SIZE_DEV_INITCHAN_HDR 4
 #define ST_SIZE_DEV_INITCHAN_PAYLOAD 4097

@@ -141,12 +141,13 @@ static int write_file(const char *dir, const char *name, const void *buf, size_t
 
 static char *meta_json(const struct snapshot_meta *m)
 {
-	json_t *j = json_pack("{s:i, s:I, s:i, s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:i}}",
+	json_t *j = json_pack("{s:i, s:I, s:i, s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:i, s:i, s:s}}",
 			      "format", m->format, "created_at", (json_int_t)time(NULL),
 			      "vcpus", m->vcpus, "mem_bytes", (json_int_t)m->mem_bytes,
 			      "state_bytes", (json_int_t)m->state_bytes, "state_sha256", m->state_sha256,
 			      "kernel", "path", m->kernel, "sha256", m->kernel_sha256,
-			      "cpu", "fingerprint", m->cpu, "devices", "disk_slots", m->disk_slots);
+			      "cpu", "fingerprint", m->cpu, "devices", "disk_slots", m->disk_slots,
+			      "net_mtu", m->net_mtu, "egress_policy", m->egress_policy);
 	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 
 	json_decref(j);
@@ -338,7 +339,7 @@ int snapshot__parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m
 {
 	json_error_t e;
 	json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &e);
-	json_t *f, *v, *mb, *sb, *ds;
+	json_t *f, *v, *mb, *sb, *ds, *nm;
 	int r = -EINVAL;
 
 	if (!j) {
@@ -350,13 +351,14 @@ int snapshot__parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m
 	mb = json_object_get(j, "mem_bytes");
 	sb = json_object_get(j, "state_bytes");
 	ds = json_object_get(json_object_get(j, "devices"), "disk_slots");
+	nm = json_object_get(json_object_get(j, "devices"), "net_mtu");	/* format 4 */
 	if (!json_is_integer(f)) {
 		snprintf(why, whylen, "metadata.json has no format version");
-	} else if (json_integer_value(f) != SNAPSHOT_FORMAT) {
+	} else if (json_integer_value(f) < SNAPSHOT_FORMAT_OLDEST || json_integer_value(f) > SNAPSHOT_FORMAT) {
 		snprintf(why, whylen, "snapshot format version %lld, this sm reads version %d — re-create the snapshot",
 			 (long long)json_integer_value(f), SNAPSHOT_FORMAT);
 	} else if (!json_is_integer(v) || !json_is_integer(mb) || !meta_int(sb, 0, LLONG_MAX) ||
-		   !meta_int(ds, 0, INT_MAX) || meta_str(j, "state_sha256", NULL, m->state_sha256, sizeof(m->state_sha256)) ||
+		   !meta_int(ds, 0, INT_MAX) || (nm && !meta_int(nm, 0, 65535)) || meta_str(j, "state_sha256", NULL, m->state_sha256, sizeof(m->state_sha256)) ||
 		   meta_str(j, "cpu", "fingerprint", m->cpu, sizeof(m->cpu)) ||
 		   meta_str(j, "kernel", "path", m->kernel, sizeof(m->kernel)) ||
 		   meta_str(j, "kernel", "sha256", m->kernel_sha256, sizeof(m->kernel_sha256))) {
@@ -371,6 +373,11 @@ int snapshot__parse_meta(const uint8_t *buf, size_t len, struct snapshot_meta *m
 		m->mem_bytes = (uint64_t)json_integer_value(mb);
 		m->state_bytes = (uint64_t)json_integer_value(sb);
 		m->disk_slots = (int)json_integer_value(ds);
+		m->net_mtu = nm ? (int)json_integer_value(nm) : 0;
+		/* optional (format 3 has none); the VMM itself does not use it */
+		if (meta_str(json_object_get(j, "devices"), "egress_policy", NULL, m->egress_policy,
+			     sizeof(m->egress_policy)) < 0)
+			m->egress_policy[0] = '\0';
 		r = 0;
 	}
 	json_decref(j);

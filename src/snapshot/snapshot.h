@@ -11,7 +11,9 @@
 #include "snapshot/state.h"
 #include "vmm/vm.h"
 
-#define SNAPSHOT_FORMAT 3
+#define SNAPSHOT_FORMAT 4
+/* format 3 is format 4 without a network device: still read */
+#define SNAPSHOT_FORMAT_OLDEST 3
 #define SNAPSHOT_FP_WORDS 7
 
 struct snapshot_meta {
@@ -24,6 +26,8 @@ struct snapshot_meta {
 	char kernel_sha256[80];
 	char cpu[128];		/* fingerprint: "pvm:" or "hw:" + 7 words of CPUID feature bits */
 	int disk_slots;
+	int net_mtu;		/* devices.net_mtu: 0, or the virtio-net device's MTU (egress) */
+	char egress_policy[1024];	/* devices.egress_policy: what it ran with (sm restores with it) */
 };
 
 /* This host's CPU fingerprint for a VM like vm (kind + supported features). */

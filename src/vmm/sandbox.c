@@ -132,7 +132,27 @@ static int add_rules(scmp_filter_ctx f, bool snapshots)
 	return r;
 }
 
-int sandbox__enter(int status_fd, bool snapshots, char *msg, size_t msglen)
+/* slirp's sockets to the outside (virtio-net, --egress only): TCP and UDP
+ * over IPv4/IPv6, ICMP echo datagrams; getsockname/getpeername for a
+ * connection's addresses, FIONREAD to size a UDP datagram; the other calls
+ * it makes (connect, recvfrom, sendto, getsockopt, setsockopt, shutdown)
+ * vsock has already. */
+static int add_egress_rules(scmp_filter_ctx f)
+{
+	int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_INET));
+
+	if (r == 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+	if (r == 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getsockname), 0);
+	if (r == 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getpeername), 0);
+	if (r == 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+	return r;
+}
+
+int sandbox__enter(int status_fd, bool snapshots, bool egress, char *msg, size_t msglen)
 {
 	const char *env = getenv("SM_VMM_SANDBOX");
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
@@ -152,6 +172,8 @@ int sandbox__enter(int status_fd, bool snapshots, char *msg, size_t msglen)
 		return -1;
 	}
 	r = add_rules(f, snapshots);
+	if (r == 0 && egress)
+		r = add_egress_rules(f);
 	if (r == 0)
 		r = seccomp_load(f);
 	seccomp_release(f);

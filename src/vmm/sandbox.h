@@ -13,6 +13,7 @@
 /* Enters the sandbox unless SM_VMM_SANDBOX=0: 0, or -1 with msg.  status_fd
  * (or -1) gets the report of a forbidden call.  Without snapshots (sm-vmm
  * --no-snapshots) the calls that write a snapshot directory are forbidden
- * too, and open may not create or truncate a file. */
-int sandbox__enter(int status_fd, bool snapshots, char *msg, size_t msglen);
+ * too, and open may not create or truncate a file.  With egress (sm-vmm
+ * --egress) slirp may also open IPv4/IPv6 sockets. */
+int sandbox__enter(int status_fd, bool snapshots, bool egress, char *msg, size_t msglen);
 #endif

@@ -22,8 +22,10 @@
 #include "devices/i8042.h"
 #include "devices/serial.h"
 #include "devices/virtio-blk.h"
+#include "devices/virtio-net.h"
 #include "devices/virtio-rng.h"
 #include "devices/virtio-vsock.h"
+#include "net/egress-policy.h"
 #include "util/fds.h"
 #include "vmm/boot.h"
 #include "vmm/console.h"
@@ -160,6 +162,37 @@ static void console_byte(void *ctx, uint8_t b)
 
 /* ---- set-up ---- */
 
+/* virtio-net only with --egress.  A snapshot has it exactly when it was
+ * taken with egress, and restores only with it: a restored guest neither
+ * loses nor silently gains a network (docs/network.md). */
+static int setup_net(struct vmm *m, char *msg, size_t msglen)
+{
+	int mtu = m->o.restore ? m->snap.meta.net_mtu : m->o.egress ? m->o.egress_mtu : 0;
+	char err[256];
+	size_t len;
+
+	if (m->o.restore && !mtu != !m->o.egress) {
+		snprintf(msg, msglen, mtu ? "snapshot %s was taken with egress: restore it with --egress POLICY" :
+			 "snapshot %s was taken without egress: a restored VM cannot gain a network device "
+			 "(boot or bake it with egress)", m->o.restore);
+		return -1;
+	}
+	if (!mtu)
+		return 0;
+	m->egress = calloc(1, sizeof(*m->egress));
+	if (!m->egress || egress_policy__parse(m->o.egress, m->egress, err, sizeof(err)) < 0) {
+		snprintf(msg, msglen, "--egress %s: %s", m->o.egress, m->egress ? err : "out of memory");
+		return -1;
+	}
+	m->net = virtio_net__new(&m->vm, m->egress, m->o.egress, mtu, m->cmdline, sizeof(m->cmdline),
+				 msg, msglen);
+	if (!m->net)
+		return -1;
+	len = strlen(m->cmdline);		/* guest init configures eth0 from it */
+	virtio_net__cmdline(m->net, m->cmdline + len, sizeof(m->cmdline) - len);
+	return 0;
+}
+
 static int setup_devices(struct vmm *m, char *msg, size_t msglen)
 {
 	struct vm *vm = &m->vm;
@@ -183,7 +216,7 @@ static int setup_devices(struct vmm *m, char *msg, size_t msglen)
 				     msg, msglen);
 	if (!m->vsock)
 		return -1;
-	return 0;
+	return setup_net(m, msg, msglen);
 }
 
 /* The read-only disks, the read-write ones, or both.  A standby attaches
@@ -586,12 +619,12 @@ static int enter_sandbox(struct vmm *m)
 	const char *probe = getenv("SM_VMM_SANDBOX_PROBE");
 
 	if (probe && strcmp(probe, "mkdir") == 0) {
-		if (sandbox__enter(m->status_fd, !m->o.no_snapshots, msg, sizeof(msg)) == 0)
+		if (sandbox__enter(m->status_fd, !m->o.no_snapshots, m->net != NULL, msg, sizeof(msg)) == 0)
 			mkdir("/proc/sm-sandbox-probe", 0700);	/* fails (EEXIST/EACCES…) if allowed */
 		vm__end(&m->vm, VM_END_CRASH, 0, "sandbox probe: mkdir was allowed%s%s", msg[0] ? ": " : "", msg);
 		return -1;
 	}
-	if (sandbox__enter(m->status_fd, !m->o.no_snapshots, msg, sizeof(msg)) < 0) {
+	if (sandbox__enter(m->status_fd, !m->o.no_snapshots, m->net != NULL, msg, sizeof(msg)) < 0) {
 		vm__end(&m->vm, VM_END_CRASH, 0, "%s", msg);
 		return -1;
 	}
@@ -628,6 +661,8 @@ static int run(struct vmm *m)
 
 	if (m->o.vsock_uds && virtio_vsock__start(m->vsock) < 0)
 		vm__end(vm, VM_END_CRASH, 0, "vsock: cannot listen or start its thread");
+	if (m->net && virtio_net__start(m->net) < 0)
+		vm__end(vm, VM_END_CRASH, 0, "egress: cannot start the slirp thread");
 	m->first_run_ns = clock__ns();
 	/* the vsock socket accepts from here: a supervisor may send clients now */
 	if (m->o.standby)

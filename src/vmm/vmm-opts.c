@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/virtio-net.h"
 #include "net/initchan-proto.h"
 #include "vmm/profile.h"
 #include "vmm/vm.h"
@@ -113,6 +114,14 @@ static int parse_one(struct vmm_opts *o, const char *opt, const char *val, char 
 		return parse_init(o, val, msg, msglen);
 	else if (!strcmp(opt, "--vsock-uds"))
 		o->vsock_uds = val;
+	else if (!strcmp(opt, "--egress"))
+		o->egress = strcmp(val, "off") ? val : NULL;
+	else if (!strcmp(opt, "--egress-mtu")) {
+		if (parse_int(val, NET_MTU_MIN, NET_MTU_MAX, &o->egress_mtu) < 0) {
+			snprintf(msg, msglen, "--egress-mtu %s: must be %d..%d", val, NET_MTU_MIN, NET_MTU_MAX);
+			return -1;
+		}
+	}
 	else if (!strcmp(opt, "--cid"))
 		return parse_cid(o, val, msg, msglen);
 	else if (!strcmp(opt, "--memory")) {
@@ -153,6 +162,7 @@ int vmm_opts__parse(struct vmm_opts *o, int argc, char **argv, char *msg, size_t
 	o->status_fd = -1;
 	o->control_fd = -1;
 	o->cid = 3;
+	o->egress_mtu = NET_MTU_DEFAULT;
 	o->profile_us = PROFILE_DEFAULT_US;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {

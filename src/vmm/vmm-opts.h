@@ -29,6 +29,8 @@ struct vmm_opts {
 	bool no_snapshots;		/* --no-snapshots: never writes one; the sandbox drops file writes */
 	const char *vsock_uds;		/* --vsock-uds PATH: virtio-vsock, host side (docs/vsock.md) */
 	unsigned long long cid;		/* --cid N: the guest's vsock CID (default 3) */
+	const char *egress;		/* --egress POLICY: virtio-net + slirp (docs/network.md); NULL: off */
+	int egress_mtu;			/* --egress-mtu N (default NET_MTU_DEFAULT) */
 	const char *restore;		/* --restore DIR: start from a snapshot, not a kernel */
 	const char *snapshot_on_ready;	/* --snapshot-on-ready DIR: the boot snapshot */
 	const char *snapshot_to;	/* --snapshot-to DIR with --snapshot-after-ms N */

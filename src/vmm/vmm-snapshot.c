@@ -13,6 +13,7 @@
 #include "devices/serial.h"
 #include "devices/virtio-blk.h"
 #include "devices/virtio-mmio.h"
+#include "devices/virtio-net.h"
 #include "devices/virtio-vsock.h"
 #include "snapshot/sections.h"
 #include "util/sha256.h"
@@ -27,6 +28,7 @@ struct serial_state {
 ST_PIN(struct serial_state, ST_SIZE_DEV_SERIAL);
 ST_PIN(struct virtio_mmio_state, ST_SIZE_DEV_VIRTIO);
 ST_PIN(uint32_t, ST_SIZE_DEV_VSOCK);
+ST_PIN(struct virtio_net_state, ST_SIZE_DEV_NET);
 
 static int hash_file(const char *path, char *out, size_t len)
 {
@@ -51,6 +53,13 @@ static int hash_file(const char *path, char *out, size_t len)
 	return 0;
 }
 
+/* The network device goes into the snapshot only while the guest drives
+ * it: a guest that unbound its driver restores without one (network.md). */
+static bool net_in_snapshot(struct vmm *m)
+{
+	return m->net && virtio_net__driver_bound(m->net);
+}
+
 static void save_devices(struct vmm *m, struct state_buf *b)
 {
 	static struct serial_state ss;
@@ -69,6 +78,12 @@ static void save_devices(struct vmm *m, struct state_buf *b)
 	}
 	next_port = virtio_vsock__next_port(m->vsock);
 	state__add(b, ST_DEV_VSOCK, 0, &next_port, sizeof(next_port));
+	if (net_in_snapshot(m)) {
+		struct virtio_net_state ns;
+
+		virtio_net__save(m->net, &ns);
+		state__add(b, ST_DEV_NET, 0, &ns, sizeof(ns));
+	}
 	initchan__save(&m->chan, b);
 }
 
@@ -79,6 +94,9 @@ static int fill_meta(struct vmm *m, struct snapshot_meta *meta, char *msg, size_
 	meta->vcpus = m->vm.nr_vcpus;
 	meta->mem_bytes = m->vm.mem_size;
 	meta->disk_slots = VMM_MAX_DISKS;
+	meta->net_mtu = !net_in_snapshot(m) ? 0 : m->o.restore ? m->snap.meta.net_mtu : m->o.egress_mtu;
+	if (meta->net_mtu)
+		snprintf(meta->egress_policy, sizeof(meta->egress_policy), "%s", m->o.egress);
 	if (snapshot__fingerprint(&m->vm, meta->cpu, sizeof(meta->cpu)) < 0)
 		return -EIO;
 	if (m->o.restore) {		/* the kernel is whatever the source snapshot booted */
@@ -106,6 +124,8 @@ int vmm__save(struct vmm *m, const char *dir, char *msg, size_t msglen)
 	}
 	/* the vsock host-socket thread writes guest RAM too: park it until mem is written */
 	virtio_vsock__pause(m->vsock);
+	if (m->net)
+		virtio_net__pause(m->net);
 	state__init(&b);
 	r = vm__save(&m->vm, &b, msg, msglen);
 	for (int i = 0; r == 0 && i < m->vm.nr_vcpus; i++)
@@ -118,6 +138,8 @@ int vmm__save(struct vmm *m, const char *dir, char *msg, size_t msglen)
 		r = snapshot__write(&m->vm, dir, &b, &meta, msg, msglen);
 	state__free(&b);
 	virtio_vsock__resume(m->vsock);
+	if (m->net)
+		virtio_net__resume(m->net);
 	return r;
 }
 
@@ -141,6 +163,12 @@ static int restore_devices(struct vmm *m, const struct state_view *sv, char *msg
 	if (state__get(sv, ST_DEV_VSOCK, 0, &next_port, sizeof(next_port)) < 0)
 		goto bad;
 	virtio_vsock__set_next_port(m->vsock, next_port);
+	if (m->net) {
+		struct virtio_net_state ns;
+
+		if (state__get(sv, ST_DEV_NET, 0, &ns, sizeof(ns)) < 0 || virtio_net__restore(m->net, &ns) < 0)
+			goto bad;
+	}
 	if (initchan__restore(&m->chan, sv) < 0) {
 		snprintf(msg, msglen, "snapshot state: the init channel decoder's state is missing or impossible");
 		return -EINVAL;

@@ -20,6 +20,8 @@ enum vmm_action {
 struct serial;
 struct virtio_blk;
 struct virtio_vsock;
+struct virtio_net;
+struct egress_policy;
 
 struct vmm {
 	struct vm vm;
@@ -29,6 +31,8 @@ struct vmm {
 	struct serial *con_uart, *chan_uart;
 	struct virtio_blk *blk[VMM_MAX_DISKS];
 	struct virtio_vsock *vsock;	/* always; its socket with --vsock-uds */
+	struct virtio_net *net;		/* --egress only (docs/network.md) */
+	struct egress_policy *egress;	/* what net judges by */
 	struct snapshot snap;		/* what we restored from, if anything */
 	int status_fd;
 	int sig_fd;			/* SIGTERM/SIGINT/SIGHUP, blocked and read here */

@@ -30,6 +30,9 @@ int main(void)
 	char *sb_noctl[] = { "vmm", "--restore", "d", "--standby" };
 	char *nosnap[] = { "vmm", "--restore", "d", "--no-snapshots" };
 	char *nosnap_to[] = { "vmm", "--restore", "d", "--no-snapshots", "--snapshot-to", "x", "--snapshot-after-ms", "5" };
+	char *egress[] = { "vmm", "--kernel", "k", "--egress", "allowlist:127.0.0.1/32", "--egress-mtu", "1500" };
+	char *egress_off[] = { "vmm", "--kernel", "k", "--egress", "off" };
+	char *egress_mtu[] = { "vmm", "--kernel", "k", "--egress", "deny_private", "--egress-mtu", "65521" };
 	char *prof[] = { "vmm", "--restore", "d", "--profile", "p.txt", "--profile-us", "250" };
 	char *prof_def[] = { "vmm", "--restore", "d", "--profile", "p.txt" };
 	char *prof_fast[] = { "vmm", "--restore", "d", "--profile", "p.txt", "--profile-us", "99" };
@@ -47,6 +50,10 @@ int main(void)
 	ok(parse(&o, msg, 4, sb_noctl) < 0 && strstr(msg, "--control-fd"), "--standby without go's fd: %s", msg);
 	ok(parse(&o, msg, 4, nosnap) == 0 && o.no_snapshots, "--no-snapshots");
 	ok(parse(&o, msg, 8, nosnap_to) < 0 && strstr(msg, "--no-snapshots cannot go with"), "--no-snapshots with --snapshot-to: %s", msg);
+	ok(parse(&o, msg, 7, egress) == 0 && !strcmp(o.egress, "allowlist:127.0.0.1/32") && o.egress_mtu == 1500,
+	   "--egress POLICY --egress-mtu N");
+	ok(parse(&o, msg, 5, egress_off) == 0 && !o.egress && o.egress_mtu == 65520, "--egress off: no device; MTU 65520 by default");
+	ok(parse(&o, msg, 7, egress_mtu) < 0 && strstr(msg, "--egress-mtu 65521: must be 1280..65520"), "--egress-mtu too big: %s", msg);
 	ok(parse(&o, msg, 7, prof) == 0 && !strcmp(o.profile, "p.txt") && o.profile_us == 250,
 	   "--profile FILE --profile-us N");
 	ok(parse(&o, msg, 5, prof_def) == 0 && o.profile_us == 1000, "--profile samples every 1000 us by default");

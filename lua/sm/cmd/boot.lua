@@ -28,6 +28,13 @@ options:
   --kernel PATH      boot another uncompressed vmlinux (default: $SM_KERNEL
                      or the one `make` built)
   --verbose, -v      show the guest kernel console on stderr
+  --enable-egress    give the guest a network out: eth0 10.0.2.15/24, the
+                     host's 127.0.0.1 at 10.0.2.2, user-mode NAT in the
+                     VMM (no privileges); policy deny_private unless
+                     --egress-policy (docs/network.md)
+  --egress-policy P  deny_private | allowlist:CIDRS | denylist:CIDRS
+                     (implies --enable-egress)
+  --no-egress        no network but lo (the default)
   --detach, -d       with --name: keep the VM running in the background with
                      its guest agent (vsock); print NAME once the agent
                      answers.  CMD, if given, is its workload.  Then use
@@ -50,6 +57,7 @@ local spec = {
   { "name", arg = "NAME" },
   { "snapshot-after-ms", arg = "N", type = "int" },
   { "snapshot-to", arg = "DIR" },
+  { "enable-egress" }, { "no-egress" }, { "egress-policy", arg = "P" },
 }
 
 function M.run(argv)
@@ -59,7 +67,7 @@ function M.run(argv)
   for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = vm.parse_disk(d) end
   if o.detach or o.name then
     return vm.detach_named(o, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus, disks = disks,
-      kernel = o.kernel, verbose = o.verbose })
+      kernel = o.kernel, verbose = o.verbose, egress = vm.egress_from_flags(o) })
   end
   if #cmd == 0 then errors.usage_error("no command — e.g. sm boot -- /bin/echo hello") end
   if (o.snapshot_to == nil) ~= (o.snapshot_after_ms == nil) then
@@ -67,7 +75,7 @@ function M.run(argv)
   end
   local v = errors.with_exit_code(vm.FAILED, vm.boot, { argv = cmd, memory_mib = o.memory, vcpus = o.vcpus,
     disks = disks, kernel = o.kernel, verbose = o.verbose, snapshot_after_ms = o.snapshot_after_ms,
-    snapshot_to = o.snapshot_to })
+    snapshot_to = o.snapshot_to, egress = vm.egress_from_flags(o) })
   return vm.finish("boot", v:wait())
 end
 

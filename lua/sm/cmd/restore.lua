@@ -19,6 +19,12 @@ restores of one snapshot share its pages.
 options:
   --disk PATH[:ro]   re-attach a disk to the next slot (/dev/vda, ...)
   --verbose, -v      show the guest kernel console on stderr
+  --egress-policy P  a snapshot taken with egress restores with it and the
+                     policy it ran with; this changes the policy
+  --enable-egress    (a snapshot taken without egress is refused: a
+                     restored VM cannot gain a network device)
+  --no-egress        (refused for a snapshot taken with egress: it cannot
+                     lose it either) — docs/network.md
   --snapshot-after-ms N --snapshot-to DIR2
                      snapshot the restored VM again after N ms
   --detach, -d       with --name: keep the restored VM running in the
@@ -41,6 +47,7 @@ local spec = {
   { "snapshot-to", arg = "DIR" },
   { "detach", short = "d" },
   { "name", arg = "NAME" },
+  { "enable-egress" }, { "no-egress" }, { "egress-policy", arg = "P" },
 }
 
 function M.run(argv)
@@ -49,10 +56,11 @@ function M.run(argv)
   local disks = {}
   for _, d in ipairs(o.disk or {}) do disks[#disks + 1] = vm.parse_disk(d) end
   if o.detach or o.name then
-    return vm.detach_named(o, { restore = positional[1], disks = disks, verbose = o.verbose })
+    return vm.detach_named(o, { restore = positional[1], disks = disks, verbose = o.verbose,
+      egress = vm.egress_from_flags(o, true) })
   end
   local v = errors.with_exit_code(vm.FAILED, vm.restore, positional[1], { disks = disks, verbose = o.verbose,
-    snapshot_after_ms = o.snapshot_after_ms, snapshot_to = o.snapshot_to })
+    snapshot_after_ms = o.snapshot_after_ms, snapshot_to = o.snapshot_to, egress = vm.egress_from_flags(o, true) })
   return vm.finish("restore", v:wait())
 end
 

@@ -70,6 +70,12 @@ options:
   --inbound-tls-autogen    serve HTTPS with a self-signed certificate for localhost,
                            127.0.0.1 and ::1, made once in the state directory
                            (tls/cert.pem); its SHA-256 fingerprint is printed
+  --enable-egress          the bake and every worker get a network out (eth0,
+                           user-mode NAT in the VMM; docs/network.md), policy
+                           deny_private unless --egress-policy
+  --egress-policy P        deny_private | allowlist:CIDRS | denylist:CIDRS
+  --no-egress              only lo (the default; a recipe's egress field is
+                           the way to give only the bake steps a network)
   --kernel PATH            guest kernel (SM_KERNEL)
 
 SM_RUN_TRACE=1 prints one timing line per phase (pull, bake, restore, first
