@@ -51,7 +51,9 @@ describe("egress (real guests)", function()
     assert.are.equal("lo", out:match("^(.-)\n"), out)
     assert.matches("wget=1", out)
     assert.matches("unreachable", err)
-    assert.is_true(tonumber(out:match("secs=(%d+)")) <= 2, out)
+    -- ENETUNREACH from connect(), not a timeout: the bound only tells the two
+    -- apart (wget's own fork+exec takes a second or more on emulating hosts)
+    assert.is_true(tonumber(out:match("secs=(%d+)")) <= 10, out)
   end)
 
   it("allowlist:127.0.0.1/32: wget from the host's 127.0.0.1 is byte-identical", function()
