@@ -14,86 +14,25 @@
 #include <unistd.h>
 
 #include "devices/virtio-net.h"
-#include "fakevm.h"
 #include "net/egress-policy.h"
 #include "tap.h"
 
 #define QSIZE	16
-#define QBASE(q) (0x1000 + (q) * 0x3000)
+#define VQDRV_QUEUES 2
+#include "vqdrv.h"
 #define RXBUF(i) (0x10000 + (i) * 0x2000)
 #define RXLEN	0x2000
 #define TXBUF	0x40000
 #define HDR	12
 enum { RX, TX };
 
-struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
-
-static struct vm *vm;
 static struct virtio_net *dev;
 static struct egress_policy policy;
-static uint64_t base;
-static uint16_t avail_idx[2], used_seen[2];
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-
-static void w32(uint64_t off, uint32_t v) { bus__access(vm->mmio, base + off, (uint8_t *)&v, 4, true); }
-static uint32_t r32(uint64_t off)
-{
-	uint32_t v = 0;
-
-	bus__access(vm->mmio, base + off, (uint8_t *)&v, 4, false);
-	return v;
-}
-static uint8_t *ram(uint64_t gpa) { return vm->regions[0].hva + gpa; }
-
-static void set_desc(int q, int i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	struct desc d = { addr, len, flags, next };
-
-	memcpy(ram(QBASE(q) + 16 * i), &d, sizeof(d));
-}
-
-static void offer(int q, uint16_t head)
-{
-	memcpy(ram(QBASE(q) + 0x1000 + 4 + 2 * (avail_idx[q] % QSIZE)), &head, 2);
-	avail_idx[q]++;
-	memcpy(ram(QBASE(q) + 0x1000 + 2), &avail_idx[q], 2);
-}
-
-static int used(int q, uint32_t *len)
-{
-	uint16_t idx;
-	uint32_t id;
-
-	memcpy(&idx, ram(QBASE(q) + 0x2000 + 2), 2);
-	if (idx == used_seen[q])
-		return -1;
-	memcpy(&id, ram(QBASE(q) + 0x2000 + 4 + 8 * (used_seen[q] % QSIZE)), 4);
-	memcpy(len, ram(QBASE(q) + 0x2000 + 4 + 8 * (used_seen[q] % QSIZE) + 4), 4);
-	used_seen[q]++;
-	return (int)id;
-}
 
 static void driver_init(uint32_t rxlen)
 {
-	memset(avail_idx, 0, sizeof(avail_idx));
-	memset(used_seen, 0, sizeof(used_seen));
-	memset(ram(0x1000), 0, 0x6000);
-	w32(0x70, 0);
-	w32(0x70, 1 | 2);
-	w32(0x24, 1);
-	w32(0x20, 1);			/* VERSION_1 */
-	w32(0x24, 0);
-	w32(0x20, (1 << 5) | (1 << 3) | (1 << 1));	/* MAC, MTU, GUEST_CSUM */
-	w32(0x70, 1 | 2 | 8);
-	for (int q = 0; q < 2; q++) {
-		w32(0x30, (uint32_t)q);
-		w32(0x38, QSIZE);
-		w32(0x80, QBASE(q)); w32(0x84, 0);
-		w32(0x90, QBASE(q) + 0x1000); w32(0x94, 0);
-		w32(0xa0, QBASE(q) + 0x2000); w32(0xa4, 0);
-		w32(0x44, 1);
-	}
-	w32(0x70, 1 | 2 | 4 | 8);
+	vqdrv__start((1 << 5) | (1 << 3) | (1 << 1));	/* MAC, MTU, GUEST_CSUM */
 	for (int i = 0; i < QSIZE; i++) {
 		set_desc(RX, i, RXBUF(i), rxlen, 2, 0);
 		offer(RX, (uint16_t)i);

@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include "devices/virtio-vsock.h"
-#include "fakevm.h"
 
 #define QSIZE	16
-#define QBASE(q) (0x1000 + (q) * 0x3000)
+#define VQDRV_QUEUES 3
+#include "vqdrv.h"
 #define RXBUF(i) (0x10000 + (i) * 0x2000)
 #define RXLEN	(44 + 4096)
 #define TXHDR	0x40000
@@ -35,73 +35,13 @@ struct hdr {
 	uint32_t flags, buf_alloc, fwd_cnt;
 } __attribute__((packed));
 
-struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
-
-static struct vm *vm;
 static struct virtio_vsock *dev;
-static uint64_t base;
 static char uds[96];
-static uint16_t avail_idx[3], used_seen[3];
 static bool rx_credit_too;	/* rx() returns CREDIT_UPDATE packets too (else skips them) */
-
-static inline void w32(uint64_t off, uint32_t v) { bus__access(vm->mmio, base + off, (uint8_t *)&v, 4, true); }
-static inline uint32_t r32(uint64_t off)
-{
-	uint32_t v = 0;
-
-	bus__access(vm->mmio, base + off, (uint8_t *)&v, 4, false);
-	return v;
-}
-static uint8_t *ram(uint64_t gpa) { return vm->regions[0].hva + gpa; }
-
-static inline void set_desc(int q, int i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	struct desc d = { addr, len, flags, next };
-
-	memcpy(ram(QBASE(q) + 16 * i), &d, sizeof(d));
-}
-
-static inline void offer(int q, uint16_t head)
-{
-	memcpy(ram(QBASE(q) + 0x1000 + 4 + 2 * (avail_idx[q] % QSIZE)), &head, 2);
-	avail_idx[q]++;
-	memcpy(ram(QBASE(q) + 0x1000 + 2), &avail_idx[q], 2);
-}
-
-/* Next used element of queue q: its id, or -1; *len set. */
-static inline int used(int q, uint32_t *len)
-{
-	uint16_t idx;
-	uint32_t id;
-
-	memcpy(&idx, ram(QBASE(q) + 0x2000 + 2), 2);
-	if (idx == used_seen[q])
-		return -1;
-	memcpy(&id, ram(QBASE(q) + 0x2000 + 4 + 8 * (used_seen[q] % QSIZE)), 4);
-	memcpy(len, ram(QBASE(q) + 0x2000 + 4 + 8 * (used_seen[q] % QSIZE) + 4), 4);
-	used_seen[q]++;
-	return (int)id;
-}
 
 static inline void driver_init(void)
 {
-	memset(avail_idx, 0, sizeof(avail_idx));
-	memset(used_seen, 0, sizeof(used_seen));
-	memset(ram(0x1000), 0, 0x9000);
-	w32(0x70, 0);
-	w32(0x70, 1 | 2);
-	w32(0x24, 1);
-	w32(0x20, 1);
-	w32(0x70, 1 | 2 | 8);
-	for (int q = 0; q < 3; q++) {
-		w32(0x30, (uint32_t)q);
-		w32(0x38, QSIZE);
-		w32(0x80, QBASE(q)); w32(0x84, 0);
-		w32(0x90, QBASE(q) + 0x1000); w32(0x94, 0);
-		w32(0xa0, QBASE(q) + 0x2000); w32(0xa4, 0);
-		w32(0x44, 1);
-	}
-	w32(0x70, 1 | 2 | 4 | 8);
+	vqdrv__start(0);
 	for (int i = 0; i < QSIZE; i++) {
 		set_desc(RX, i, RXBUF(i), RXLEN, 2, 0);
 		offer(RX, (uint16_t)i);
