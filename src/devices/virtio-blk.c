@@ -171,6 +171,15 @@ struct virtio_blk *virtio_blk__new(struct vm *vm, char *cmdline, size_t cmdlen)
 	return b;
 }
 
+void virtio_blk__free(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+}
+
 int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *msg, size_t msglen)
 {
 	const char *base = strrchr(path, '/');

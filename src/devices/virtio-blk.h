@@ -11,6 +11,8 @@ struct virtio_blk;
  * VMs always have the same slots, so a boot snapshot can get its disks
  * attached at restore time (docs/snapshot-format.md). */
 struct virtio_blk *virtio_blk__new(struct vm *vm, char *cmdline, size_t cmdlen);
+/* Closes the image; the transport stays with the VM's slot (vm__destroy). */
+void virtio_blk__free(struct virtio_blk *b);
 /* Back the slot with a raw image: 0, or -errno with msg (one line). */
 int virtio_blk__attach(struct virtio_blk *b, const char *path, bool ro, char *msg, size_t msglen);
 uint64_t virtio_blk__sectors(struct virtio_blk *b);

@@ -112,7 +112,7 @@ static void queue_ready(struct virtio_mmio *t, struct virtq *q, uint32_t v)
 		return;
 	}
 	if (virtq__enable(q) < 0)
-		log_warn("%s: queue %u: rings outside guest RAM or bad size %u — queue left disabled",
+		log__warn("%s: queue %u: rings outside guest RAM or bad size %u — queue left disabled",
 			 t->ops->name, t->queue_sel, q->num);
 }
 
@@ -224,7 +224,7 @@ int virtio_mmio__pop(struct virtio_mmio *t, int qi, struct virtq_chain *c)
 		return 0;
 	}
 	if (r < 0) {
-		log_warn("%s: bad request: %s — request failed", t->ops->name, why);
+		log__warn("%s: bad request: %s — request failed", t->ops->name, why);
 		virtq__push(&t->vq[qi], c->head, 0);
 		return -1;
 	}
@@ -257,7 +257,7 @@ void virtio_mmio__drain(struct virtio_mmio *t, int qi, virtq_handler fn, void *d
 
 void virtio_mmio__fail(struct virtio_mmio *t, const char *why)
 {
-	log_warn("%s: %s — device stopped until the guest resets it", t->ops->name, why);
+	log__warn("%s: %s — device stopped until the guest resets it", t->ops->name, why);
 	t->failed = true;
 }
 
@@ -305,6 +305,14 @@ struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops 
 	}
 	vm->virtio[vm->nr_virtio++] = t;
 	return t;
+}
+
+void virtio_mmio__free(struct virtio_mmio *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_destroy(&t->lock);
+	free(t);
 }
 
 uint64_t virtio_mmio__driver_features(struct virtio_mmio *t)

@@ -36,6 +36,9 @@ struct virtio_dev_ops {
 /* Claims the next MMIO slot and IRQ; appends its declaration to cmdline. */
 struct virtio_mmio *virtio_mmio__new(struct vm *vm, const struct virtio_dev_ops *ops, void *dev,
 				     char *cmdline, size_t cmdlen);
+/* A transport belongs to its VM's slot: vm__destroy frees it (its device's
+ * __free does not), after every thread that could touch it has stopped. */
+void virtio_mmio__free(struct virtio_mmio *t);
 /*
  * For devices.  notify() runs with the transport locked; a device touching
  * its queues from another thread (a host socket's event loop) takes the

@@ -95,7 +95,7 @@ static void guest_error(struct virtio_net *n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	log_warn("virtio-net: %s", line);
+	log__warn("virtio-net: %s", line);
 }
 
 /* ---- receive: frames from slirp (or our own replies) to the guest ---- */
@@ -274,7 +274,7 @@ static void log_denied(struct virtio_net *n, const struct egress_decision *d, bo
 	char addr[64];
 
 	egress_addr__format(d->dst, addr, sizeof(addr));
-	log_warn("egress: denied %s %s:%u%s%s%s by policy %s (%s)", proto_name(d->proto),
+	log__warn("egress: denied %s %s:%u%s%s%s by policy %s (%s)", proto_name(d->proto),
 		 to_host ? NET_GATEWAY : addr, d->dport, to_host ? " (" : "", to_host ? addr : "",
 		 to_host ? ")" : "", n->policy_name, d->why ? d->why : "denied");
 }
@@ -402,7 +402,7 @@ static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
 			n->timers[i] = (struct net_timer){ true, id, cb_opaque, -1 };
 			return &n->timers[i];
 		}
-	log_warn("virtio-net: slirp wants more than %d timers", NET_TIMERS);
+	log__warn("virtio-net: slirp wants more than %d timers", NET_TIMERS);
 	return NULL;
 }
 

@@ -1,5 +1,5 @@
 /* virtio 1.1 §5.4: entropy device. */
-#include <errno.h>
+#include <stdlib.h>
 #include <sys/random.h>
 
 #include "devices/virtio-mmio.h"
@@ -51,7 +51,22 @@ static const struct virtio_dev_ops rng_ops = {
 	.notify = rng_notify,
 };
 
-int virtio_rng__init(struct vm *vm, char *cmdline, size_t cmdlen)
+struct virtio_rng {
+	struct virtio_mmio *t;		/* owned by the VM's slot (vm__destroy) */
+};
+
+struct virtio_rng *virtio_rng__new(struct vm *vm, char *cmdline, size_t cmdlen)
 {
-	return virtio_mmio__new(vm, &rng_ops, NULL, cmdline, cmdlen) ? 0 : -ENOSPC;
+	struct virtio_rng *r = calloc(1, sizeof(*r));
+
+	if (r && !(r->t = virtio_mmio__new(vm, &rng_ops, r, cmdline, cmdlen))) {
+		free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+void virtio_rng__free(struct virtio_rng *r)
+{
+	free(r);
 }

@@ -134,7 +134,7 @@ static void warn(struct virtio_vsock *v, const char *fmt, ...)
 
 	if (now - v->warn_window >= WARN_WINDOW_MS) {
 		if (v->warn_dropped)
-			log_warn("virtio-vsock: %u more warnings not shown", v->warn_dropped);
+			log__warn("virtio-vsock: %u more warnings not shown", v->warn_dropped);
 		v->warn_window = now;
 		v->warn_count = v->warn_dropped = 0;
 	}
@@ -145,7 +145,7 @@ static void warn(struct virtio_vsock *v, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	log_warn("virtio-vsock: %s", buf);
+	log__warn("virtio-vsock: %s", buf);
 }
 
 /* ---- iovec helpers ---- */
@@ -423,7 +423,7 @@ static void guest_connect(struct virtio_vsock *v, const struct vsock_hdr *h)
 	c->peer_fwd_cnt = h->fwd_cnt;
 	c->pending = P_RST;			/* unless the connect below works */
 	if (!v->uds[0]) {
-		log_info("virtio-vsock: guest connect to host port %u: this VM has no vsock socket — RST",
+		log__info("virtio-vsock: guest connect to host port %u: this VM has no vsock socket — RST",
 			 h->dst_port);
 		return;
 	}
@@ -433,7 +433,7 @@ static void guest_connect(struct virtio_vsock *v, const struct vsock_hdr *h)
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    evloop__add(v->loop, c->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, conn_token(v, c)) < 0) {
-		log_info("virtio-vsock: guest connect to %s: %s — RST", sa.sun_path, strerror(errno));
+		log__info("virtio-vsock: guest connect to %s: %s — RST", sa.sun_path, strerror(errno));
 		conn_reset(c);
 		return;
 	}
@@ -851,7 +851,7 @@ static void on_tick(void *ctx)
 		}
 	}
 	if (v->await_cid_read && now - v->reset_ms > RESET_GRACE_MS) {
-		log_info("virtio-vsock: the guest did not re-read its CID after the transport reset — connecting anyway");
+		log__info("virtio-vsock: the guest did not re-read its CID after the transport reset — connecting anyway");
 		v->await_cid_read = false;
 		flush_rx(v);
 	}
@@ -1024,7 +1024,7 @@ int virtio_vsock__reset_transport(struct virtio_vsock *v)
 		r = 0;
 	} else {
 		if (r > 0) {
-			log_warn("virtio-vsock: event queue: buffer too small");
+			log__warn("virtio-vsock: event queue: buffer too small");
 			virtio_mmio__push(v->t, Q_EVENT, ch.head, 0);
 		}
 		r = -EAGAIN;

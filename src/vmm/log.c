@@ -3,7 +3,7 @@
 
 #include "vmm/log.h"
 
-int log_verbose;
+int log__verbose;
 
 static void vlog(const char *fmt, va_list ap)
 {
@@ -13,7 +13,7 @@ static void vlog(const char *fmt, va_list ap)
 	fprintf(stderr, "sm vmm: %s\n", buf);
 }
 
-void log_warn(const char *fmt, ...)
+void log__warn(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -22,11 +22,11 @@ void log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_info(const char *fmt, ...)
+void log__info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!log_verbose)
+	if (!log__verbose)
 		return;
 	va_start(ap, fmt);
 	vlog(fmt, ap);

@@ -338,28 +338,3 @@ void vcpu__kick(struct vcpu *v)
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
 	pthread_kill(v->thread, SIGUSR1);
 }
-
-int vm__pause_all(struct vm *vm)
-{
-	struct timespec deadline;
-	int r = 0;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 5;
-	pthread_mutex_lock(&vm->pause_lock);
-	__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		vcpu__kick(vm->vcpus[i]);
-	while (vm->paused < vm->nr_vcpus && r == 0)
-		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
-	pthread_mutex_unlock(&vm->pause_lock);
-	return vm->paused == vm->nr_vcpus ? 0 : -ETIMEDOUT;
-}
-
-void vm__resume_all(struct vm *vm)
-{
-	pthread_mutex_lock(&vm->pause_lock);
-	__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&vm->pause_cond);
-	pthread_mutex_unlock(&vm->pause_lock);
-}

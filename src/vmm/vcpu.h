@@ -29,11 +29,6 @@ int vcpu__xsave(struct vcpu *v, const struct emul_insn *in, struct kvm_regs *reg
 /* Make a vCPU leave KVM_RUN soon (after vm__end). */
 void vcpu__kick(struct vcpu *v);
 
-/* Stop every vCPU outside KVM_RUN with its pending I/O completed (so its
- * state is consistent); 0 or -ETIMEDOUT. */
-int vm__pause_all(struct vm *vm);
-void vm__resume_all(struct vm *vm);
-
 struct state_buf;
 struct state_view;
 /* Save / restore one vCPU's whole state (docs/snapshot-format.md). */

@@ -8,7 +8,7 @@
 
 #include "snapshot/sections.h"
 #include "snapshot/state.h"
-#include "vmm/vm-state.h"
+#include "vmm/vm.h"
 
 ST_PIN(struct kvm_irqchip, ST_SIZE_VM_IRQCHIP);
 ST_PIN(struct kvm_pit_state2, ST_SIZE_VM_PIT);

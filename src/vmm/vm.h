@@ -78,6 +78,13 @@ struct vm {
 	int paused;
 };
 
+/* The VM on an open /dev/kvm (vm->kvm_fd): irqchip, PIT, buses and guest
+ * RAM — anonymous, or with mem_fd >= 0 a private (copy-on-write) mapping of
+ * a snapshot's mem file, regions back to back.  0, or -errno with msg. */
+int vm__create(struct vm *vm, uint64_t mem_mib, int mem_fd, char *msg, size_t msglen);
+/* Frees what vm__create made and the virtio transports in vm->virtio[]. */
+void vm__destroy(struct vm *vm);
+
 /* Guest RAM: a host pointer for [gpa, gpa+len) if it lies wholly in RAM, else NULL. */
 void *vm__gpa(struct vm *vm, uint64_t gpa, uint64_t len);
 
@@ -89,5 +96,20 @@ bool vm__ended(struct vm *vm);
 /* Raise (level 1) or lower a GSI on the in-kernel irqchip; pulse = edge. */
 void vm__irq_line(struct vm *vm, int irq, int level);
 void vm__irq_pulse(struct vm *vm, int irq);
+
+/* Stop every vCPU outside KVM_RUN with its pending I/O completed, so its
+ * state is consistent (snapshots): 0, or -ETIMEDOUT after 5 s.
+ * vm__resume_all lets them run again. */
+int vm__pause_all(struct vm *vm);
+void vm__resume_all(struct vm *vm);
+
+/* The VM's own snapshot sections — irqchip, PIT, kvmclock (vm-state.c;
+ * the vCPUs' are vcpu-state.c's): 0, or -errno with msg. */
+struct state_buf;
+struct state_view;
+int vm__save(struct vm *vm, struct state_buf *b, char *msg, size_t msglen);
+int vm__restore(struct vm *vm, const struct state_view *sv, char *msg, size_t msglen);
+/* kvmclock alone, as saved (again at a standby's `go`). */
+int vm__restore_clock(struct vm *vm, const struct state_view *sv, char *msg, size_t msglen);
 
 #endif

@@ -137,13 +137,13 @@ static void chan_prepared(void *ctx)
 static void chan_log(void *ctx, const char *line)
 {
 	(void)ctx;
-	log_info("guest init: %s", line);
+	log__info("guest init: %s", line);
 }
 
 static void chan_error(void *ctx, const char *why)
 {
 	(void)ctx;
-	log_warn("init channel: %s — ignoring the rest of it", why);
+	log__warn("init channel: %s — ignoring the rest of it", why);
 }
 
 static const struct initchan_ops chan_ops = {
@@ -199,8 +199,9 @@ static int setup_devices(struct vmm *m, char *msg, size_t msglen)
 
 	m->con_uart = serial__new(vm, 0x3f8, 4, console_byte, m);
 	m->chan_uart = serial__new(vm, 0x2f8, 3, chan_byte, m);
-	if (!m->con_uart || !m->chan_uart || i8042__init(vm) < 0 ||
-	    virtio_rng__init(vm, m->cmdline, sizeof(m->cmdline)) < 0) {
+	m->kbd = i8042__new(vm);
+	m->rng = virtio_rng__new(vm, m->cmdline, sizeof(m->cmdline));
+	if (!m->con_uart || !m->chan_uart || !m->kbd || !m->rng) {
 		snprintf(msg, msglen, "device set-up failed");
 		return -1;
 	}
@@ -356,7 +357,7 @@ static int create_vm(struct vmm *m, char *msg, size_t msglen)
 		mem_fd = m->snap.mem_fd;
 	}
 	vm->nr_vcpus = m->o.vcpus;
-	if (kvm__create_vm(vm, (uint64_t)m->o.memory_mib, mem_fd, msg, msglen) < 0)
+	if (vm__create(vm, (uint64_t)m->o.memory_mib, mem_fd, msg, msglen) < 0)
 		return -1;
 	for (int i = 0; i < m->o.vcpus; i++)
 		if (vcpu__create(vm, i, msg, msglen) < 0)
@@ -377,7 +378,7 @@ static int setup_boot(struct vmm *m, char *msg, size_t msglen)
 		snprintf(msg, msglen, "boot vCPU registers: %s", strerror(-r));
 		return -1;
 	}
-	log_info("cmdline: %s", m->cmdline);
+	log__info("cmdline: %s", m->cmdline);
 	return 0;
 }
 
@@ -391,7 +392,7 @@ static void send_time(struct vmm *m)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	initchan__encode_time(frame, (int64_t)ts.tv_sec, (uint32_t)ts.tv_nsec);
 	if (serial__receive(m->chan_uart, frame, sizeof(frame)) != sizeof(frame))
-		log_warn("init channel: no room for the TIME frame — the guest clock stays behind");
+		log__warn("init channel: no room for the TIME frame — the guest clock stays behind");
 }
 
 /* Everything a restore does that does not depend on when the guest
@@ -652,7 +653,7 @@ static void finish_profile(struct vmm *m)
 	char msg[512];
 
 	if (profile__finish(&m->vm, msg, sizeof(msg)) < 0)
-		log_warn("%s", msg);
+		log__warn("%s", msg);
 }
 
 static int run(struct vmm *m)
@@ -679,7 +680,7 @@ static int run(struct vmm *m)
 		}
 	}
 	if (!vm__ended(vm) && profile__start(vm) < 0)
-		log_warn("--profile: cannot start the sampler thread — no samples");
+		log__warn("--profile: cannot start the sampler thread — no samples");
 	wait_end(m);
 	for (int i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i]->thread)
@@ -702,10 +703,10 @@ static int report(struct vmm *m)
 		      setup_us(m), ready,
 		      __atomic_load_n(&vm->emul_exits, __ATOMIC_RELAXED), vm->end_msg);
 	if (vm->end == VM_END_PANIC || vm->end == VM_END_CRASH) {
-		if (!log_verbose)
+		if (!log__verbose)
 			console__dump_tail(&m->console, 2);
 		if (m->status_fd < 0)
-			log_warn("%s", vm->end_msg);
+			log__warn("%s", vm->end_msg);
 	}
 	switch (vm->end) {
 	case VM_END_SNAPSHOT: return 0;
@@ -760,7 +761,7 @@ int vmm__main(int argc, char **argv)
 	}
 	if (m->o.control_fd >= 0)
 		fcntl(m->o.control_fd, F_SETFL, O_NONBLOCK);
-	log_verbose = m->o.verbose;
+	log__verbose = m->o.verbose;
 	console__init(&m->console, m->o.verbose ? 2 : -1);
 	initchan__init(&m->chan, &chan_ops, m);
 	m->sig_fd = block_signals();
@@ -777,5 +778,7 @@ int vmm__main(int argc, char **argv)
 		run(m);
 	code = report(m);
 	fflush(NULL);
+	/* no vm__destroy: vCPU threads may still be in KVM_RUN, and the process
+	 * exit frees the VM and its devices at once (docs/vmm.md) */
 	return code;
 }

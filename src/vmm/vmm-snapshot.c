@@ -18,7 +18,7 @@
 #include "snapshot/sections.h"
 #include "util/sha256.h"
 #include "vmm/vcpu.h"
-#include "vmm/vm-state.h"
+#include "vmm/vm.h"
 #include "vmm/vmm.h"
 
 struct serial_state {

@@ -18,6 +18,8 @@ enum vmm_action {
 };
 
 struct serial;
+struct i8042;
+struct virtio_rng;
 struct virtio_blk;
 struct virtio_vsock;
 struct virtio_net;
@@ -29,6 +31,8 @@ struct vmm {
 	struct console console;
 	struct initchan chan;
 	struct serial *con_uart, *chan_uart;
+	struct i8042 *kbd;		/* reboot=k */
+	struct virtio_rng *rng;
 	struct virtio_blk *blk[VMM_MAX_DISKS];
 	struct virtio_vsock *vsock;	/* always; its socket with --vsock-uds */
 	struct virtio_net *net;		/* --egress only (docs/network.md) */

@@ -104,7 +104,7 @@ static void setup(void)
 	char cmdline[256] = "";
 
 	vm = fakevm_new(RAM);
-	FUZZ_CHECK(virtio_rng__init(vm, cmdline, sizeof(cmdline)) == 0);
+	FUZZ_CHECK(virtio_rng__new(vm, cmdline, sizeof(cmdline)));
 	slot_gpa[0] = fz_slot(cmdline);
 	FUZZ_CHECK(virtio_blk__new(vm, cmdline, sizeof(cmdline)));	/* an empty slot */
 	slot_gpa[1] = fz_slot(cmdline);

@@ -2,6 +2,7 @@
 #ifndef SM_TEST_FAKEVM_H
 #define SM_TEST_FAKEVM_H
 #include <stdlib.h>
+#include "devices/virtio-mmio.h"
 #include "vmm/bus.h"
 #include "vmm/vm.h"
 
@@ -16,5 +17,16 @@ static inline struct vm *fakevm_new(uint64_t ram)
 	vm->pio = bus__new();
 	vm->mmio = bus__new();
 	return vm;
+}
+
+/* What vm__destroy frees, for RAM from calloc: the transports and buses. */
+static inline void fakevm_free(struct vm *vm)
+{
+	for (int i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio__free(vm->virtio[i]);
+	bus__free(vm->pio);
+	bus__free(vm->mmio);
+	free(vm->regions[0].hva);
+	free(vm);
 }
 #endif

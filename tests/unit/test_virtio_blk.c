@@ -23,6 +23,7 @@
 
 static struct vm *vm;
 static uint64_t base;
+static struct virtio_blk *first;	/* the read-write disk of attach() */
 
 static void w32(uint64_t off, uint32_t v) { bus__access(vm->mmio, base + off, (uint8_t *)&v, 4, true); }
 static uint32_t r32(uint64_t off)
@@ -87,6 +88,8 @@ static uint64_t attach(const char *path, bool ro)
 
 	struct virtio_blk *b = virtio_blk__new(vm, cmdline, sizeof(cmdline));
 
+	if (!first)
+		first = b;
 	ok(b && virtio_blk__attach(b, path, ro, msg, sizeof(msg)) == 0, "attach %s%s", path,
 	   ro ? " read-only" : "");
 	at = strstr(cmdline, "virtio_mmio.device=4K@");
@@ -207,6 +210,22 @@ static void test_readonly(const char *path)
 	is(request(0, 1, 512, 1), 513, "read from a read-only disk works");
 }
 
+/* The read-write lock is the image fd's: a second writer is refused while
+ * the first disk lives, and gets the image once virtio_blk__free closed it. */
+static void test_free_releases_lock(const char *path)
+{
+	char cmdline[256] = "", msg[256];
+	struct virtio_blk *b = virtio_blk__new(vm, cmdline, sizeof(cmdline));
+
+	ok(b && virtio_blk__attach(b, path, false, msg, sizeof(msg)) < 0 && strstr(msg, "in use read-write"),
+	   "a second writer is refused: %s", msg);
+	virtio_blk__free(first);
+	first = NULL;
+	ok(b && virtio_blk__attach(b, path, false, msg, sizeof(msg)) == 0,
+	   "after virtio_blk__free the image can be attached read-write again");
+	virtio_blk__free(b);
+}
+
 /* A restored queue whose used ring lies over its available index, with
  * one more used than available: every completion then looks like a new
  * request.  The transport must give up after a ring's worth, not spin. */
@@ -252,6 +271,8 @@ int main(void)
 	test_hostile();
 	test_readonly(path);
 	test_overlapping_rings();
+	test_free_releases_lock(path);
+	fakevm_free(vm);
 	unlink(path);
 	rmdir(dir);
 	return done_testing();
