@@ -5,6 +5,7 @@
 
 #include "net/agent-proto.h"
 #include "tap.h"
+#include "vectors.h"
 
 static void test_header(void)
 {
@@ -147,28 +148,7 @@ static void test_put(void)
 /* The hex of vector `name` in tests/vectors/agent-proto.txt, shared with the Lua spec. */
 static const char *vector(const char *name)
 {
-	static char line[4096];
-	FILE *f = fopen("tests/vectors/agent-proto.txt", "r");
-	size_t n = strlen(name);
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ' ') {
-			fclose(f);
-			line[strcspn(line, "\n")] = '\0';
-			return line + n + 1;
-		}
-	if (f)
-		fclose(f);
-	return "";
-}
-
-static int same_hex(const uint8_t *b, int n, const char *hex)
-{
-	char buf[4096];
-
-	for (int i = 0; i < n && 2 * i + 2 < (int)sizeof(buf); i++)
-		sprintf(buf + 2 * i, "%02x", b[i]);
-	return (int)strlen(hex) == 2 * n && !memcmp(buf, hex, (size_t)(2 * n));
+	return vector_hex("tests/vectors/agent-proto.txt", name);
 }
 
 static void test_put_vectors(uint8_t *buf)
@@ -180,18 +160,18 @@ static void test_put_vectors(uint8_t *buf)
 	const char *why;
 	int n = agent_put__encode(buf, AGENT_HDR_LEN + AGENT_MAX_PAYLOAD, &file, &why);
 
-	ok(same_hex(buf, n, vector("put-file")), "vector put-file");
+	ok(vector_same(buf, n, vector("put-file")), "vector put-file");
 	n = agent_put__encode(buf, AGENT_HDR_LEN + AGENT_MAX_PAYLOAD, &dir, &why);
-	ok(same_hex(buf, n, vector("put-dir-keep")), "vector put-dir-keep");
+	ok(vector_same(buf, n, vector("put-dir-keep")), "vector put-dir-keep");
 	n = agent_put__encode(buf, AGENT_HDR_LEN + AGENT_MAX_PAYLOAD, &link, &why);
-	ok(same_hex(buf, n, vector("put-symlink")), "vector put-symlink");
+	ok(vector_same(buf, n, vector("put-symlink")), "vector put-symlink");
 	agent_hdr__encode(buf, AGENT_DATA, 2);
 	memcpy(buf + AGENT_HDR_LEN, "hi", 2);
-	ok(same_hex(buf, AGENT_HDR_LEN + 2, vector("data")), "vector data");
+	ok(vector_same(buf, AGENT_HDR_LEN + 2, vector("data")), "vector data");
 	agent_hdr__encode(buf, AGENT_DATA, 0);
-	ok(same_hex(buf, AGENT_HDR_LEN, vector("data-end")), "vector data-end");
+	ok(vector_same(buf, AGENT_HDR_LEN, vector("data-end")), "vector data-end");
 	agent_hdr__encode(buf, AGENT_DONE, 0);
-	ok(same_hex(buf, AGENT_HDR_LEN, vector("done")), "vector done");
+	ok(vector_same(buf, AGENT_HDR_LEN, vector("done")), "vector done");
 }
 
 static void test_vectors(void)
@@ -203,11 +183,11 @@ static void test_vectors(void)
 	struct agent_exec plain = { .cwd = "", .user = "", .argc = 1, .argv = { "true" } };
 	int n = agent_exec__encode(buf, sizeof(buf), &tty);
 
-	ok(same_hex(buf, n, vector("exec-tty")), "vector exec-tty: the same bytes as the Lua side");
+	ok(vector_same(buf, n, vector("exec-tty")), "vector exec-tty: the same bytes as the Lua side");
 	n = agent_exec__encode(buf, sizeof(buf), &plain);
-	ok(same_hex(buf, n, vector("exec-plain")), "vector exec-plain");
+	ok(vector_same(buf, n, vector("exec-plain")), "vector exec-plain");
 	agent_hdr__encode(buf, AGENT_PING, 0);
-	ok(same_hex(buf, AGENT_HDR_LEN, vector("ping")), "vector ping");
+	ok(vector_same(buf, AGENT_HDR_LEN, vector("ping")), "vector ping");
 	test_put_vectors(buf);
 }
 
