@@ -22,7 +22,7 @@ local M = {}
 -- first use: plain-Lua specs load this module without sm.core).
 local KINDS
 local function kinds()
-  local E = require("sm.core").errno
+  local E = require("sm.core").sys.errno
   return {
     [E.EBADMSG] = "unsafe", [E.EFBIG] = "unsafe",	-- an image or file that breaks its format's rules
     [E.ENOENT] = "not_found",

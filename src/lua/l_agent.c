@@ -1,15 +1,16 @@
 /*
- * sm.core's side of the guest agent protocol (docs/agent-protocol.md): the
- * one codec in src/net/agent-proto.c, exposed so lua/sm/agent.lua builds no
- * frame of its own.
+ * sm.core.agent: the host's side of the guest agent protocol
+ * (docs/agent-protocol.md): the one codec in src/net/agent-proto.c, exposed
+ * so lua/sm/agent.lua builds no frame of its own.  agent.exec (l_exec.c)
+ * and agent.put (l_put.c) complete the group.
  *
- *   core.agent_proto                      -> { VERSION=, PORT=, HDR_LEN=, MAX_PAYLOAD=, types = { EXEC=1, ... } }
- *   core.agent_frame(type, payload)       -> frame | nil, "agent frame: ...", EMSGSIZE
- *   core.agent_exec_frame(req)            -> EXEC frame | nil, "exec: ...", EINVAL
+ *   agent.proto                      -> { VERSION=, PORT=, HDR_LEN=, MAX_PAYLOAD=, types = { EXEC=1, ... } }
+ *   agent.frame(type, payload)       -> frame | nil, "agent frame: ...", EMSGSIZE
+ *   agent.exec_frame(req)            -> EXEC frame | nil, "exec: ...", EINVAL
  *       req = { argv = {...}, env = {"K=V",...}, cwd =, user =, tty =, rows =, cols = }
- *   core.agent_put_frame(entry)           -> PUT frame | nil, "put: ...", EINVAL
+ *   agent.put_frame(entry)           -> PUT frame | nil, "put: ...", EINVAL
  *       entry = { kind = "file"|"dir"|"symlink", path =, owner =, target =, mode =, mtime =, keep = }
- *   core.agent_header(8 bytes)            -> type, len | nil, "agent frame: why", EPROTO
+ *   agent.header(8 bytes)            -> type, len | nil, "agent frame: why", EPROTO
  */
 #include <errno.h>
 #include <string.h>
@@ -203,12 +204,12 @@ static void push_proto(lua_State *L)
 void l_agent__register(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "agent_frame", l_frame }, { "agent_exec_frame", l_exec_frame }, { "agent_header", l_header },
-		{ "agent_put_frame", l_put_frame },
+		{ "frame", l_frame }, { "exec_frame", l_exec_frame }, { "header", l_header },
+		{ "put_frame", l_put_frame },
 		{ NULL, NULL },
 	};
 
 	luaL_setfuncs(L, fns, 0);
 	push_proto(L);
-	lua_setfield(L, -2, "agent_proto");
+	lua_setfield(L, -2, "proto");
 }
