@@ -127,18 +127,33 @@ static int l_exec_frame(lua_State *L)
 	return 1;
 }
 
+/* entry.kind as AGENT_PUT_FILE.., or -1 */
+static int put_kind(lua_State *L)
+{
+	static const char *const kinds[] = { "file", "dir", "symlink" };
+	const char *k;
+	int kind = -1;
+
+	lua_getfield(L, 1, "kind");
+	k = lua_tostring(L, -1);
+	for (int i = 0; k && i < 3; i++)
+		if (!strcmp(k, kinds[i]))
+			kind = AGENT_PUT_FILE + i;
+	lua_pop(L, 1);
+	return kind;
+}
+
 static int l_put_frame(lua_State *L)
 {
-	static const char *const kinds[] = { "file", "dir", "symlink", NULL };
 	static uint8_t buf[AGENT_HDR_LEN + AGENT_MAX_PAYLOAD];
 	struct agent_put e = { 0 };
 	const char *why = NULL;
-	int n;
+	int n, kind;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_getfield(L, 1, "kind");
-	e.kind = (uint8_t)(luaL_checkoption(L, -1, NULL, kinds) + AGENT_PUT_FILE);
-	lua_pop(L, 1);
+	if ((kind = put_kind(L)) < 0)
+		return l_core__fail(L, "put", "kind must be \"file\", \"dir\" or \"symlink\"", EINVAL);
+	e.kind = (uint8_t)kind;
 	lua_getfield(L, 1, "path");
 	e.path = lua_isnil(L, -1) ? (lua_pop(L, 1), NULL) : req_str(L, &why);
 	e.owner = opt_str(L, "owner", &why);
