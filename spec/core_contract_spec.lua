@@ -245,9 +245,29 @@ describe("sm.core's contract (docs/lua-core.md)", function()
     assert.truthy(out:find("^ok\t"), out .. err)
   end)
 
+  local names = {}
   for status, name, what in out:gmatch("([^\t\n]+)\t([^\t\n]+)\t([^\n]*)") do
+    names[#names + 1] = name
     it(name .. ": " .. what, function()
       assert(status == "ok", name .. ": " .. what)
     end)
   end
+
+  it("sm lua --help and docs/lua-core.md list every group and function", function()
+    local _, help = run.sm({ "lua", "--help" })
+    local f = assert(io.open(run.root .. "/docs/lua-core.md"))
+    local doc = f:read("a")
+    f:close()
+    local missing = {}
+    for _, full in ipairs(names) do
+      local g, name = full:match("^(%w+)%.([%w_]+)$")
+      -- help: the group's line, and the deeper-indented lines under it, hold the name
+      local line = help:match("\n  " .. g .. " +([^\n]*\n?[^\n]*)") or ""
+      line = line:gsub("\n  %S.*$", ""):gsub("\n[^ ].*$", "")
+      local section = doc:match("### core%." .. g .. " (.-)\n###") or doc:match("### core%." .. g .. " (.*)$") or ""
+      if not (" " .. line .. " "):find("[%s]" .. name .. "[%s]") then missing[#missing + 1] = full .. " (help)" end
+      if not section:find("`" .. name .. "[%(`]") then missing[#missing + 1] = full .. " (doc)" end
+    end
+    assert(#missing == 0, "not listed: " .. table.concat(missing, ", "))
+  end)
 end)

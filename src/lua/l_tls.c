@@ -1,9 +1,9 @@
 /*
  * sm.core.tls: TLS helpers (docs/tls.md); the edge's sessions are the router's.
  *
- *   ok = tls.check(cert_pem, key_pem)     -- loads as the edge would: a bad pair says why
- *   fp = tls.fingerprint(cert_pem)        -- "AB:CD:…" (SHA-256 of the DER)
- *   ok = tls.generate(cert_pem, key_pem)  -- self-signed, localhost/127.0.0.1/::1;
+ *   ok = tls.check(cert_file, key_file)   -- the PEM pair loads as the edge would: a bad pair says why
+ *   fp = tls.fingerprint(cert_file)       -- "AB:CD:…" (SHA-256 of the DER)
+ *   ok = tls.generate(cert_file, key_file) -- self-signed, localhost/127.0.0.1/::1;
  *                                         -- new files only, mode 0600
  *   resp = tls.request(port, fingerprint|nil, request, timeout_s)
  *        -- 127.0.0.1:port over TLS, the peer checked by fingerprint; the bytes until EOF
