@@ -14,7 +14,7 @@ local core = require "sm.core"
 local vm = require "sm.vm"
 
 if arg[1] == "--echo-server" then		-- the native peer, in a child process
-  local l = assert(core.unix_listen(arg[2]))
+  local l = assert(core.net.unix_listen(arg[2]))
   local s = assert(l:accept(60))
   while true do
     local d = s:recv(262144, 120)
@@ -57,7 +57,7 @@ end
 local function echo(s, mib)
   local chunk = string.rep("0123456789abcdef", 4096)	-- 64 KiB
   local total, sent, got = math.floor(mib * 1048576), 0, 0
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   while got < total do
     if sent < total then
       sent = sent + assert(s:send(chunk:sub(1, math.min(#chunk, total - sent)), 0.02))
@@ -68,7 +68,7 @@ local function echo(s, mib)
     got = got + (d and #d or 0)
   end
   assert(got == total, "echo lost bytes: " .. got .. " of " .. total)
-  return core.monotime() - t0
+  return core.sys.monotime() - t0
 end
 
 local function http_get(s) dofile("bench/lib/peers.lua").http_get(s, "/index.html") end
@@ -85,15 +85,15 @@ local function restore_to_http(dir)
   src:wait(30)
   local to_agent, to_http = {}, {}
   for i = 1, RESTORES do
-    local t0 = core.monotime()
+    local t0 = core.sys.monotime()
     local v = vm.restore(dir .. "/snap", { vsock_uds = dir .. "/r.sock", console = "null" })
     while not agent.ping(dir .. "/r.sock", 5) do
-      assert(core.monotime() - t0 < 60, "restored agent did not answer")
-      core.sleep(0.002)
+      assert(core.sys.monotime() - t0 < 60, "restored agent did not answer")
+      core.sys.sleep(0.002)
     end
-    to_agent[i] = core.monotime() - t0
+    to_agent[i] = core.sys.monotime() - t0
     http_get(v:connect(8080, 60))
-    to_http[i] = core.monotime() - t0
+    to_http[i] = core.sys.monotime() - t0
     v:kill(9)
     v:wait(30)
   end
@@ -106,7 +106,7 @@ local function native_http(dir)
   return dofile("bench/lib/peers.lua").native_httpd_s(dir .. "/www", RESTORES)
 end
 
-local name = "bench-agent-" .. tostring(math.floor(core.monotime() * 1000) % 100000)
+local name = "bench-agent-" .. tostring(math.floor(core.sys.monotime() * 1000) % 100000)
 io.stdout:write("booting a detached guest (", name, ")...\n")
 io.stdout:flush()
 local v = vm.start_detached(name, { memory_mib = tonumber(os.getenv("SM_BENCH_MEM") or "192") })
@@ -117,16 +117,16 @@ local ok, err = pcall(function()
   local times, ntimes = {}, {}
   local cpu0 = cpu("/proc/" .. pid .. "/stat")
   for i = 1, RUNS do
-    local t0 = core.monotime()
+    local t0 = core.sys.monotime()
     local r = v:exec{ argv = { "/bin/true" } }
     assert(r.code == 0)
-    times[i] = core.monotime() - t0
+    times[i] = core.sys.monotime() - t0
   end
   local exec_cpu = (cpu("/proc/" .. pid .. "/stat") - cpu0) / RUNS
   for i = 1, RUNS do
-    local t0 = core.monotime()
-    core.spawn({ "/bin/true" }):wait(10)
-    ntimes[i] = core.monotime() - t0
+    local t0 = core.sys.monotime()
+    core.proc.spawn({ "/bin/true" }):wait(10)
+    ntimes[i] = core.sys.monotime() - t0
   end
   print(string.format("exec round trip (true), p50 of %d: %.1f ms   native fork+exec: %.2f ms   ratio %.0fx",
     RUNS, p50(times) * 1000, p50(ntimes) * 1000, p50(times) / p50(ntimes)))
@@ -135,9 +135,9 @@ local ok, err = pcall(function()
   local agent = require "sm.agent"
   local pings = {}
   for i = 1, RUNS do
-    local t0 = core.monotime()
+    local t0 = core.sys.monotime()
     assert(agent.ping(v.opts.vsock_uds, 10) == agent.VERSION)
-    pings[i] = core.monotime() - t0
+    pings[i] = core.sys.monotime() - t0
   end
   print(string.format("  agent PING round trip (new vsock connection, one frame each way), p50: %.1f ms", p50(pings) * 1000))
   -- throughput through the port proxy
@@ -151,9 +151,9 @@ local ok, err = pcall(function()
   local c1, e1 = cpu("/proc/" .. pid .. "/stat"), tid and cpu("/proc/" .. pid .. "/task/" .. tid .. "/stat") or 0
   -- the native peer: a Unix-socket echo process on the host
   local path = vm.runtime_dir() .. "/bench-echo.sock"
-  local srv = core.spawn({ core.paths().exe, "lua", arg[0], "--echo-server", path }, { stdout = "null" })
+  local srv = core.proc.spawn({ core.sys.paths().exe, "lua", arg[0], "--echo-server", path }, { stdout = "null" })
   local ns
-  for _ = 1, 100 do ns = core.unix_connect(path) if ns then break end core.sleep(0.05) end
+  for _ = 1, 100 do ns = core.net.unix_connect(path) if ns then break end core.sys.sleep(0.05) end
   local nsecs = echo(assert(ns), MIB)
   ns:close()
   srv:wait(10)

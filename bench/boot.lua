@@ -18,11 +18,11 @@ end
 
 -- a real boot on both sides: the boot snapshot is off here
 local function sm_boot()
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local v = vm.boot{ argv = { "/bin/true" }, memory_mib = MEM, console = "capture", boot_snapshot = false }
   local r = assert(v:wait(TIMEOUT))
   assert(r.status == "exit" and r.code == 0, "sm boot failed: " .. tostring(r.message))
-  return { setup = r.setup_us / 1e6, ready = r.ready_us / 1e6, emul = r.emul_exits, total = core.monotime() - t0 }
+  return { setup = r.setup_us / 1e6, ready = r.ready_us / 1e6, emul = r.emul_exits, total = core.sys.monotime() - t0 }
 end
 
 -- QEMU's side of the init channel (docs/init-channel.md): init says HELLO,
@@ -32,7 +32,7 @@ local CONFIG_TRUE = string.pack("<BBs2", 6, 0, "a/bin/true\0")
 local EXIT0 = "\4\0\8\0\0\0\0\0\0\0\0\0"
 
 local function qemu_boot()
-  local p = core.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", tostring(MEM),
+  local p = core.proc.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", tostring(MEM),
     "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
     "-kernel", kernel, "-initrd", initrd, "-append", vm.cmdline(),
     "-serial", "null", "-chardev", "stdio,id=chan,signal=off", "-device", "isa-serial,chardev=chan,iobase=0x2f8,irq=3" },

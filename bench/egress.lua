@@ -21,7 +21,7 @@ local function sh(cmd)
   assert(ok, cmd .. " failed")
 end
 
-local dir = "/tmp/sm-bench-egress-" .. core.getpid()
+local dir = "/tmp/sm-bench-egress-" .. core.sys.getpid()
 sh("mkdir -p " .. dir .. " && head -c " .. math.floor(mib * 1048576) .. " /dev/urandom > " .. dir .. "/f")
 local port = 28000 + (os.time() * 11) % 2000
 -- its pid in a file: `pkill -f` would match the shell running it too
@@ -55,7 +55,7 @@ end
 
 local function qemu_run()
   local append = string.format("%s sm.net=10.0.2.15/24,10.0.2.2,10.0.2.3,%d", vm.cmdline(), QEMU_MTU)
-  local p = core.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm,acpi=off", "-accel", "tcg", "-m", tostring(MEM),
+  local p = core.proc.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm,acpi=off", "-accel", "tcg", "-m", tostring(MEM),
     "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
     "-kernel", kernel, "-initrd", initrd, "-append", append,
     "-netdev", "user,id=n0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off",

@@ -14,7 +14,7 @@ local core = require "sm.core"
 
 if arg[1] == "--edge" then   -- --edge PORT UDS with|without: the router and, with, the policies
   local loop = require "sm.loop"
-  local rt = assert(core.router{ port = tonumber(arg[2]), snapshot = "bench", max_workers = 1, worker_conns = 4096 })
+  local rt = assert(core.router.new{ port = tonumber(arg[2]), snapshot = "bench", max_workers = 1, worker_conns = 4096 })
   assert(rt:add_worker(1, arg[3], 8080))
   assert(rt:ready(1))
   local checks, healthy, decisions = 0, 0, 0
@@ -22,7 +22,7 @@ if arg[1] == "--edge" then   -- --edge PORT UDS with|without: the router and, wi
     local checker = require "sm.policy.checker"
     local guard = require "sm.policy.guard"
     local policy = require "sm.policy"
-    local w = { id = 1, agent = require("sm.policy.agent").vm(arg[3], 8080, 1), ready_at = core.monotime() }
+    local w = { id = 1, agent = require("sm.policy.agent").vm(arg[3], 8080, 1), ready_at = core.sys.monotime() }
     local h = { name = "health function", interval = 1, timeout = 5, retries = 3, start_period = 0,
       fn = function(ctx)
         checks = checks + 1
@@ -55,7 +55,7 @@ end
 
 local ROUNDS = tonumber(arg[1] or os.getenv("SM_BENCH_POLICY_ROUNDS") or "3")
 local WRK_S = tonumber(arg[2] or os.getenv("SM_BENCH_WRK_S") or "10")
-local root = core.paths().lua .. "/.."
+local root = core.sys.paths().lua .. "/.."
 
 local proc = dofile(root .. "/bench/lib/proc.lua")
 local sh = proc.sh
@@ -65,26 +65,26 @@ local cpu_ns = proc.cpu_ns
 local tmp = sh("mktemp -d /tmp/sm-bench-policy.XXXXXX"):gsub("%s+$", "")
 sh("cc -O2 -o " .. tmp .. "/native_worker " .. root .. "/bench/native_worker.c -lpthread")
 local uds = tmp .. "/w.sock"
-local nw = core.spawn({ tmp .. "/native_worker", uds }, { die_with_parent = true })
-core.sleep(0.2)
-local base = 30000 + core.getpid() % 20000
+local nw = core.proc.spawn({ tmp .. "/native_worker", uds }, { die_with_parent = true })
+core.sys.sleep(0.2)
+local base = 30000 + core.sys.getpid() % 20000
 
 -- One edge under load: µs per request raw, µs per request idle taken off, requests.
 local function measure(mode, port)
   local e
   for _ = 1, 5 do   -- a port some other program holds: the edge exits at once; the next one
-    e = core.spawn({ core.paths().exe, "lua", root .. "/bench/policy.lua", "--edge", tostring(port), uds, mode },
+    e = core.proc.spawn({ core.sys.paths().exe, "lua", root .. "/bench/policy.lua", "--edge", tostring(port), uds, mode },
       { stdout = "pipe", stderr = "pipe", die_with_parent = true })
-    core.sleep(1.5)   -- up, and (with) a first check done
+    core.sys.sleep(1.5)   -- up, and (with) a first check done
     if not e:wait(0) then break end
     port = port + 97
   end
-  local i0, it0 = cpu_ns(e:pid()), core.monotime()
-  core.sleep(2)
-  local idle = (cpu_ns(e:pid()) - i0) / (core.monotime() - it0)
-  local c0, t0 = cpu_ns(e:pid()), core.monotime()
+  local i0, it0 = cpu_ns(e:pid()), core.sys.monotime()
+  core.sys.sleep(2)
+  local idle = (cpu_ns(e:pid()) - i0) / (core.sys.monotime() - it0)
+  local c0, t0 = cpu_ns(e:pid()), core.sys.monotime()
   local out = sh(string.format("wrk -t1 -c32 -d%ds --timeout 10s http://127.0.0.1:%d/index.html 2>&1", WRK_S, port))
-  local c1, t1 = cpu_ns(e:pid()), core.monotime()
+  local c1, t1 = cpu_ns(e:pid()), core.sys.monotime()
   e:kill(15)
   local said = e:expect("\n", 5) and e:buffered() or ""
   e:wait(5)

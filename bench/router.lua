@@ -26,7 +26,7 @@ local vm = require "sm.vm"
 
 if arg[1] == "--edge" then   -- the router alone on its loop, one ready worker: --edge PORT UDS
   local loop = require "sm.loop"
-  local rt = assert(core.router{ port = tonumber(arg[2]), snapshot = "bench", max_workers = 1, worker_conns = 4096 })
+  local rt = assert(core.router.new{ port = tonumber(arg[2]), snapshot = "bench", max_workers = 1, worker_conns = 4096 })
   assert(rt:add_worker(1, arg[3], 8080))
   assert(rt:ready(1))
   loop.on_signal(15, function() rt:close() loop.stop() end)
@@ -38,8 +38,8 @@ local SNAP = (arg[1] and arg[1] ~= "" and arg[1]) or os.getenv("SM_TEST_HTTP_SNA
 local RUNS = tonumber(arg[2] or os.getenv("SM_BENCH_ROUTER_RUNS") or "20")
 local WRK_S = tonumber(arg[3] or os.getenv("SM_BENCH_WRK_S") or "10")
 local SEQ = tonumber(os.getenv("SM_BENCH_ROUTER_SEQ") or "20")
-local exe = core.paths().exe
-local root = core.paths().lua .. "/.."
+local exe = core.sys.paths().exe
+local root = core.sys.paths().lua .. "/.."
 
 local proc = dofile(root .. "/bench/lib/proc.lua")
 local sh = proc.sh
@@ -66,7 +66,7 @@ local function exchange(s, path, t0)
   local parts, first = {}, nil
   repeat
     local d = s:recv(65536, 60)
-    if d and d ~= "" and not first then first = core.monotime() - t0 end
+    if d and d ~= "" and not first then first = core.sys.monotime() - t0 end
     parts[#parts + 1] = d
   until not d or d == ""
   s:close()
@@ -75,14 +75,14 @@ local function exchange(s, path, t0)
 end
 
 local function get(port, path)
-  local t0 = core.monotime()
-  local s = assert(core.tcp_connect("127.0.0.1", port))
+  local t0 = core.sys.monotime()
+  local s = assert(core.net.tcp_connect("127.0.0.1", port))
   local code, first = exchange(s, path, t0)
-  return code, first, core.monotime() - t0
+  return code, first, core.sys.monotime() - t0
 end
 
 local function health(port)
-  local ok, s = pcall(core.tcp_connect, "127.0.0.1", port)
+  local ok, s = pcall(core.net.tcp_connect, "127.0.0.1", port)
   if not ok or not s then return nil end
   assert(s:send("GET /_health HTTP/1.0\r\n\r\n", 5))
   local parts = {}
@@ -101,7 +101,7 @@ end
 local function make_snapshot()
   local dir = sh("mktemp -d /tmp/sm-bench-router.XXXXXX"):gsub("%s+$", "")
   sh("chmod 700 " .. dir)
-  local p = core.spawn({ exe, "lua", root .. "/spec/support/http_snapshot.lua", dir }, { stdout = "pipe", stderr = "pipe" })
+  local p = core.proc.spawn({ exe, "lua", root .. "/spec/support/http_snapshot.lua", dir }, { stdout = "pipe", stderr = "pipe" })
   local r = p:wait(600)
   assert(r and r.code == 0, "making the snapshot failed: " .. tostring(r and r.stderr))
   return dir .. "/snap", dir
@@ -110,10 +110,10 @@ end
 local function start_daemon(port, snap, log, extra)
   local argv = { exe, "daemon", "--http-port", tostring(port), "--snapshot", snap, "--port", "8080" }
   for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
-  local p = core.spawn(argv, { stdout = "null", stderr = "file:" .. log, die_with_parent = true })
+  local p = core.proc.spawn(argv, { stdout = "null", stderr = "file:" .. log, die_with_parent = true })
   for _ = 1, 200 do
     if health(port) then return p end
-    core.sleep(0.05)
+    core.sys.sleep(0.05)
   end
   error("the daemon did not start: " .. sh("cat " .. log))
 end
@@ -130,12 +130,12 @@ end
 local snap, made = SNAP, nil
 if not snap then snap, made = make_snapshot() end
 local tmp = sh("mktemp -d /tmp/sm-bench-router-log.XXXXXX"):gsub("%s+$", "")
-local port = 23000 + (core.paths().exe:len() * 37 + os.time()) % 2000
+local port = 23000 + (core.sys.paths().exe:len() * 37 + os.time()) % 2000
 
 -- ---- warm worker: sequential latency, then wrk ----
 local log = tmp .. "/warm.log"
 local d = start_daemon(port, snap, log, { "--idle-timeout", "0" })
-for _ = 1, 100 do if live(port) == 1 then break end core.sleep(0.1) end
+for _ = 1, 100 do if live(port) == 1 then break end core.sys.sleep(0.1) end
 assert(get(port, "/index.html") == 200, "the warm worker did not answer")
 local uds = vm.runtime_dir() .. "/daemon-" .. port .. "/w1.sock"
 
@@ -143,7 +143,7 @@ local via, direct = {}, {}
 for i = 1, SEQ do
   local code, first = get(port, "/index.html")
   if code == 200 then via[#via + 1] = first end
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local s = agent.proxy(uds, 8080, 30)
   code, first = exchange(s, "/index.html", t0)
   if code == 200 then direct[#direct + 1] = first end
@@ -161,20 +161,20 @@ local function wrk(p, secs)
     lat = out:match("Latency%s+(%S+)") or "?", non2xx = out:match("Non%-2xx or 3xx responses: (%d+)") or "0", out = out }
 end
 -- the daemon's own idle work (its reaper timer) over 2 s, to take off
-local i0, it0 = oncpu_ns(dpid), core.monotime()
-core.sleep(2)
-local idle_rate = (oncpu_ns(dpid) - i0) / (core.monotime() - it0)
-local c0, v0, t0 = oncpu_ns(dpid), proc_cpu_ns(wpid), core.monotime()
+local i0, it0 = oncpu_ns(dpid), core.sys.monotime()
+core.sys.sleep(2)
+local idle_rate = (oncpu_ns(dpid) - i0) / (core.sys.monotime() - it0)
+local c0, v0, t0 = oncpu_ns(dpid), proc_cpu_ns(wpid), core.sys.monotime()
 local r = wrk(port, VM_WRK_S)
-local c1, v1, t1 = oncpu_ns(dpid), proc_cpu_ns(wpid), core.monotime()
+local c1, v1, t1 = oncpu_ns(dpid), proc_cpu_ns(wpid), core.sys.monotime()
 local router_us = r.reqs > 0 and ((c1 - c0) - idle_rate * (t1 - t0)) / 1e3 / r.reqs
 
 -- the same load straight to the worker's socket through the bare forwarder
 local fwd_bin = tmp .. "/vsock_fwd"
 sh("cc -O2 -o " .. fwd_bin .. " " .. root .. "/bench/vsock_fwd.c -lpthread")
 local fport = port + 500
-local fwd = core.spawn({ fwd_bin, tostring(fport), uds, "8080" }, { stdout = "pipe", die_with_parent = true })
-core.sleep(0.2)
+local fwd = core.proc.spawn({ fwd_bin, tostring(fport), uds, "8080" }, { stdout = "pipe", die_with_parent = true })
+core.sys.sleep(0.2)
 local function fwd_cpu_us()
   local before = #fwd:buffered()
   fwd:kill(10)   -- SIGUSR1: it prints cpu_us=
@@ -209,17 +209,17 @@ local nuds = tmp .. "/native.sock"
 sh("cc -O2 -o " .. tmp .. "/native_worker " .. root .. "/bench/native_worker.c -lpthread")
 local eport = port + 600
 for _, mode in ipairs({ "close", "keepalive" }) do
-  local nw = core.spawn({ tmp .. "/native_worker", nuds, mode }, { die_with_parent = true })
-  core.sleep(0.2)
+  local nw = core.proc.spawn({ tmp .. "/native_worker", nuds, mode }, { die_with_parent = true })
+  core.sys.sleep(0.2)
   eport = eport + 1
-  local edge = core.spawn({ exe, "lua", root .. "/bench/router.lua", "--edge", tostring(eport), nuds }, { die_with_parent = true })
-  for _ = 1, 100 do if health(eport) then break end core.sleep(0.05) end
+  local edge = core.proc.spawn({ exe, "lua", root .. "/bench/router.lua", "--edge", tostring(eport), nuds }, { die_with_parent = true })
+  for _ = 1, 100 do if health(eport) then break end core.sys.sleep(0.05) end
   local e0 = oncpu_ns(edge:pid())
   local er = wrk(eport)
   local e1 = oncpu_ns(edge:pid())
   fport = fport + 1
-  fwd = core.spawn({ fwd_bin, tostring(fport), nuds, "8080" }, { stdout = "pipe", die_with_parent = true })
-  core.sleep(0.2)
+  fwd = core.proc.spawn({ fwd_bin, tostring(fport), nuds, "8080" }, { stdout = "pipe", die_with_parent = true })
+  core.sys.sleep(0.2)
   f0 = fwd_cpu_us()
   local fr = wrk(fport)
   f1 = fwd_cpu_us()
@@ -256,7 +256,7 @@ local function zero_runs(extra, with_standby)
   for _ = 1, RUNS do
     for _ = 1, 200 do
       if live(port) == 0 and (not with_standby or standby_count(port) == 1) then break end
-      core.sleep(0.05)
+      core.sys.sleep(0.05)
     end
     local seen = select(2, sh("cat " .. zlog):gsub(" running %(pid", ""))
     local code, first = get(port, "/index.html")

@@ -15,7 +15,7 @@ local peers = dofile("bench/lib/peers.lua")
 
 local RUNS = tonumber(arg[1] or os.getenv("SM_BENCH_RUN_N") or "3")
 local WORKERS = tonumber(arg[2] or os.getenv("SM_BENCH_RUN_WORKERS") or (RUNS > 1 and "10" or "2"))
-local sm = core.paths().exe
+local sm = core.sys.paths().exe
 local tmp = assert(io.popen("mktemp -d /tmp/sm-bench-run.XXXXXX")):read("l")
 local port = 24000 + (os.time() * 13) % 2000
 local ENV = string.format("XDG_RUNTIME_DIR=%s/xdg XDG_STATE_HOME=%s/state XDG_DATA_HOME=%s/data SM_IMAGES_DIR=%s/images",
@@ -37,18 +37,18 @@ end
 local function sm_cmd(args) return string.format("env %s timeout 600 %s %s", ENV, sm, args) end
 
 local function first_answer(p)
-  local t0 = core.monotime()
-  local s = assert(core.tcp_connect("127.0.0.1", p))
+  local t0 = core.sys.monotime()
+  local s = assert(core.net.tcp_connect("127.0.0.1", p))
   peers.http_get(s)
-  return core.monotime() - t0
+  return core.sys.monotime() - t0
 end
 
 -- seconds from `sm run --detach` to the first answered GET /
 local function detach_to_answer(name)
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   must(sm_cmd(string.format("run --detach --memory 128 --name %s --http-port %d oci-layout:%s/web:1", name, port, tmp)))
   first_answer(port)
-  return core.monotime() - t0
+  return core.sys.monotime() - t0
 end
 
 local function stop() sh(sm_cmd("run --stop --stop-grace 2 --http-port " .. port)) end
@@ -61,7 +61,7 @@ local function worker_pids()
   local pids = {}
   local f = io.open(tmp .. "/state/sm/router-" .. port .. ".log")
   for pid in (f and f:read("a") or ""):gmatch("worker %d+ running %(pid (%d+)") do
-    if core.kill_pid(tonumber(pid), 0) then pids[#pids + 1] = pid end
+    if core.proc.kill(tonumber(pid), 0) then pids[#pids + 1] = pid end
   end
   if f then f:close() end
   return pids
@@ -99,15 +99,15 @@ local ok, err = pcall(function()
   local pidf = io.open(tmp .. "/state/sm/router-" .. port .. ".pid")
   local dpid = pidf:read("n")
   pidf:close()
-  core.sleep(1)
+  core.sys.sleep(1)
   local alone = worker_pids()
   local one = alone[1] and pss_kb(alone[1]) or 0	-- alone, it owns every page it maps
-  local deadline = core.monotime() + 120 + 30 * WORKERS
-  while #worker_pids() < WORKERS and core.monotime() < deadline do
-    core.kill_pid(dpid, 10)		-- SIGUSR1: one more worker
-    core.sleep(1)
+  local deadline = core.sys.monotime() + 120 + 30 * WORKERS
+  while #worker_pids() < WORKERS and core.sys.monotime() < deadline do
+    core.proc.kill(dpid, 10)		-- SIGUSR1: one more worker
+    core.sys.sleep(1)
   end
-  core.sleep(2)
+  core.sys.sleep(2)
   local pids = worker_pids()
   local total = 0
   for _, pid in ipairs(pids) do total = total + pss_kb(pid) end

@@ -34,7 +34,7 @@ end
 
 -- one restore: spawn -> first KVM_RUN (status), spawn -> first line of output
 local function restore_once(dir)
-  local p = core.spawn(vmm("--status-fd", "3", "--restore", dir),
+  local p = core.proc.spawn(vmm("--status-fd", "3", "--restore", dir),
     { stdout = "pipe", stderr = "null", status = true, die_with_parent = true })
   local answered = p:expect("\n", 30)
   p:kill(15)
@@ -60,16 +60,16 @@ end
 -- sm boot -- /bin/true from the boot snapshot
 local boot_true = {}
 for _ = 1, BOOT_TRUE do
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local r = assert(vm.boot{ argv = { "/bin/true" }, console = "capture" }:wait(300))
   assert(r.status == "exit" and r.code == 0)
-  boot_true[#boot_true + 1] = core.monotime() - t0
+  boot_true[#boot_true + 1] = core.sys.monotime() - t0
 end
 
 -- 20 concurrent restores of one 256 MiB snapshot: PSS
 local procs = {}
 local function start(i)
-  procs[i] = core.spawn(vmm("--restore", tmp .. "/c256"),
+  procs[i] = core.proc.spawn(vmm("--restore", tmp .. "/c256"),
     { stdout = "pipe", stderr = "null", die_with_parent = true })
 end
 start(1)

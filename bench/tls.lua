@@ -16,7 +16,7 @@ local core = require "sm.core"
 
 if arg[1] == "--edge" then   -- the router alone, one ready worker: --edge PORT UDS [CERT KEY]
   local loop = require "sm.loop"
-  local rt = assert(core.router{ port = tonumber(arg[2]), snapshot = "bench", max_workers = 1, worker_conns = 4096,
+  local rt = assert(core.router.new{ port = tonumber(arg[2]), snapshot = "bench", max_workers = 1, worker_conns = 4096,
     tls_cert = arg[4], tls_key = arg[5] })
   assert(rt:add_worker(1, arg[3], 8080))
   assert(rt:ready(1))
@@ -27,8 +27,8 @@ end
 
 local N = tonumber(arg[1] or os.getenv("SM_BENCH_ROUTER_SEQ") or "50")
 local WRK_S = tonumber(arg[2] or os.getenv("SM_BENCH_WRK_S") or "5")
-local exe = core.paths().exe
-local root = core.paths().lua .. "/.."
+local exe = core.sys.paths().exe
+local root = core.sys.paths().lua .. "/.."
 local proc = dofile(root .. "/bench/lib/proc.lua")
 local sh = proc.sh
 
@@ -40,9 +40,9 @@ end
 
 local tmp = sh("mktemp -d /tmp/sm-bench-tls.XXXXXX"):gsub("%s+$", "")
 local cert, key = tmp .. "/cert.pem", tmp .. "/key.pem"
-assert(core.tls_generate(cert, key))
+assert(core.tls.generate(cert, key))
 sh("cc -O2 -o " .. tmp .. "/native_worker " .. root .. "/bench/native_worker.c -lpthread")
-local base = 24000 + core.getpid() % 2000 * 4   -- below the ephemeral range (32768+): no clash with a client socket
+local base = 24000 + core.sys.getpid() % 2000 * 4   -- below the ephemeral range (32768+): no clash with a client socket
 
 local function up(port, cacert)
   for _ = 1, 100 do
@@ -50,20 +50,20 @@ local function up(port, cacert)
     if sh("curl -s -o /dev/null -w '%{http_code}' " .. (cacert and "--cacert " .. cacert .. " " or "") .. url) == "200" then
       return true
     end
-    core.sleep(0.05)
+    core.sys.sleep(0.05)
   end
 end
 
 -- A native worker in mode and two edges in front of it, plain and TLS.
 local function edges(mode, n)
   local uds = string.format("%s/native-%s.sock", tmp, mode)
-  local nw = core.spawn({ tmp .. "/native_worker", uds, mode }, { die_with_parent = true })
-  core.sleep(0.2)
+  local nw = core.proc.spawn({ tmp .. "/native_worker", uds, mode }, { die_with_parent = true })
+  core.sys.sleep(0.2)
   local plain, tls = base + n * 2, base + n * 2 + 1
   local e = {
     nw = nw, plain = plain, tls = tls,
-    ep = core.spawn({ exe, "lua", root .. "/bench/tls.lua", "--edge", tostring(plain), uds }, { die_with_parent = true }),
-    et = core.spawn({ exe, "lua", root .. "/bench/tls.lua", "--edge", tostring(tls), uds, cert, key }, { die_with_parent = true }),
+    ep = core.proc.spawn({ exe, "lua", root .. "/bench/tls.lua", "--edge", tostring(plain), uds }, { die_with_parent = true }),
+    et = core.proc.spawn({ exe, "lua", root .. "/bench/tls.lua", "--edge", tostring(tls), uds, cert, key }, { die_with_parent = true }),
   }
   assert(up(plain) and up(tls, cert), "the edges did not start")
   return e

@@ -18,7 +18,7 @@ local function sm_lua(src, env)
   return t.sm({ "lua", path }, env)
 end
 
-describe("core.agent_* (the C codec)", function()
+describe("core.agent (the C codec)", function()
   it("encodes the shared vectors byte for byte", function()
     local rc, out, err = sm_lua([[
       local core = require "sm.core"
@@ -33,34 +33,34 @@ describe("core.agent_* (the C codec)", function()
         user = "nobody", tty = true, rows = 40, cols = 120 }) == want["exec-tty"], "exec-tty")
       assert(hex(agent.encode_exec{ argv = { "true" } }) == want["exec-plain"], "exec-plain")
       assert(hex(agent.frame(agent.types.PING)) == want.ping, "ping")
-      assert(hex(core.agent_put_frame{ kind = "file", path = "/etc/app.conf", owner = "app:app", mode = 420,
+      assert(hex(core.agent.put_frame{ kind = "file", path = "/etc/app.conf", owner = "app:app", mode = 420,
         mtime = 1700000000 }) == want["put-file"], "put-file")
-      assert(hex(core.agent_put_frame{ kind = "dir", path = "/", mode = 493, keep = true }) == want["put-dir-keep"],
+      assert(hex(core.agent.put_frame{ kind = "dir", path = "/", mode = 493, keep = true }) == want["put-dir-keep"],
         "put-dir-keep")
-      assert(hex(core.agent_put_frame{ kind = "symlink", path = "/usr/bin/vi", target = "busybox" })
+      assert(hex(core.agent.put_frame{ kind = "symlink", path = "/usr/bin/vi", target = "busybox" })
         == want["put-symlink"], "put-symlink")
       assert(hex(agent.frame(agent.types.DATA, "hi")) == want.data, "data")
       assert(hex(agent.frame(agent.types.DATA)) == want["data-end"], "data-end")
       assert(hex(agent.frame(agent.types.DONE)) == want.done, "done")
-      assert(agent.VERSION == 2 and core.agent_proto.VERSION == 2, "protocol version 2")
+      assert(agent.VERSION == 2 and core.agent.proto.VERSION == 2, "protocol version 2")
       print("ok")]])
     assert.are.equal(0, rc, err)
     assert.are.equal("ok\n", out)
   end)
 
-  it("core.agent_put checks the host tree and the destination before it sends anything", function()
+  it("core.agent.put checks the host tree and the destination before it sends anything", function()
     local rc, out, err = sm_lua([[
       local core = require "sm.core"
       local dir = os.getenv("TMPD")
       os.execute("mkdir -p " .. dir .. "/t/d && mkfifo " .. dir .. "/t/d/p && touch " .. dir .. "/f")
-      local l = assert(core.unix_listen(dir .. "/s"))
-      local c = assert(core.unix_connect(dir .. "/s"))
+      local l = assert(core.net.unix_listen(dir .. "/s"))
+      local c = assert(core.net.unix_connect(dir .. "/s"))
       local function show(ok, msg, e) print(ok, (msg:gsub(dir:gsub("%p", "%%%0"), "D")), e) end
-      show(core.agent_put(c, dir .. "/f", "relative"))
-      show(core.agent_put(c, dir .. "/f", "/a//b"))
-      show(core.agent_put(c, dir .. "/t", "/x"))
-      show(core.agent_put(c, dir .. "/missing", "/x"))
-      show(core.agent_put(c, dir .. "/f", "/x", { mode = -1 }))
+      show(core.agent.put(c, dir .. "/f", "relative"))
+      show(core.agent.put(c, dir .. "/f", "/a//b"))
+      show(core.agent.put(c, dir .. "/t", "/x"))
+      show(core.agent.put(c, dir .. "/missing", "/x"))
+      show(core.agent.put(c, dir .. "/f", "/x", { mode = -1 }))
       local a = l:accept(1)
       print(a:recv(100, 0.1))]], { TMPD = tmp })
     assert.are.equal(0, rc, err)
@@ -77,22 +77,22 @@ describe("core.agent_* (the C codec)", function()
     local rc, out, err = sm_lua([[
       local core = require "sm.core"
       local function show(...) print(select("#", ...), ...) end
-      show(core.agent_exec_frame{ argv = {} })
-      show(core.agent_exec_frame{ argv = { "a\0b" } })
-      show(core.agent_exec_frame{ argv = { 1 } })
+      show(core.agent.exec_frame{ argv = {} })
+      show(core.agent.exec_frame{ argv = { "a\0b" } })
+      show(core.agent.exec_frame{ argv = { 1 } })
       local many = {}
       for i = 1, 257 do many[i] = "x" end
-      show(core.agent_exec_frame{ argv = many })
-      show(core.agent_exec_frame{ argv = { string.rep("x", 70000) } })
-      show(core.agent_frame(35, string.rep("x", 65537)))
-      show(core.agent_header("\2\1\0\0\0\0\0\0"))
-      show(core.agent_header("short"))
-      show(core.agent_header(core.agent_frame(35, "xyz"):sub(1, 8)))
-      show(core.agent_put_frame{ kind = "file", path = "etc/x" })
-      show(core.agent_put_frame{ kind = "file", path = "/etc/../x" })
-      show(core.agent_put_frame{ kind = "symlink", path = "/x" })
-      show(core.agent_put_frame{ kind = "file", path = "/x", mode = 8192 })
-      show(core.agent_put_frame{ kind = "file" })]])
+      show(core.agent.exec_frame{ argv = many })
+      show(core.agent.exec_frame{ argv = { string.rep("x", 70000) } })
+      show(core.agent.frame(35, string.rep("x", 65537)))
+      show(core.agent.header("\2\1\0\0\0\0\0\0"))
+      show(core.agent.header("short"))
+      show(core.agent.header(core.agent.frame(35, "xyz"):sub(1, 8)))
+      show(core.agent.put_frame{ kind = "file", path = "etc/x" })
+      show(core.agent.put_frame{ kind = "file", path = "/etc/../x" })
+      show(core.agent.put_frame{ kind = "symlink", path = "/x" })
+      show(core.agent.put_frame{ kind = "file", path = "/x", mode = 8192 })
+      show(core.agent.put_frame{ kind = "file" })]])
     assert.are.equal(0, rc, err)
     assert.are.equal(table.concat({
       "3\tnil\texec: empty argv\t22",

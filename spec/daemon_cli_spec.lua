@@ -46,8 +46,8 @@ describe("sm daemon (no guest needed)", function()
     local f = assert(io.open(script, "w"))
     f:write([[
       local core = require "sm.core"
-      local rt = assert(core.router{ port = 0 + arg[1] })
-      local again, msg, errno = core.router{ port = 0 + arg[1] }
+      local rt = assert(core.router.new{ port = 0 + arg[1] })
+      local again, msg, errno = core.router.new{ port = 0 + arg[1] }
       print(again, msg, errno)
       rt:close()
     ]])
@@ -66,14 +66,14 @@ describe("sm daemon (no guest needed)", function()
       local loop = require "sm.loop"
       local got = {}
       loop.go(function()
-        local t0 = core.monotime()
+        local t0 = core.sys.monotime()
         loop.sleep(0.05)
-        got[#got + 1] = core.monotime() - t0 >= 0.045 and "slept" or "early"
+        got[#got + 1] = core.sys.monotime() - t0 >= 0.045 and "slept" or "early"
         local ev = loop.event()
         got[#got + 1] = select(2, ev:wait(0.02)) or "no timeout"
-        core.timer(10, function() ev:set("woken") end)
+        core.loop.timer(10, function() ev:set("woken") end)
         got[#got + 1] = ev:wait(1)
-        local p = core.spawn({ "/bin/sh", "-c", "echo one; echo two; exit 3" }, { stdout = "pipe" })
+        local p = core.proc.spawn({ "/bin/sh", "-c", "echo one; echo two; exit 3" }, { stdout = "pipe" })
         local lines, exited = loop.event(), loop.event()
         local seen = {}
         loop.lines(assert(p:take_fd("stdout")), function(l)
@@ -99,8 +99,8 @@ describe("sm daemon (no guest needed)", function()
     local script = tmp .. "/boom.lua"
     local f = assert(io.open(script, "w"))
     f:write("local core = require 'sm.core'\n"
-      .. "core.timer(1, function() error('boom in a timer') end)\n"
-      .. "print(core.loop_run())\n")
+      .. "core.loop.timer(1, function() error('boom in a timer') end)\n"
+      .. "print(core.loop.run())\n")
     f:close()
     local out, rc = run.combined(run.quote(run.bin) .. " lua " .. script)
     assert.equal(0, rc, out)

@@ -2,7 +2,7 @@
 -- host (busybox httpd), and its errors.
 local run = require "support.run"
 
-describe("core.tcp_connect", function()
+describe("core.net.tcp_connect", function()
   local tmp, port, pid
 
   setup(function()
@@ -19,7 +19,7 @@ describe("core.tcp_connect", function()
     local f = assert(io.open(tmp .. "/get.lua", "w"))
     f:write([[
 local core = require "sm.core"
-local s, err = core.tcp_connect(arg[1], arg[2])
+local s, err = core.net.tcp_connect(arg[1], arg[2])
 if not s then print("error=" .. err) return 1 end
 assert(s:send("GET /index.html HTTP/1.0\r\n\r\n", 5))
 local parts = {}

@@ -33,7 +33,7 @@ describe("sm pull", function()
     local script = tmp .. "/kind.lua"
     local f = assert(io.open(script, "w"))
     f:write([[local e, c = require "sm.errors", require "sm.core"
-print(e.kind(c.errno.EBADMSG), e.kind(c.errno.ENOENT), e.kind(c.errno.ENETUNREACH), e.kind(nil), e.kind(c.errno.EIO))]])
+print(e.kind(c.sys.errno.EBADMSG), e.kind(c.sys.errno.ENOENT), e.kind(c.sys.errno.ENETUNREACH), e.kind(nil), e.kind(c.sys.errno.EIO))]])
     f:close()
     local out, rc = sm("lua " .. script)
     assert.are.equal(0, rc, out)

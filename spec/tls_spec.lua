@@ -95,7 +95,7 @@ describe("TLS at the edge (no guest needed)", function()
     f:write([[
       local core, run = require "sm.core", require "sm.run"
       local port = tonumber(arg[1])
-      print(run.wait_ready(port, "/_health", 3000, nil, core.tls_fingerprint(arg[2])))
+      print(run.wait_ready(port, "/_health", 3000, nil, core.tls.fingerprint(arg[2])))
       print(run.wait_ready(port, "/_health", 300, nil, "00:11:22"))
     ]])
     f:close()

@@ -24,7 +24,7 @@ describe("user Lua overrides", function()
     assert.equal(0, (run.sh("mkdir -p " .. dir .. "/sm/lua/sm/bake")))
     local f = assert(io.open(dir .. "/sm/lua/sm/bake/steps.lua", "w"))
     f:write([[
-local ours = dofile(require("sm.core").paths().lua .. "/sm/bake/steps.lua")
+local ours = dofile(require("sm.core").sys.paths().lua .. "/sm/bake/steps.lua")
 local mine = setmetatable({}, { __index = ours })
 function mine.describe(bake, rec)
   io.write("user steps: ", #bake, " step(s), first runs ", bake[1].run, "\n")

@@ -1,7 +1,8 @@
 -- sm.vm without booting: command line policy, argv encoding, status parsing.
-package.loaded["sm.core"] = package.loaded["sm.core"] or { paths = function() return { guest = "/g", exe = "/sm" } end,
-  agent_proto = { types = {} },
-  limits = { min_memory_mib = 64, max_memory_mib = 16384, max_vcpus = 16, max_disks = 46, cmdline_max = 2047 } }
+package.loaded["sm.core"] = package.loaded["sm.core"] or {
+  sys = { paths = function() return { guest = "/g", exe = "/sm" } end,
+    limits = { min_memory_mib = 64, max_memory_mib = 16384, max_vcpus = 16, max_disks = 46, cmdline_max = 2047 } },
+  agent = { proto = { types = {} } } }
 local vm = require "sm.vm"
 
 describe("sm.vm", function()

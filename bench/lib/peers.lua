@@ -18,7 +18,7 @@ function M.qemu_restore_ms(o)
     o.kernel, o.initrd, vm.cmdline(), o.mem, qfile, table.concat(argv, " "))), "making the QEMU migration file failed")
   local ms = {}
   for _ = 1, o.runs do
-    local p = core.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", tostring(o.mem),
+    local p = core.proc.spawn({ "/usr/bin/qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", tostring(o.mem),
       "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-kernel", o.kernel,
       "-initrd", o.initrd, "-append", vm.cmdline(), "-serial", "null", "-chardev", "stdio,id=chan",
       "-device", "isa-serial,chardev=chan,iobase=0x2f8,irq=3", "-incoming", "exec:cat " .. qfile },
@@ -45,17 +45,17 @@ M.http_get = http_get
 function M.native_httpd_s(dir, runs)
   local times = {}
   for i = 1, runs do
-    local port = 20000 + (math.floor(core.monotime() * 1000) + i) % 20000
-    local t0 = core.monotime()
-    local p = core.spawn({ "/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:" .. port, "-h", dir },
+    local port = 20000 + (math.floor(core.sys.monotime() * 1000) + i) % 20000
+    local t0 = core.sys.monotime()
+    local p = core.proc.spawn({ "/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:" .. port, "-h", dir },
       { stdout = "null", stderr = "null" })
     local s
     repeat
-      s = core.tcp_connect("127.0.0.1", port)
-      if not s then core.sleep(0.001) end
-    until s or core.monotime() - t0 > 10
+      s = core.net.tcp_connect("127.0.0.1", port)
+      if not s then core.sys.sleep(0.001) end
+    until s or core.sys.monotime() - t0 > 10
     http_get((assert(s, "native httpd did not answer")))
-    times[i] = core.monotime() - t0
+    times[i] = core.sys.monotime() - t0
     p:kill(15)
     p:wait(10)
   end

@@ -19,7 +19,7 @@ local M = {}
 
 -- The wire format lives in C (src/net/agent-proto.c, also compiled into the
 -- guest agent): constants and frames come from there, never built here.
-local P = core.agent_proto
+local P = core.agent.proto
 M.PORT = P.PORT
 M.VERSION = P.VERSION
 M.MIN_VERSION = 1   -- agents in older snapshots: everything but PUT (version 2)
@@ -28,7 +28,7 @@ local T = P.types
 M.types = T
 
 function M.frame(t, payload)
-  return assert(core.agent_frame(t, payload))
+  return assert(core.agent.frame(t, payload))
 end
 
 -- req.env may be a list of "K=V" or a map; the frame wants a sorted list.
@@ -43,12 +43,12 @@ end
 
 -- The EXEC frame for req | nil, "exec: why"
 function M.encode_exec(req)
-  return core.agent_exec_frame{ argv = req.argv or {}, env = env_list(req.env), cwd = req.cwd, user = req.user,
+  return core.agent.exec_frame{ argv = req.argv or {}, env = env_list(req.env), cwd = req.cwd, user = req.user,
     tty = req.tty, rows = req.rows, cols = req.cols }
 end
 
 local function connect(uds, timeout)
-  return core.vsock_connect(uds, M.PORT, timeout or 10)
+  return core.net.vsock_connect(uds, M.PORT, timeout or 10)
 end
 
 local function read_exact(s, n, timeout)
@@ -67,7 +67,7 @@ end
 function M.read_frame(s, timeout)
   local hdr, err = read_exact(s, P.HDR_LEN, timeout)
   if not hdr then return nil, err end
-  local t, len = core.agent_header(hdr)
+  local t, len = core.agent.header(hdr)
   if not t then return nil, "bad frame from the guest agent (" .. len .. ")" end
   if len == 0 then return t, "" end
   local p
@@ -124,7 +124,7 @@ function M.put(uds, src, dst, opts)
   local timeout = opts.timeout or 300
   local s, err = connect(uds, math.min(timeout, 30))
   if not s then return nil, err end
-  local ok, stats = core.agent_put(s, src, dst, { mode = opts.mode, owner = opts.owner, timeout = timeout })
+  local ok, stats = core.agent.put(s, src, dst, { mode = opts.mode, owner = opts.owner, timeout = timeout })
   s:close()
   if not ok then return nil, stats end
   return stats
@@ -142,7 +142,7 @@ function M.exec(uds, req, io)
   for k, v in pairs(io or {}) do opts[k] = v end
   opts.tty = req.tty
   local res
-  if s:send(f, 10) then res, err = core.agent_exec(s, opts) else err = "send to the guest agent failed" end
+  if s:send(f, 10) then res, err = core.agent.exec(s, opts) else err = "send to the guest agent failed" end
   s:close()
   return res, err
 end

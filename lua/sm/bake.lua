@@ -35,7 +35,7 @@ local trace = util.run_trace
 
 function M.snapshots_dir(r)
   local dir = (r and r.snapshots_dir) or env("SM_SNAPSHOTS") or (data_home() .. "/sm/snapshots")
-  local ok, err = core.mkdir_p(dir, tonumber("700", 8))
+  local ok, err = core.fs.mkdir_p(dir, tonumber("700", 8))
   if not ok then errors.fail("snapshots directory: " .. tostring(err) .. " — set --snapshots-dir or SM_SNAPSHOTS") end
   return dir
 end
@@ -50,7 +50,7 @@ end
 
 -- The image record per the pull policy.
 function M.image(r)
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local img, err
   -- a local source is read again every time (it may have changed; the
   -- layer cache keeps that cheap); a registry is asked only per the policy
@@ -64,7 +64,7 @@ function M.image(r)
   end
   img, err = oci.pull(r.image, { insecure = r.insecure })
   if not img then errors.fail(string.format("pulling %s: %s%s", r.image, err, pull_hint(err))) end
-  trace("pull %.1f ms (%s, %d layers)", (core.monotime() - t0) * 1e3, img.digest, #img.layers)
+  trace("pull %.1f ms (%s, %d layers)", (core.sys.monotime() - t0) * 1e3, img.digest, #img.layers)
   return img
 end
 
@@ -111,7 +111,7 @@ M.VOLUME_BYTES = 1 << 30
 function M.volume_path(v)
   if v.path then return v.path end
   local dir = data_home() .. "/sm/volumes"
-  local ok, err = core.mkdir_p(dir, tonumber("700", 8))
+  local ok, err = core.fs.mkdir_p(dir, tonumber("700", 8))
   if not ok then errors.fail("volumes directory: " .. tostring(err)) end
   return dir .. "/" .. v.name .. ".img"
 end
@@ -119,10 +119,10 @@ end
 -- A named volume is made on first use: 1 GiB sparse, ext4, no privilege.
 function M.ensure_volume(v)
   local path = M.volume_path(v)
-  if core.stat(path) then return path end
+  if core.fs.stat(path) then return path end
   if v.path then errors.fail("volume " .. path .. ": no such file — make it (e.g. mke2fs -t ext4 " .. path .. " 1G) or use a volume name") end
   local tmp = path .. ".tmp"
-  local p = core.spawn({ "/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-L", v.name:sub(1, 16), "-E", "root_owner=0:0", tmp,
+  local p = core.proc.spawn({ "/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-L", v.name:sub(1, 16), "-E", "root_owner=0:0", tmp,
     tostring(M.VOLUME_BYTES // 1024) .. "k" }, { stdout = "pipe", stderr = "pipe", stdin = "null" })
   local res = p:wait(120)
   if not res or res.code ~= 0 then
@@ -165,7 +165,7 @@ function M.key(img, cfg, r)
   parts[#parts + 1] = "steps " .. steps.describe(r.recipe and r.recipe.bake, r.recipe)
   if r.egress then parts[#parts + 1] = "egress " .. r.egress .. (r.egress_during_bake and " during bake" or "") end
   for i = 1, #parts do parts[i] = tostring(parts[i]) end
-  return core.sha256(table.concat(parts, "\0"))
+  return core.digest.sha256(table.concat(parts, "\0"))
 end
 
 local function read_json(path)
@@ -185,13 +185,13 @@ end
 -- The stored snapshot NAME in the snapshots dir, if complete.
 function M.find(dir, name)
   local meta = read_json(dir .. "/" .. name .. "/bake.json")
-  if meta and meta.format == M.FORMAT and core.stat(dir .. "/" .. name .. "/vm/metadata.json") then return meta end
+  if meta and meta.format == M.FORMAT and core.fs.stat(dir .. "/" .. name .. "/vm/metadata.json") then return meta end
 end
 
 -- Every stored snapshot: { name, dir, meta }.
 function M.list(r)
   local dir, out = M.snapshots_dir(r), {}
-  for _, name in ipairs(core.readdir(dir) or {}) do
+  for _, name in ipairs(core.fs.readdir(dir) or {}) do
     local meta = not name:match("^%.") and M.find(dir, name)
     if meta then out[#out + 1] = { name = name, dir = dir .. "/" .. name, meta = meta } end
   end
@@ -236,7 +236,7 @@ end
 local function wait_listening(v, cfg, r, uds)
   local agent = require "sm.agent"
   local timeout = tonumber(env("SM_BAKE_TIMEOUT") or "120")
-  local deadline = core.monotime() + timeout
+  local deadline = core.sys.monotime() + timeout
   repeat
     if agent.listening(uds, cfg.port, 10) then return end
     local res = v:wait(0.2)		-- 0 would not leave it time to drain the captured output
@@ -245,8 +245,8 @@ local function wait_listening(v, cfg, r, uds)
         r.image, res.status == "exit" and ("status " .. tostring(res.code)) or tostring(res.message), cfg.port,
         vm_output(v, res)))
     end
-    core.sleep(0.1)
-  until core.monotime() >= deadline
+    core.sys.sleep(0.1)
+  until core.sys.monotime() >= deadline
   v:kill(9)
   errors.fail(string.format("baking %s: nothing listened on guest port %d within %d s — set --port to the port the workload serves (SM_BAKE_TIMEOUT raises the wait)\n%s",
     r.image, cfg.port, timeout, vm_output(v)))
@@ -255,22 +255,22 @@ end
 -- Polls a recipe's snapshot function (vm) -> true until it says so.
 local function wait_fn(v, fn, r)
   local timeout = tonumber(env("SM_BAKE_TIMEOUT") or "120")
-  local deadline = core.monotime() + timeout
+  local deadline = core.sys.monotime() + timeout
   repeat
     local ok, yes = pcall(fn, v)
     if not ok then errors.fail("baking " .. r.image .. ": the recipe's snapshot function failed: " .. tostring(yes)) end
     if yes then return end
     if v:wait(0.2) then errors.fail("baking " .. r.image .. ": the workload exited before the snapshot function said yes:\n" .. vm_output(v)) end
-  until core.monotime() >= deadline
+  until core.sys.monotime() >= deadline
   v:kill(9)
   errors.fail(string.format("baking %s: the recipe's snapshot function did not return true within %d s (SM_BAKE_TIMEOUT raises the wait)\n%s",
     r.image, timeout, vm_output(v)))
 end
 
 local function take(v, dir, r)
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local ok, err = v:snapshot(dir, 300)
-  trace("bake: snapshot %.1f ms", (core.monotime() - t0) * 1e3)
+  trace("bake: snapshot %.1f ms", (core.sys.monotime() - t0) * 1e3)
   if not ok then
     v:kill(9)
     v:wait(10)
@@ -279,7 +279,7 @@ local function take(v, dir, r)
 end
 
 local function guest_up(v, ready_point, r)
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local ok, err
   if ready_point then ok, err = v:wait_prepared(120) else ok, err = v:wait_agent(120) end
   if ok and ready_point then ok, err = v:wait_agent(60) end
@@ -287,7 +287,7 @@ local function guest_up(v, ready_point, r)
     errors.fail("baking " .. r.image .. ": the guest did not come up: " .. tostring(err) .. "\n" .. vm_output(v))
   end
   -- the phases, so a slow bake says where its time went
-  trace("bake: guest up %.1f ms", (core.monotime() - t0) * 1e3)
+  trace("bake: guest up %.1f ms", (core.sys.monotime() - t0) * 1e3)
 end
 
 local function layer_files(img)
@@ -370,40 +370,40 @@ local function bake_vm(img, cfg, r, tmpdir)
       return "ready"
     end
   end
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   if type(point) == "function" then
     wait_fn(v, point, r)
-    trace("bake: the snapshot function said yes after %.1f ms", (core.monotime() - t0) * 1e3)
+    trace("bake: the snapshot function said yes after %.1f ms", (core.sys.monotime() - t0) * 1e3)
   else
     wait_listening(v, cfg, r, uds)
-    trace("bake: guest port %d listening %.1f ms", cfg.port, (core.monotime() - t0) * 1e3)
-    core.sleep(M.SETTLE_S)
+    trace("bake: guest port %d listening %.1f ms", cfg.port, (core.sys.monotime() - t0) * 1e3)
+    core.sys.sleep(M.SETTLE_S)
   end
   take(v, tmpdir .. "/vm", r)
   v:kill(9)
   v:wait(10)
-  core.rmtree(tmpdir .. "/stage")
+  core.fs.rmtree(tmpdir .. "/stage")
   return "listening"
 end
 
 -- Put the finished tmpdir in place of dir (atomically as far as a reader goes).
 local function install(tmpdir, dir)
-  local old = core.stat(dir) and (dir .. ".old." .. core.getpid())
+  local old = core.fs.stat(dir) and (dir .. ".old." .. core.sys.getpid())
   if old then assert(os.rename(dir, old)) end
   local ok, err = os.rename(tmpdir, dir)
-  if old then core.rmtree(old) end
+  if old then core.fs.rmtree(old) end
   if not ok then errors.fail("installing the snapshot " .. dir .. ": " .. tostring(err)) end
 end
 
 function M.bake(img, cfg, r, name, key, inputs)
   local dir = M.snapshots_dir(r)
-  local tmpdir = string.format("%s/.%s.tmp-%d", dir, name, core.getpid())
-  core.rmtree(tmpdir)
-  assert(core.mkdir_p(tmpdir, tonumber("700", 8)))
-  local t0 = core.monotime()
+  local tmpdir = string.format("%s/.%s.tmp-%d", dir, name, core.sys.getpid())
+  core.fs.rmtree(tmpdir)
+  assert(core.fs.mkdir_p(tmpdir, tonumber("700", 8)))
+  local t0 = core.sys.monotime()
   local ok, point = pcall(bake_vm, img, cfg, r, tmpdir)
   os.remove(tmpdir .. "/bake.sock")
-  if not ok then core.rmtree(tmpdir) error(point, 0) end
+  if not ok then core.fs.rmtree(tmpdir) error(point, 0) end
   local layers = {}
   for _, l in ipairs(img.layers) do layers[#layers + 1] = { digest = l.digest, file = layer_file(l), size = l.size } end
   local vols = {}
@@ -411,13 +411,13 @@ function M.bake(img, cfg, r, name, key, inputs)
   local meta = {
     format = M.FORMAT, key = key, name = name, image = r.image, image_name = img.name, digest = img.digest,
     config = cfg, port = cfg.port, memory_mib = r.memory_mib, vcpus = r.vcpus, layers = layers,
-    volumes = vols, point = point, baked_at = os.time(), bake_ms = math.floor((core.monotime() - t0) * 1e3),
-    recipe = r.recipe and not r.recipe.default and (core.realpath(r.recipe.path) or r.recipe.path) or nil,
+    volumes = vols, point = point, baked_at = os.time(), bake_ms = math.floor((core.sys.monotime() - t0) * 1e3),
+    recipe = r.recipe and not r.recipe.default and (core.fs.realpath(r.recipe.path) or r.recipe.path) or nil,
     service = r.service, inputs = inputs or {},
   }
   write_json(tmpdir .. "/bake.json", meta)
   install(tmpdir, dir .. "/" .. name)
-  trace("bake %.1f ms (%s snapshot %s)", (core.monotime() - t0) * 1e3, point, name)
+  trace("bake %.1f ms (%s snapshot %s)", (core.sys.monotime() - t0) * 1e3, point, name)
   return meta
 end
 

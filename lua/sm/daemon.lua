@@ -1,5 +1,5 @@
 -- sm.daemon: the supervisor of `sm daemon` (docs/router.md).  The HTTP edge
--- is C (core.router) on the daemon's one loop; this module decides when
+-- is C (core.router.new) on the daemon's one loop; this module decides when
 -- workers come and go, in coroutines on the same loop:
 --
 --   * the pool keeper waits for the router's "need a worker" event and
@@ -80,7 +80,7 @@ function M.new(o)
   local lim = { port = o.http_port, snapshot = o.name, max_workers = o.workers,
     tls_cert = o.tls and o.tls.cert, tls_key = o.tls and o.tls.key }
   for k, v in pairs(o.limits or {}) do lim[k] = v end
-  local rt, err, errno = core.router(lim)
+  local rt, err, errno = core.router.new(lim)
   if not rt then
     if errno == 98 then   -- EADDRINUSE
       errors.fail(string.format("127.0.0.1:%d is in use by another program — stop it or pick another --http-port",
@@ -97,8 +97,8 @@ function M.new(o)
   }
   -- the port is ours now, so is this directory (another daemon on it would have failed above)
   self.dir = M.worker_dir(o.http_port)
-  core.rmtree(self.dir)
-  assert(core.private_dir(self.dir))
+  core.fs.rmtree(self.dir)
+  assert(core.fs.private_dir(self.dir))
   if o.workers_log then
     self.wlog = assert(io.open(o.workers_log, "a"))
     self.wlog:setvbuf("line")
@@ -129,7 +129,7 @@ local function status_line(self, w, line)
     self:show_standby()
     log("standby %d ready (pid %d, set-up %d µs)", w.id, w.vm:pid(), st.standby_us or -1)
   elseif line:match("^running ") then
-    w.setup_us, w.ready_at = st.setup_us, core.monotime()
+    w.setup_us, w.ready_at = st.setup_us, core.sys.monotime()
     if self.stopping then return end
     log("worker %d running (pid %d, restore set-up %d µs%s)", w.id, w.vm:pid(), st.setup_us or -1,
       st.standby_us and string.format(" after go; its standby took %d µs", st.standby_us) or "")
@@ -211,7 +211,7 @@ function Daemon:spawn_vmm(standby)
     log("cannot restore %s: %s", self.o.snapshot, tostring(v))
     return nil
   end
-  local w = { id = id, uds = uds, vm = v, started_at = core.monotime() }
+  local w = { id = id, uds = uds, vm = v, started_at = core.sys.monotime() }
   loop.lines(assert(v.proc:take_fd("status")), function(line) if line then status_line(self, w, line) end end)
   for _, which in ipairs({ "stdout", "stderr" }) do
     loop.lines(assert(v.proc:take_fd(which)), function(line)
@@ -273,7 +273,7 @@ end
 
 function Daemon:kill_worker(w)
   w.vm:kill(15)
-  core.timer(M.STOP_GRACE_S * 1000, function()
+  core.loop.timer(M.STOP_GRACE_S * 1000, function()
     if self.workers[w.id] == w then w.vm:kill(9) end
   end)
 end
@@ -316,8 +316,8 @@ function Daemon:unhealthy(w, why)
   self.router:drain(w.id)
   log("worker %d is unhealthy (%s): draining", w.id, why)
   self.need:set()
-  local deadline = core.monotime() + (self.o.stop_grace or M.STOP_GRACE_S)
-  while self.workers[w.id] == w and core.monotime() < deadline do
+  local deadline = core.sys.monotime() + (self.o.stop_grace or M.STOP_GRACE_S)
+  while self.workers[w.id] == w and core.sys.monotime() < deadline do
     local st = self.router:worker_stats(w.id)
     if not st or st.active == 0 then break end
     loop.sleep(0.1)
@@ -329,7 +329,7 @@ end
 function Daemon:restart_ctx(w, r)
   local e = w.end_line or {}
   local ctx = { worker = w.id, restarts = w.restarts or 0, last_health = w.health_last or {},
-    uptime = core.monotime() - (w.ready_at or w.started_at), why = end_reason(w, r) }
+    uptime = core.sys.monotime() - (w.ready_at or w.started_at), why = end_reason(w, r) }
   if w.failed then
     ctx.reason, ctx.why = w.failed.reason, w.failed.why
   elseif e["end"] == "exit" then
@@ -452,12 +452,12 @@ function Daemon:stop(why)
   if standby then standby.reaped = true standby.vm:kill(9) end   -- it never ran: nothing to stop gently
   self.need:set()
   self.standby_need:set()
-  local deadline = core.monotime() + grace
+  local deadline = core.sys.monotime() + grace
   loop.go(function()
-    while (self:count() > 0 or self.standby) and core.monotime() < deadline do loop.sleep(0.05) end
+    while (self:count() > 0 or self.standby) and core.sys.monotime() < deadline do loop.sleep(0.05) end
     for _, w in pairs(self.workers) do w.vm:kill(9) w.vm.proc:wait(1) end
     for _, sig in ipairs(self.signals or {}) do sig:close() end
-    core.rmtree(self.dir)
+    core.fs.rmtree(self.dir)
     if self.wlog then self.wlog:close() self.wlog = nil end
     if self.on_stopped then self.on_stopped() else loop.stop() end
   end)
@@ -533,11 +533,11 @@ end
 
 local function release(o, lock)
   local run = require "sm.run"
-  local rm = core.stat(run.files(o.http_port).rm) ~= nil
+  local rm = core.fs.stat(run.files(o.http_port).rm) ~= nil
   run.clear(o.http_port)
   lock:unlock()
   if rm and o.snapshot_root then
-    core.rmtree(o.snapshot_root)
+    core.fs.rmtree(o.snapshot_root)
     log("removed snapshot %s (--rm)", o.snapshot_root)
   end
 end

@@ -3,6 +3,8 @@
 --   sm.core (C)      returns nil, "what: why", errno — never raises for an
 --                    operational failure (a wrong argument type raises, as
 --                    in Lua's own library).  The errno is the failure's kind.
+--                    docs/lua-core.md lists every group and function;
+--                    spec/core_contract_spec.lua holds each to this rule.
 --   friendly layer   (sm.vm, sm.oci, sm.agent, sm.bake, sm.run, sm.daemon)
 --                    raises M.fail("what failed — how to fix it") when a
 --                    request cannot be carried out as asked (bad input, a
@@ -22,7 +24,7 @@ local M = {}
 -- first use: plain-Lua specs load this module without sm.core).
 local KINDS
 local function kinds()
-  local E = require("sm.core").errno
+  local E = require("sm.core").sys.errno
   return {
     [E.EBADMSG] = "unsafe", [E.EFBIG] = "unsafe",	-- an image or file that breaks its format's rules
     [E.ENOENT] = "not_found",

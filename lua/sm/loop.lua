@@ -16,11 +16,11 @@ local M = {}
 
 local function ms(s) return math.max(0, math.floor(s * 1000 + 0.5)) end
 
--- Resumes co; an error in it stops the loop (core.loop_run returns it).
+-- Resumes co; an error in it stops the loop (core.loop.run returns it).
 -- resumed_at: when the running coroutine was last resumed (sm.policy.guard
 -- measures how long a guarded function runs without yielding from it).
 function M.resume(co, ...)
-  M.resumed_at = core.monotime()
+  M.resumed_at = core.sys.monotime()
   local ok, err = coroutine.resume(co, ...)
   if not ok then error(debug.traceback(co, tostring(err)), 0) end
 end
@@ -39,11 +39,11 @@ end
 
 function M.sleep(s)
   local co = current()
-  core.timer(ms(s), function() M.resume(co) end)
+  core.loop.timer(ms(s), function() M.resume(co) end)
   coroutine.yield()
 end
 
-function M.every(s, fn) return assert(core.timer(ms(s), fn, math.max(1, ms(s)))) end
+function M.every(s, fn) return assert(core.loop.timer(ms(s), fn, math.max(1, ms(s)))) end
 
 -- A one-slot event: set() wakes the coroutine waiting on it, or is kept
 -- for the next wait().
@@ -72,7 +72,7 @@ function Event:wait(timeout)
   local co = current()
   self.waiter = co
   if timeout then
-    self.timer = core.timer(ms(timeout), function()
+    self.timer = core.loop.timer(ms(timeout), function()
       self.waiter, self.timer = nil, nil
       M.resume(co, nil, "timeout")
     end)
@@ -80,10 +80,10 @@ function Event:wait(timeout)
   return coroutine.yield()
 end
 
-function M.lines(fd, fn) return assert(core.read_lines(fd, fn)) end
-function M.on_readable(fd, fn) return assert(core.watch_fd(fd, fn)) end
-function M.on_signal(signo, fn) return assert(core.on_signal(signo, fn)) end
-function M.run() return core.loop_run() end
-function M.stop() core.loop_stop() end
+function M.lines(fd, fn) return assert(core.loop.read_lines(fd, fn)) end
+function M.on_readable(fd, fn) return assert(core.loop.watch_fd(fd, fn)) end
+function M.on_signal(signo, fn) return assert(core.loop.on_signal(signo, fn)) end
+function M.run() return core.loop.run() end
+function M.stop() core.loop.stop() end
 
 return M

@@ -19,7 +19,7 @@ function M.store_dir()
 end
 
 local function mkdir_p(dir)
-  return core.mkdir_p(dir, tonumber("700", 8))
+  return core.fs.mkdir_p(dir, tonumber("700", 8))
 end
 
 -- One file per image name; the name is kept inside, the file name is a
@@ -38,7 +38,7 @@ end
 
 -- Written to a temp name and renamed: a reader never sees half a file.
 local function write_json(path, t)
-  local tmp = path .. ".tmp." .. tostring(core.monotime()):gsub("%.", "")
+  local tmp = path .. ".tmp." .. tostring(core.sys.monotime()):gsub("%.", "")
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
   f:write(cjson.encode(t))
@@ -57,7 +57,7 @@ end
 -- transport:path string of a local source.
 function M.name_of(src)
   if M.is_local(src) then return src end
-  local norm, _ = core.oci_parse_ref(src)
+  local norm, _ = core.oci.parse_ref(src)
   return norm
 end
 
@@ -66,14 +66,14 @@ end
 function M.ref_problem(src)
   if type(src) ~= "string" or src == "" then return "no image given" end
   if M.is_local(src) then return nil end
-  local norm, err = core.oci_parse_ref(src)
+  local norm, err = core.oci.parse_ref(src)
   return not norm and err or nil
 end
 
 function M.pull(src, opts)
   opts = opts or {}
   if type(src) ~= "string" or src == "" then return nil, "no image given" end
-  local img, err, errno = core.oci_pull(src, { insecure = opts.insecure, progress = opts.progress })
+  local img, err, errno = core.oci.pull(src, { insecure = opts.insecure, progress = opts.progress })
   if not img then return nil, err, errno end
   local entry = {
     version = M.STORE_VERSION,
@@ -95,7 +95,7 @@ end
 
 function M.list()
   local out = {}
-  for _, file in ipairs(core.readdir(M.store_dir()) or {}) do
+  for _, file in ipairs(core.fs.readdir(M.store_dir()) or {}) do
     if file:match("%.json$") then
       local e = read_json(M.store_dir() .. "/" .. file)
       if type(e) == "table" and e.name then out[#out + 1] = e end

@@ -345,8 +345,8 @@ function M.default_path()
   local home = util.env("HOME")
   local xdg = util.env("XDG_CONFIG_HOME") or (home and home .. "/.config")
   local mine = xdg and xdg .. "/sm/recipes/default.lua"
-  if mine and require("sm.core").stat(mine) then return mine, false end
-  return require("sm.core").paths().lua .. "/../recipes/default.lua", true
+  if mine and require("sm.core").fs.stat(mine) then return mine, false end
+  return require("sm.core").sys.paths().lua .. "/../recipes/default.lua", true
 end
 
 function M.default(image)

@@ -214,7 +214,7 @@ end
 function M.state_dir()
   local dir = env("XDG_STATE_HOME") and env("XDG_STATE_HOME") .. "/sm"
     or (env("HOME") or errors.fail("HOME is not set")) .. "/.local/state/sm"
-  local ok, err = core.private_dir(dir)
+  local ok, err = core.fs.private_dir(dir)
   if not ok then errors.fail("state directory " .. dir .. ": " .. tostring(err) .. " — set XDG_STATE_HOME to a directory you own") end
   return dir
 end
@@ -234,7 +234,7 @@ local function write(path, s)
   if not ok then errors.fail("writing " .. path .. ": " .. tostring(rerr)) end
 end
 
-local function alive(pid) return pid and core.kill_pid(pid, 0) ~= nil end
+local function alive(pid) return pid and core.proc.kill(pid, 0) ~= nil end
 
 local function pid_of(files)
   return math.tointeger(tonumber((read(files.pid) or ""):match("^%s*(%d+)")))
@@ -250,7 +250,7 @@ end
 -- free lock means it is gone even when its pid still answers: a zombie
 -- nobody reaped yet, or a reused pid).
 function M.holds_port(port, pid)
-  local free = core.lock(M.files(port).pid .. ".lock", { wait = false })
+  local free = core.fs.lock(M.files(port).pid .. ".lock", { wait = false })
   if free then free:unlock() end
   return not free and alive(pid)
 end
@@ -266,7 +266,7 @@ function M.daemon(port)
   if not M.holds_port(port, pid) then M.clear(port) return nil end
   local name, dir = (read(f.snapshot) or ""):match("^([^\n]*)\n?([^\n]*)")
   return { port = port, pid = pid, snapshot = name ~= "" and name or nil, snapshot_dir = dir ~= "" and dir or nil,
-    rm = core.stat(f.rm) ~= nil }
+    rm = core.fs.stat(f.rm) ~= nil }
 end
 
 -- The daemon's own claim on its port, made before it binds: a lock held
@@ -274,7 +274,7 @@ end
 -- same port is refused naming the first.
 function M.claim(port, snapshot, dir, rm, tls)
   local f = M.files(port)
-  local lock, err = core.lock(f.pid .. ".lock", { wait = false })
+  local lock, err = core.fs.lock(f.pid .. ".lock", { wait = false })
   if not lock then
     local other = M.daemon(port)
     errors.fail(string.format("port %d is already served by sm daemon pid %s (snapshot %s) — `sm run --stop --http-port %d` first, or pick another --http-port",
@@ -284,14 +284,14 @@ function M.claim(port, snapshot, dir, rm, tls)
   os.remove(f.stop)
   if rm then write(f.rm, "") else os.remove(f.rm) end
   if tls then write(f.tls, tls.fingerprint .. "\n") else os.remove(f.tls) end
-  write(f.pid, core.getpid() .. "\n")
+  write(f.pid, core.sys.getpid() .. "\n")
   return lock
 end
 
 -- Every running daemon, sorted by port; stale pid files are removed.
 function M.daemons()
   local list = {}
-  for _, name in ipairs(core.readdir(M.state_dir()) or {}) do
+  for _, name in ipairs(core.fs.readdir(M.state_dir()) or {}) do
     local port = math.tointeger(tonumber(name:match("^router%-(%d+)%.pid$")))
     local d = port and M.daemon(port)
     if d then list[#list + 1] = d end
@@ -319,20 +319,20 @@ function M.http_get(port, path, timeout, fingerprint)
   timeout = timeout or 2
   local req = "GET " .. path .. " HTTP/1.1\r\nHost: 127.0.0.1:" .. port .. "\r\nConnection: close\r\n\r\n"
   if fingerprint then
-    local resp, terr = core.tls_request(port, fingerprint, req, timeout)
+    local resp, terr = core.tls.request(port, fingerprint, req, timeout)
     if not resp then return nil, terr end
     return parse_response(resp)
   end
-  local s, err = core.tcp_connect("127.0.0.1", port, timeout)
+  local s, err = core.net.tcp_connect("127.0.0.1", port, timeout)
   if not s then return nil, err end
   local ok, serr = s:send(req, timeout)
   if not ok then s:close() return nil, serr end
-  local parts, deadline = {}, core.monotime() + timeout
+  local parts, deadline = {}, core.sys.monotime() + timeout
   repeat
-    local d = s:recv(65536, math.max(0.01, deadline - core.monotime()))
+    local d = s:recv(65536, math.max(0.01, deadline - core.sys.monotime()))
     if not d or d == "" then break end
     parts[#parts + 1] = d
-  until core.monotime() >= deadline
+  until core.sys.monotime() >= deadline
   s:close()
   return parse_response(table.concat(parts))
 end
@@ -349,7 +349,7 @@ end
 -- Readiness (the original tool's rule): the workload answers / with any
 -- status but 502/503/504 — or 200 on probe_path.  Returns true | nil, last error.
 function M.wait_ready(port, probe_path, timeout_ms, still_running, fingerprint)
-  local deadline, last = core.monotime() + timeout_ms / 1000, "no answer"
+  local deadline, last = core.sys.monotime() + timeout_ms / 1000, "no answer"
   repeat
     local status, body = M.http_get(port, probe_path or "/", 5, fingerprint)
     if status and (probe_path and status == 200 or not probe_path and status ~= 502 and status ~= 503 and status ~= 504) then
@@ -357,8 +357,8 @@ function M.wait_ready(port, probe_path, timeout_ms, still_running, fingerprint)
     end
     last = status and string.format("%s answered %d %s", probe_path or "/", status, (body or ""):sub(1, 120):gsub("%s+", " ")) or body
     if still_running and not still_running() then return nil, "the daemon exited" end
-    core.sleep(0.02)
-  until core.monotime() >= deadline
+    core.sys.sleep(0.02)
+  until core.sys.monotime() >= deadline
   return nil, last
 end
 
@@ -378,7 +378,7 @@ end
 
 -- The snapshot a finished daemon leaves behind when --rm asked for it gone.
 local function remove_snapshot(dir)
-  if dir and core.stat(dir .. "/metadata.json") then core.rmtree(dir) end
+  if dir and core.fs.stat(dir .. "/metadata.json") then core.fs.rmtree(dir) end
 end
 
 -- SIGTERM to the daemon (it stops its workloads through their agents,
@@ -393,13 +393,13 @@ function M.stop(r)
   write(f.stop, string.format("%g\n", r.stop_grace))
   if r.rm then write(f.rm, "") end
   local rm = r.rm or d.rm
-  core.kill_pid(d.pid, 15)
-  local deadline = core.monotime() + r.stop_grace + 15
-  while M.holds_port(r.http_port, d.pid) and core.monotime() < deadline do core.sleep(0.05) end
+  core.proc.kill(d.pid, 15)
+  local deadline = core.sys.monotime() + r.stop_grace + 15
+  while M.holds_port(r.http_port, d.pid) and core.sys.monotime() < deadline do core.sys.sleep(0.05) end
   if M.holds_port(r.http_port, d.pid) then
     io.stderr:write(string.format("sm run: daemon pid %d did not stop in time; killing it\n", d.pid))
-    core.kill_pid(d.pid, 9)
-    while M.holds_port(r.http_port, d.pid) and core.monotime() < deadline + 5 do core.sleep(0.05) end
+    core.proc.kill(d.pid, 9)
+    while M.holds_port(r.http_port, d.pid) and core.sys.monotime() < deadline + 5 do core.sys.sleep(0.05) end
   end
   M.clear(r.http_port)
   if rm then remove_snapshot(d.snapshot_dir) end
@@ -419,7 +419,7 @@ end
 
 -- The `sm daemon` command line for a baked snapshot.
 function M.daemon_argv(r, snap)
-  local argv = { core.paths().exe, "daemon", "--http-port", tostring(r.http_port), "--snapshot", snap.dir,
+  local argv = { core.sys.paths().exe, "daemon", "--http-port", tostring(r.http_port), "--snapshot", snap.dir,
     "--workers-per-snapshot", tostring(r.workers), "--idle-timeout", tostring(r.idle_timeout),
     "--stop-grace", string.format("%g", r.stop_grace) }
   if r.rm then argv[#argv + 1] = "--rm" end
@@ -448,7 +448,7 @@ end
 local function check_volumes_free(r)
   for i, p in ipairs(volume_paths(r)) do
     local l, err, errno = true, nil, nil
-    if not r.volumes[i].readonly then l, err, errno = core.lock(p, { wait = false }) end
+    if not r.volumes[i].readonly then l, err, errno = core.fs.lock(p, { wait = false }) end
     if not l and errno == 11 then
       errors.fail("volume " .. p .. " is in use read-write by another VM — stop it first (sm ps), a volume is attached to one VM at a time")
     end
@@ -462,20 +462,20 @@ end
 -- serves what this process baked).  A plain image is served by `sm daemon`.
 local function spawn_daemon(list, snaps, argv)
   local r = list[1]
-  if #list == 1 and (not r.recipe or r.recipe.builtin) then return core.spawn(M.daemon_argv(r, snaps[1]),
+  if #list == 1 and (not r.recipe or r.recipe.builtin) then return core.proc.spawn(M.daemon_argv(r, snaps[1]),
     { stdout = "file:" .. r.log_file, stderr = "file:" .. r.log_file, stdin = "null", setsid = true })
   end
-  local a = { core.paths().exe, "run" }
+  local a = { core.sys.paths().exe, "run" }
   table.move(argv, 1, #argv, 3, a)
   a[#a + 1] = "--as-daemon"
-  return core.spawn(a, { stdout = "file:" .. r.log_file, stderr = "file:" .. r.log_file, stdin = "null", setsid = true })
+  return core.proc.spawn(a, { stdout = "file:" .. r.log_file, stderr = "file:" .. r.log_file, stdin = "null", setsid = true })
 end
 
 -- Bakes what needs baking, then (unless a daemon already serves it all)
 -- starts the daemon and returns once every service answers.
 function M.detach(list, argv)
   local bake = require "sm.bake"
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local snaps, running = {}, 0
   for i, r in ipairs(list) do
     snaps[i] = bake.ensure(r)
@@ -488,14 +488,14 @@ function M.detach(list, argv)
     end
     for _, r in ipairs(list) do check_volumes_free(r) end
     local p = spawn_daemon(list, snaps, argv)
-    local t1 = core.monotime()
+    local t1 = core.sys.monotime()
     for _, r in ipairs(list) do
       local ok, err = M.wait_ready(r.http_port, r.probe_path, r.ready_timeout_ms, function() return p:wait(0) == nil end,
         r.tls and r.tls.fingerprint)
       if not ok then M.not_ready(r, p, err, list[1].log_file) end
     end
-    trace("first response %.1f ms (daemon start -> / answered), total %.1f ms", (core.monotime() - t1) * 1e3,
-      (core.monotime() - t0) * 1e3)
+    trace("first response %.1f ms (daemon start -> / answered), total %.1f ms", (core.sys.monotime() - t1) * 1e3,
+      (core.sys.monotime() - t0) * 1e3)
   end
   for _, r in ipairs(list) do io.stdout:write("endpoint: ", endpoint(r.http_port, r.tls), "\n") end
   return 0

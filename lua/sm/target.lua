@@ -13,15 +13,15 @@ function M.daemon_worker(d, timeout)
   local core = require "sm.core"
   local agent = require "sm.agent"
   local dir = require("sm.daemon").worker_dir(d.port)
-  local deadline, asked = core.monotime() + (timeout or 120), false
+  local deadline, asked = core.sys.monotime() + (timeout or 120), false
   repeat
-    for _, name in ipairs(core.readdir(dir) or {}) do
+    for _, name in ipairs(core.fs.readdir(dir) or {}) do
       local uds = dir .. "/" .. name
       if name:match("^w%d+%.sock$") and agent.ping(uds, 5) then return vm.from_socket(uds, name) end
     end
-    if not asked then core.kill_pid(d.pid, 10) asked = true end
-    core.sleep(0.1)
-  until core.monotime() >= deadline
+    if not asked then core.proc.kill(d.pid, 10) asked = true end
+    core.sys.sleep(0.1)
+  until core.sys.monotime() >= deadline
   errors.fail(string.format("no worker of the daemon on port %d answered in %d s — see sm logs --router %d",
     d.port, timeout or 120, d.port))
 end

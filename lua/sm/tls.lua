@@ -12,7 +12,7 @@ local M = {}
 
 local function absolute(p)
   if p:sub(1, 1) == "/" then return p end
-  return (core.realpath(p) or ((os.getenv("PWD") or ".") .. "/" .. p))
+  return (core.fs.realpath(p) or ((os.getenv("PWD") or ".") .. "/" .. p))
 end
 
 function M.dir()
@@ -26,21 +26,21 @@ function M.autogen()
   local dir = M.dir()
   local cert, key = dir .. "/cert.pem", dir .. "/key.pem"
   local made = false
-  if not core.stat(cert) then
-    local tmp = string.format("%s.tmp.%d", dir, core.getpid())
-    core.rmtree(tmp)
-    local ok, err = core.private_dir(tmp)
+  if not core.fs.stat(cert) then
+    local tmp = string.format("%s.tmp.%d", dir, core.sys.getpid())
+    core.fs.rmtree(tmp)
+    local ok, err = core.fs.private_dir(tmp)
     if not ok then errors.fail("--inbound-tls-autogen: " .. tostring(err)) end
-    ok, err = core.tls_generate(tmp .. "/cert.pem", tmp .. "/key.pem")
-    if not ok then core.rmtree(tmp) errors.fail("--inbound-tls-autogen: " .. tostring(err)) end
+    ok, err = core.tls.generate(tmp .. "/cert.pem", tmp .. "/key.pem")
+    if not ok then core.fs.rmtree(tmp) errors.fail("--inbound-tls-autogen: " .. tostring(err)) end
     made = os.rename(tmp, dir) ~= nil
-    if not made then core.rmtree(tmp) end
+    if not made then core.fs.rmtree(tmp) end
   end
-  local ok, err = core.tls_check(cert, key)
+  local ok, err = core.tls.check(cert, key)
   if not ok then
     errors.fail(tostring(err) .. " (--inbound-tls-autogen's pair in " .. dir .. "; remove that directory and a new pair is made)")
   end
-  local fp = assert(core.tls_fingerprint(cert))
+  local fp = assert(core.tls.fingerprint(cert))
   if made then
     io.stderr:write(string.format("sm: made a self-signed TLS certificate for localhost, 127.0.0.1 and ::1: %s\n" ..
       "sm:   SHA-256 %s — clients trust it with e.g. curl --cacert %s\n", cert, fp, cert))
@@ -58,9 +58,9 @@ function M.options(o)
   if not o.cert then errors.usage_error("--inbound-tls-key needs --inbound-tls-cert FILE (the certificate, PEM)") end
   if not o.key then errors.usage_error("--inbound-tls-cert needs --inbound-tls-key FILE (its private key, PEM)") end
   local cert, key = absolute(o.cert), absolute(o.key)
-  local ok, err = core.tls_check(cert, key)
+  local ok, err = core.tls.check(cert, key)
   if not ok then errors.fail("--inbound-tls-cert/--inbound-tls-key: " .. tostring(err):gsub("^TLS: ", "")) end
-  return { cert = cert, key = key, fingerprint = assert(core.tls_fingerprint(cert)) }
+  return { cert = cert, key = key, fingerprint = assert(core.tls.fingerprint(cert)) }
 end
 
 -- The URL clients use.

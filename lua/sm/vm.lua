@@ -31,10 +31,10 @@ local cjson = require "cjson"
 local M = {}
 
 -- The VMM's limits (src/vmm/vm.h, vmm.h, vmm-opts.h), read from the C core.
-M.MIN_MEMORY_MIB, M.MAX_MEMORY_MIB = core.limits.min_memory_mib, core.limits.max_memory_mib
-M.MAX_VCPUS = core.limits.max_vcpus
-M.CMDLINE_MAX = core.limits.cmdline_max
-M.MAX_DISKS = core.limits.max_disks	-- virtio-blk slots of every VM (docs/vmm.md): layers + volumes + disks
+M.MIN_MEMORY_MIB, M.MAX_MEMORY_MIB = core.sys.limits.min_memory_mib, core.sys.limits.max_memory_mib
+M.MAX_VCPUS = core.sys.limits.max_vcpus
+M.CMDLINE_MAX = core.sys.limits.cmdline_max
+M.MAX_DISKS = core.sys.limits.max_disks	-- virtio-blk slots of every VM (docs/vmm.md): layers + volumes + disks
 
 -- Kernel command line policy: quiet console, reboot through the keyboard
 -- controller on panic, no busy timers, and both UARTs (ttyS1 is the init
@@ -49,7 +49,7 @@ local env = util.env
 
 -- Guest kernel and initramfs: $SM_KERNEL / $SM_INITRAMFS, else the built ones.
 function M.assets()
-  local guest = core.paths().guest
+  local guest = core.sys.paths().guest
   return env("SM_KERNEL") or (guest .. "/vmlinux"), env("SM_INITRAMFS") or (guest .. "/initramfs.cpio")
 end
 
@@ -73,16 +73,16 @@ local function check_int(name, v, lo, hi, unit)
 end
 
 local function check_file(what, path, hint)
-  local ok, err = core.access(path, "r")
-  if not ok then errors.fail(string.format("%s %s: %s%s", what, path, err, hint or "")) end
+  local ok, err = core.fs.access(path, "r")
+  if not ok then errors.fail(string.format("%s %s%s", what, err, hint or "")) end	-- err names the path
 end
 
 -- What is wrong with /dev/kvm for this user (a message saying how to fix
 -- it), or nil and the device path when it can be opened read-write.
 function M.kvm_problem()
   local dev = env("SM_KVM_DEVICE") or "/dev/kvm"
-  local problem = core.kvm_problem(dev)
-  if not problem then return nil, dev end
+  local ok, problem = core.sys.kvm_check(dev)
+  if ok then return nil, dev end
   return problem
 end
 
@@ -172,7 +172,7 @@ end
 -- `sm vmm` arguments: how to start (kernel or snapshot), disks, then the workload.
 -- sm-vmm (the VMM alone, quicker to start) when built, else `sm vmm`
 function M.vmm_command()
-  local p = core.paths()
+  local p = core.sys.paths()
   if p.vmm then return { p.vmm } end
   return { p.exe, "vmm" }
 end
@@ -189,11 +189,11 @@ function M.profile_file()
   local path = env("SM_PROFILE")
   if not path then return nil end
   local n = #M.profiled + 1
-  local st = core.stat(path)
+  local st = core.fs.stat(path)
   local file
   if path:sub(-1) == "/" or (st and st.type == "dir") then
-    if not st then core.mkdir(path, tonumber("755", 8)) end
-    file = string.format("%s/vm-%d-%d.prof", path:gsub("/+$", ""), core.getpid(), n)
+    if not st then core.fs.mkdir(path, tonumber("755", 8)) end
+    file = string.format("%s/vm-%d-%d.prof", path:gsub("/+$", ""), core.sys.getpid(), n)
   else
     file = n == 1 and path or (path .. "." .. n)
   end
@@ -256,7 +256,7 @@ VM.__index = VM
 local function spawn(o, start, console)
   local mode = (console or "inherit") == "capture" and "pipe" or console or "inherit"
   o.control = not o.detached		-- vm:snapshot() talks to the VMM through it
-  local proc = core.spawn(vmm_argv(o, start), { stdout = mode, stderr = mode, status = true,
+  local proc = core.proc.spawn(vmm_argv(o, start), { stdout = mode, stderr = mode, status = true,
     die_with_parent = not o.detached, control = o.control })
   return setmetatable({ proc = proc, opts = o }, VM)
 end
@@ -264,9 +264,9 @@ end
 -- ---- boot snapshots ----
 
 function M.snapshots_dir()
-  local root, err = core.oci_cache_dir()
+  local root, err = core.oci.cache_dir()
   local dir = root and root .. "/boot-snapshots"
-  if root then root, err = core.mkdir(dir, tonumber("700", 8)) end
+  if root then root, err = core.fs.mkdir(dir, tonumber("700", 8)) end
   if not root then
     errors.fail("cache directory: " .. tostring(err) .. " — set SM_CACHE_DIR or XDG_CACHE_HOME to a directory you own")
   end
@@ -276,14 +276,14 @@ end
 -- sha256 of a file, remembered by path, size and mtime so the 17 MB kernel
 -- is not hashed on every boot.
 local function file_hash(dir, path)
-  local st = assert(core.stat(path))
+  local st = assert(core.fs.stat(path))
   local memo = string.format("%s/hash-%s", dir, (path:gsub("[^%w]", "_")))
   local stamp = string.format("%d %d ", st.size, st.mtime_ns)
   local f = io.open(memo)
   local line = f and f:read("l")
   if f then f:close() end
   if line and line:sub(1, #stamp) == stamp then return line:sub(#stamp + 1) end
-  local h = assert(core.sha256_file(path))
+  local h = assert(core.digest.sha256_file(path))
   f = io.open(memo .. ".tmp", "w")
   if f then f:write(stamp, h, "\n") f:close() os.rename(memo .. ".tmp", memo) end
   return h
@@ -299,15 +299,15 @@ function M.boot_snapshot(o)
   -- with egress the guest has eth0 (any policy: it is not guest state);
   -- egress2: the device offers GUEST_CSUM, negotiated at boot
   if o.egress then key = key .. "|egress2" end
-  local snap = dir .. "/" .. core.sha256(key):sub(8, 23)
-  if core.stat(snap .. "/metadata.json") then
+  local snap = dir .. "/" .. core.digest.sha256(key):sub(8, 23)
+  if core.fs.stat(snap .. "/metadata.json") then
     trace("boot snapshot %s: restoring", snap)
     return snap
   end
-  local lock = assert(core.lock(snap .. ".lock"))
-  if not core.stat(snap .. "/metadata.json") then
+  local lock = assert(core.fs.lock(snap .. ".lock"))
+  if not core.fs.stat(snap .. "/metadata.json") then
     trace("boot snapshot %s: booting the kernel to create it", snap)
-    if core.isatty(2) then		-- a person is waiting; scripts get no chatter
+    if core.tty.isatty(2) then		-- a person is waiting; scripts get no chatter
       io.stderr:write("sm: first use of this guest: booting it once to save a boot snapshot (about a minute here)\n")
     end
     local argv = boot_argv(o)
@@ -365,7 +365,7 @@ function M.restore(dir, opts)
     snapshot_after_ms = opts.snapshot_after_ms, snapshot_to = opts.snapshot_to,
     vsock_uds = opts.vsock_uds, cid = opts.cid, detached = opts.detached, standby = opts.standby,
     no_snapshots = opts.no_snapshots }
-  if not core.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
+  if not core.fs.stat(dir) then errors.fail("snapshot " .. dir .. ": no such directory") end
   o.egress = M.restore_egress(dir, opts.egress)
   if o.standby and o.detached then errors.usage_error("a standby VM waits for go from its parent: it cannot be detached") end
   o.disks, o.init = M.guest_config(opts, false)
@@ -456,14 +456,14 @@ function VM:snapshot(dir, timeout)
   if self.opts.no_snapshots then return nil, "this VM was restored with no_snapshots" end
   local ok, err = self.proc:send("snapshot " .. dir .. "\n")
   if not ok then return nil, err end
-  local deadline = core.monotime() + (timeout or 60)
+  local deadline = core.sys.monotime() + (timeout or 60)
   repeat
     for line in self.proc:buffered("status"):gmatch("[^\n]+") do
       local how, msg = line:match("^snapshotted (%a+) msg=(.*)$")
       if how == "ok" and msg == dir then return true end
       if how == "error" and msg:find(dir, 1, true) then return nil, msg end
     end
-    local left = deadline - core.monotime()
+    local left = deadline - core.sys.monotime()
     if left <= 0 then return nil, "timeout" end
     local _, why = self.proc:expect("snapshotted ", math.min(left, 0.2), "status")
     if why == "eof" then return nil, self:ended_how() end   -- it died mid-write: no need to wait on
@@ -483,13 +483,13 @@ end
 -- Waits until guest init has prepared the rootfs and waits for its workload
 -- (a boot with a rootfs and no argv): true, or nil and why.
 function VM:wait_prepared(timeout)
-  local deadline = core.monotime() + (timeout or 60)
+  local deadline = core.sys.monotime() + (timeout or 60)
   repeat
     local status = self.proc:buffered("status")
     if status:find("prepared ", 1, true) then return true end
     local last = status:match("end=[^\n]*")
     if last then return nil, "the VM ended: " .. last end
-    local left = deadline - core.monotime()
+    local left = deadline - core.sys.monotime()
     if left <= 0 then return nil, "timeout" end
     self.proc:expect("prepared ", math.min(left, 0.2), "status")
   until false
@@ -500,7 +500,7 @@ end
 -- the whole wait from here.
 function VM:go()
   if not self.opts.standby then return nil, "this VM was not restored as a standby" end
-  return self.proc:send(string.format("go %d\n", math.floor(core.monotime() * 1e9)))
+  return self.proc:send(string.format("go %d\n", math.floor(core.sys.monotime() * 1e9)))
 end
 
 function VM:kill(sig) return self.proc:kill(sig or 15) end
@@ -561,17 +561,17 @@ end
 
 -- Polls the agent's listener check (each question is one vsock round trip).
 function VM:wait_listener(port, timeout)
-  local deadline = core.monotime() + (timeout or 30)
+  local deadline = core.sys.monotime() + (timeout or 30)
   repeat
     if agent.listening(uds(self), port, 10) then return true end
-    core.sleep(0.2)
-  until core.monotime() >= deadline
+    core.sys.sleep(0.2)
+  until core.sys.monotime() >= deadline
   return nil, "timeout"
 end
 
 function VM:wait_agent(timeout)
-  local deadline = core.monotime() + (timeout or 120)
-  local err, t0 = nil, core.monotime()
+  local deadline = core.sys.monotime() + (timeout or 120)
+  local err, t0 = nil, core.sys.monotime()
   repeat
     local v
     v, err = agent.ping(uds(self), 5)
@@ -585,8 +585,8 @@ function VM:wait_agent(timeout)
       if r then return nil, "the VM ended before its agent answered" end
     end
     -- a restored agent answers within a few hundred ms; a booting one takes a while
-    core.sleep(core.monotime() - t0 < 3 and 0.01 or 0.5)
-  until core.monotime() >= deadline
+    core.sys.sleep(core.sys.monotime() - t0 < 3 and 0.01 or 0.5)
+  until core.sys.monotime() >= deadline
   return nil, "the guest agent did not answer in time (" .. tostring(err) .. ")"
 end
 
@@ -599,7 +599,7 @@ function M.runtime_dir()
   elseif env("XDG_STATE_HOME") then dir = env("XDG_STATE_HOME") .. "/sm/run"
   else dir = (env("HOME") or errors.fail("HOME is not set")) .. "/.local/state/sm/run" end
   for _, d in ipairs({ dir, dir .. "/vms" }) do
-    local ok, err = core.private_dir(d)
+    local ok, err = core.fs.private_dir(d)
     check(ok, err, "runtime directory")
   end
   return dir
@@ -615,7 +615,7 @@ end
 local read_file = util.read_file
 
 local function alive(pid)
-  return pid and core.kill_pid(pid, 0) ~= nil
+  return pid and core.proc.kill(pid, 0) ~= nil
 end
 
 -- A running detached VM by name, or nil, why.
@@ -636,8 +636,8 @@ end
 function M.list_detached()
   local names = {}
   local root = M.runtime_dir() .. "/vms"
-  for _, name in ipairs(core.readdir(root) or {}) do
-    if M.attach(name) then names[#names + 1] = name else core.rmtree(root .. "/" .. name) end
+  for _, name in ipairs(core.fs.readdir(root) or {}) do
+    if M.attach(name) then names[#names + 1] = name else core.fs.rmtree(root .. "/" .. name) end
   end
   table.sort(names)
   return names
@@ -650,8 +650,8 @@ end
 function M.start_detached(name, opts)
   local dir = M.vm_dir(name)
   if M.attach(name) then errors.fail("a VM named '" .. name .. "' is already running — sm stop " .. name) end
-  core.rmtree(dir)
-  local ok, err = core.private_dir(dir)
+  core.fs.rmtree(dir)
+  local ok, err = core.fs.private_dir(dir)
   check(ok, err, "VM directory")
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
@@ -664,7 +664,7 @@ function M.start_detached(name, opts)
     return M.boot(o)
   end)
   if not started then
-    core.rmtree(dir)	-- nothing half-made is left to find
+    core.fs.rmtree(dir)	-- nothing half-made is left to find
     error(vm, 0)
   end
   local f = assert(io.open(dir .. "/vmm.pid", "w"))
@@ -690,12 +690,12 @@ end
 function VM:stop(grace)
   local pid = self.vmm_pid or self:pid()
   agent.stop(uds(self), 15, 5)
-  local deadline = core.monotime() + (grace or 10)
-  while running(self) and core.monotime() < deadline do core.sleep(0.1) end
+  local deadline = core.sys.monotime() + (grace or 10)
+  while running(self) and core.sys.monotime() < deadline do core.sys.sleep(0.1) end
   local killed = running(self)
-  if killed then core.kill_pid(pid, 9) end
+  if killed then core.proc.kill(pid, 9) end
   if killed and self.proc then self.proc:wait(10) end
-  if self.dir then core.rmtree(self.dir) end
+  if self.dir then core.fs.rmtree(self.dir) end
   return killed and "killed" or "stopped"
 end
 

@@ -34,16 +34,16 @@ local function echo(port, mib)
   local data = pattern(mib * 1024 * 1024)
   local s = v:connect(port, 60)
   local sent, got, parts = 0, 0, {}
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local stall_until = t0 + 3		-- the reader stalls for the first 3 s
   local deadline = t0 + 900
-  while got < #data and core.monotime() < deadline do
+  while got < #data and core.sys.monotime() < deadline do
     if sent < #data then
       local n = assert(s:send(data:sub(sent + 1, sent + 65536), 0.05))
       sent = sent + n
       if sent == #data then s:shutdown() end
     end
-    if core.monotime() >= stall_until or sent == #data then
+    if core.sys.monotime() >= stall_until or sent == #data then
       local d, err = s:recv(262144, sent < #data and 0 or 5)
       if d == "" then break end
       if d then
@@ -54,7 +54,7 @@ local function echo(port, mib)
       end
     end
   end
-  local secs = core.monotime() - t0
+  local secs = core.sys.monotime() - t0
   local back = table.concat(parts)
   out("sent", sent)
   out("received", #back)
@@ -102,7 +102,7 @@ local function churn(n)
   v:exec{ argv = { "/bin/true" } }	-- warm: the agent's first connection
   local fds0, rss0 = vmm_stats()
   for i = 1, n do
-    local s = core.unix_connect(uds)
+    local s = core.net.unix_connect(uds)
     if s then
       if i % 2 == 0 then s:send("CONNECT 1024\n", 1) end
       s:close()
@@ -111,7 +111,7 @@ local function churn(n)
   -- the guest answers the REQUESTs it got; give it time, then check
   local fds, rss
   for _ = 1, 120 do
-    core.sleep(1)
+    core.sys.sleep(1)
     fds, rss = vmm_stats()
     if fds <= fds0 then break end
   end
@@ -125,7 +125,7 @@ local function churn(n)
 end
 
 local function garbage()
-  local s = assert(core.unix_connect(v.opts.vsock_uds))
+  local s = assert(core.net.unix_connect(v.opts.vsock_uds))
   s:send("GET / HTTP/1.0\r\n\r\n", 1)
   local d, err = s:recv(100, 10)
   out("closed", d == "" or (d == nil and err ~= "timeout"))
@@ -142,12 +142,12 @@ local function sink(port, mib)
   assert(v:wait_listener(port, 120))
   local _, rss0 = vmm_stats()
   local s = v:connect(port, 60)
-  local chunk, sent, idle_since = string.rep("s", 65536), 0, core.monotime()
-  local deadline = core.monotime() + 300
-  while sent < mib * 1048576 and core.monotime() < deadline do
+  local chunk, sent, idle_since = string.rep("s", 65536), 0, core.sys.monotime()
+  local deadline = core.sys.monotime() + 300
+  while sent < mib * 1048576 and core.sys.monotime() < deadline do
     local n = s:send(chunk, 0.5)
-    if n and n > 0 then sent, idle_since = sent + n, core.monotime()
-    elseif core.monotime() - idle_since > 5 then break end   -- stalled for 5 s: flow control holds
+    if n and n > 0 then sent, idle_since = sent + n, core.sys.monotime()
+    elseif core.sys.monotime() - idle_since > 5 then break end   -- stalled for 5 s: flow control holds
   end
   local _, rss = vmm_stats()
   out("taken_kb", sent // 1024)
@@ -160,20 +160,20 @@ local function sink(port, mib)
 end
 
 local function flood(secs)
-  local exe = core.paths().exe
+  local exe = core.sys.paths().exe
   local _, rss0 = vmm_stats()
-  local p = core.spawn({ exe, "exec", name, "--", "/bin/sh", "-c", "exec yes flood" }, { stdout = "pipe", stderr = "null" })
+  local p = core.proc.spawn({ exe, "exec", name, "--", "/bin/sh", "-c", "exec yes flood" }, { stdout = "pipe", stderr = "null" })
   local peak = rss0
-  local t_end = core.monotime() + secs
-  while core.monotime() < t_end do     -- p's pipe is never read: it fills, then sm exec blocks
-    core.sleep(0.5)
+  local t_end = core.sys.monotime() + secs
+  while core.sys.monotime() < t_end do     -- p's pipe is never read: it fills, then sm exec blocks
+    core.sys.sleep(0.5)
     local _, rss = vmm_stats()
     if rss > peak then peak = rss end
   end
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local other = v:exec{ argv = { "/bin/echo", "second" }, timeout = 60 }
   out("second_exec", other and other.stdout or "none")
-  out("second_exec_s", string.format("%.1f", core.monotime() - t0))
+  out("second_exec_s", string.format("%.1f", core.sys.monotime() - t0))
   p:kill(9)
   p:wait(10)
   out("rss_before_kb", rss0)
@@ -187,16 +187,16 @@ end
 -- connect timeout), and holds one fd per connection it relays.
 local function connflood(n)
   local port = 5000
-  local l = assert(core.unix_listen(v.opts.vsock_uds .. "_" .. port))
+  local l = assert(core.net.unix_listen(v.opts.vsock_uds .. "_" .. port))
   local held = {}
   local fds0, rss0 = vmm_stats()
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local launched = v:exec{ argv = { "/bin/sh", "-c", string.format("sm-vsock-flood %d %d >/tmp/vf.out 2>&1 &", n, port) },
     timeout = 60 }
-  out("launch", string.format("exit %s in %.1f s", tostring(launched.code), core.monotime() - t0))
+  out("launch", string.format("exit %s in %.1f s", tostring(launched.code), core.sys.monotime() - t0))
   local report, fds_peak, polls = nil, fds0, 0
-  local deadline = core.monotime() + 240
-  while not report and core.monotime() < deadline do
+  local deadline = core.sys.monotime() + 240
+  while not report and core.sys.monotime() < deadline do
     for _ = 1, 300 do       -- accept what the VMM relays, and hold it
       local s = l:accept(0.01)
       if not s then break end
@@ -222,7 +222,7 @@ local function connflood(n)
   l:close()
   local fds_end
   for _ = 1, 60 do
-    core.sleep(0.5)
+    core.sys.sleep(0.5)
     fds_end = vmm_stats()
     if fds_end <= fds0 then break end
   end

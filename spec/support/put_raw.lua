@@ -17,7 +17,7 @@ end
 
 -- Sends frames, returns the reply: "OK <n>" | "ERROR <msg>" | the receive error.
 local function send(...)
-  local s = assert(core.vsock_connect(uds, agent.PORT, 10))
+  local s = assert(core.net.vsock_connect(uds, agent.PORT, 10))
   for _, f in ipairs({ ... }) do s:send(f, 10) end
   local t, p = agent.read_frame(s, 30)
   s:close()
@@ -34,11 +34,11 @@ out("unended", send(entry(1, "/tmp/raw-a"), agent.frame(T.DATA, "x"), agent.fram
 out("nolinktarget", send(entry(3, "/tmp/raw-l")))
 out("ok", send(entry(1, "/tmp/raw-b"), agent.frame(T.DATA, "hi"), agent.frame(T.DATA), agent.frame(T.DONE)))
 -- the host hangs up in the middle of a file: nothing at the path, no temporary
-local s = assert(core.vsock_connect(uds, agent.PORT, 10))
+local s = assert(core.net.vsock_connect(uds, agent.PORT, 10))
 s:send(entry(1, "/tmp/raw-cut/f") .. agent.frame(T.DATA, "half"), 10)
-core.sleep(0.5)
+core.sys.sleep(0.5)
 s:close()
-core.sleep(0.5)
+core.sys.sleep(0.5)
 local r = v:exec{ argv = { "/bin/sh", "-c", "ls -a /tmp/raw-cut | tr '\\n' ' '; cat /tmp/raw-b; echo; test -e /tmp/raw-a || echo no-a" } }
 out("after", r.stdout)
 return 0

@@ -40,7 +40,7 @@ held:close()
 src:kill(9)
 src:wait(30)
 
-local vms, t0 = {}, core.monotime()
+local vms, t0 = {}, core.sys.monotime()
 for i = 1, n do
   vms[i] = vm.restore(dir .. "/snap", { vsock_uds = string.format("%s/r%d.sock", dir, i), cid = 3 + i,
     console = "capture" })
@@ -48,7 +48,7 @@ end
 local passed = 0
 for i, v in ipairs(vms) do
   local agent_ok = v:wait_agent(60)
-  if i == 1 then out("first_agent_ms", string.format("%.0f", (core.monotime() - t0) * 1000)) end
+  if i == 1 then out("first_agent_ms", string.format("%.0f", (core.sys.monotime() - t0) * 1000)) end
   local r = agent_ok and v:exec{ argv = { "/bin/sh", "-c", "echo restored-" .. i } }
   local exec_ok = r and r.code == 0 and r.stdout == "restored-" .. i .. "\n"
   local http_ok = agent_ok and get(v, 8080)

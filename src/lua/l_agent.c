@@ -1,15 +1,16 @@
 /*
- * sm.core's side of the guest agent protocol (docs/agent-protocol.md): the
- * one codec in src/net/agent-proto.c, exposed so lua/sm/agent.lua builds no
- * frame of its own.
+ * sm.core.agent: the host's side of the guest agent protocol
+ * (docs/agent-protocol.md): the one codec in src/net/agent-proto.c, exposed
+ * so lua/sm/agent.lua builds no frame of its own.  agent.exec (l_exec.c)
+ * and agent.put (l_put.c) complete the group.
  *
- *   core.agent_proto                      -> { VERSION=, PORT=, HDR_LEN=, MAX_PAYLOAD=, types = { EXEC=1, ... } }
- *   core.agent_frame(type, payload)       -> frame | nil, "agent frame: ...", EMSGSIZE
- *   core.agent_exec_frame(req)            -> EXEC frame | nil, "exec: ...", EINVAL
+ *   agent.proto                      -> { VERSION=, PORT=, HDR_LEN=, MAX_PAYLOAD=, types = { EXEC=1, ... } }
+ *   agent.frame(type, payload)       -> frame | nil, "agent frame: ...", EMSGSIZE
+ *   agent.exec_frame(req)            -> EXEC frame | nil, "exec: ...", EINVAL
  *       req = { argv = {...}, env = {"K=V",...}, cwd =, user =, tty =, rows =, cols = }
- *   core.agent_put_frame(entry)           -> PUT frame | nil, "put: ...", EINVAL
+ *   agent.put_frame(entry)           -> PUT frame | nil, "put: ...", EINVAL
  *       entry = { kind = "file"|"dir"|"symlink", path =, owner =, target =, mode =, mtime =, keep = }
- *   core.agent_header(8 bytes)            -> type, len | nil, "agent frame: why", EPROTO
+ *   agent.header(8 bytes)            -> type, len | nil, "agent frame: why", EPROTO
  */
 #include <errno.h>
 #include <string.h>
@@ -126,18 +127,33 @@ static int l_exec_frame(lua_State *L)
 	return 1;
 }
 
+/* entry.kind as AGENT_PUT_FILE.., or -1 */
+static int put_kind(lua_State *L)
+{
+	static const char *const kinds[] = { "file", "dir", "symlink" };
+	const char *k;
+	int kind = -1;
+
+	lua_getfield(L, 1, "kind");
+	k = lua_tostring(L, -1);
+	for (int i = 0; k && i < 3; i++)
+		if (!strcmp(k, kinds[i]))
+			kind = AGENT_PUT_FILE + i;
+	lua_pop(L, 1);
+	return kind;
+}
+
 static int l_put_frame(lua_State *L)
 {
-	static const char *const kinds[] = { "file", "dir", "symlink", NULL };
 	static uint8_t buf[AGENT_HDR_LEN + AGENT_MAX_PAYLOAD];
 	struct agent_put e = { 0 };
 	const char *why = NULL;
-	int n;
+	int n, kind;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_getfield(L, 1, "kind");
-	e.kind = (uint8_t)(luaL_checkoption(L, -1, NULL, kinds) + AGENT_PUT_FILE);
-	lua_pop(L, 1);
+	if ((kind = put_kind(L)) < 0)
+		return l_core__fail(L, "put", "kind must be \"file\", \"dir\" or \"symlink\"", EINVAL);
+	e.kind = (uint8_t)kind;
 	lua_getfield(L, 1, "path");
 	e.path = lua_isnil(L, -1) ? (lua_pop(L, 1), NULL) : req_str(L, &why);
 	e.owner = opt_str(L, "owner", &why);
@@ -203,12 +219,12 @@ static void push_proto(lua_State *L)
 void l_agent__register(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "agent_frame", l_frame }, { "agent_exec_frame", l_exec_frame }, { "agent_header", l_header },
-		{ "agent_put_frame", l_put_frame },
+		{ "frame", l_frame }, { "exec_frame", l_exec_frame }, { "header", l_header },
+		{ "put_frame", l_put_frame },
 		{ NULL, NULL },
 	};
 
 	luaL_setfuncs(L, fns, 0);
 	push_proto(L);
-	lua_setfield(L, -2, "agent_proto");
+	lua_setfield(L, -2, "proto");
 }

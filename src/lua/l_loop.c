@@ -1,18 +1,20 @@
 /*
- * sm.core event loop: the daemon's one libuv loop, seen from Lua as
- * callbacks (lua/sm/loop.lua turns them into coroutines that look blocking).
+ * sm.core.loop: the daemon's one libuv loop, seen from Lua as callbacks
+ * (lua/sm/loop.lua turns them into coroutines that look blocking).
  *
- *   ok, err = core.loop_run()        -- until core.loop_stop() or nothing is left;
+ *   ok, err = loop.run()             -- until loop.stop() or nothing is left;
  *                                    -- a callback's error stops it: nil, err
- *   core.loop_stop()
- *   t = core.timer(ms, fn [, repeat_ms])   -- fn() after ms (then every repeat_ms)
- *   w = core.watch_fd(fd, fn [, borrow])  -- fn() whenever fd is readable (e.g. a pidfd);
+ *                                    -- (the error value as raised, not a message)
+ *   loop.stop()
+ *   t = loop.timer(ms, fn [, repeat_ms])   -- fn() after ms (then every repeat_ms)
+ *   w = loop.watch_fd(fd, fn [, borrow])  -- fn() whenever fd is readable (e.g. a pidfd);
  *                                    -- owns and closes fd, unless borrow (a socket
  *                                    -- its sm.core object closes: close w first)
- *   r = core.read_lines(fd, fn)      -- fn(line) per line (no "\n"; over 4 KiB: in
+ *   r = loop.read_lines(fd, fn)      -- fn(line) per line (no "\n"; over 4 KiB: in
  *                                    -- pieces), fn(nil) at EOF; owns and closes fd
- *   s = core.on_signal(signo, fn)    -- fn(signo)
+ *   s = loop.on_signal(signo, fn)    -- fn(signo)
  *   h:close()                        -- any of them; safe twice
+ * The constructors fail with nil, "what: message", errno (a bad fd or signo).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +51,7 @@ struct lh_ud {
 	struct lh *h;
 };
 
-static lua_State *running_L;		/* the thread inside core.loop_run */
+static lua_State *running_L;		/* the thread inside core.loop.run */
 static int error_ref = LUA_NOREF;
 
 uv_loop_t *l_loop__uv(void)
@@ -152,7 +154,7 @@ static int l_loop_run(lua_State *L)
 	lua_State *outer = running_L;
 
 	if (outer)
-		return luaL_error(L, "loop_run: the loop is already running");
+		return luaL_error(L, "loop.run: the loop is already running");
 	running_L = L;
 	uv_run(l_loop__uv(), UV_RUN_DEFAULT);
 	running_L = NULL;
@@ -367,7 +369,7 @@ static const luaL_Reg handle_methods[] = {
 };
 
 static const luaL_Reg fns[] = {
-	{ "loop_run", l_loop_run }, { "loop_stop", l_loop_stop }, { "timer", l_timer },
+	{ "run", l_loop_run }, { "stop", l_loop_stop }, { "timer", l_timer },
 	{ "watch_fd", l_watch_fd }, { "read_lines", l_read_lines }, { "on_signal", l_on_signal },
 	{ NULL, NULL },
 };

@@ -1,6 +1,14 @@
-/* sm.core OCI primitives (registry client, layer cache, layer images).
- * Thin and exact: values in, tables out, `nil, message, errno` on failure
- * (the message names its subject: the reference, layer, blob or file). */
+/*
+ * sm.core.oci: OCI primitives (registry client, layer cache, layer images).
+ * Thin and exact: values in, tables out, nil, "what: message", errno on
+ * failure (src/oci's message names its subject: the reference, layer, blob
+ * or file).
+ *
+ *   oci.parse_ref(s)         -> "host/repo:tag", { host=, repo=, tag=, digest= }
+ *   oci.pull(src, { insecure = bool, progress = fn(digest, done, total) }) -> image
+ *   oci.convert_layer(tar_path, out_path [, "erofs"|"squashfs"]) -> { entries=, bytes= }
+ *   oci.cache_dir()          -> path (created)
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -13,12 +21,15 @@
 #include "oci/layer.h"
 #include "oci/ref.h"
 
-static int fail(lua_State *L, int r)
+/* src/oci's message, or what: strerror when it left none */
+static int fail(lua_State *L, const char *what, int r)
 {
 	const char *msg = oci_err__msg();
 
+	if (!msg || !*msg)
+		return l_core__fail(L, what, NULL, -r);
 	lua_pushnil(L);
-	lua_pushstring(L, msg && *msg ? msg : strerror(-r));
+	lua_pushstring(L, msg);
 	lua_pushinteger(L, -r);
 	return 3;
 }
@@ -39,15 +50,17 @@ static void set_strv(lua_State *L, const char *k, char **v)
 	lua_setfield(L, -2, k);
 }
 
-/* core.oci_parse_ref(s) -> "host/repo:tag", { host=, repo=, tag=, digest= } */
 static int l_parse_ref(lua_State *L)
 {
+	const char *s = luaL_checkstring(L, 1);
 	struct oci_ref ref;
 	char buf[1200];
-	int r = oci_ref__parse(luaL_checkstring(L, 1), &ref);
+	int r;
 
+	oci_err__clear();
+	r = oci_ref__parse(s, &ref);
 	if (r < 0)
-		return fail(L, r);
+		return fail(L, "image reference", r);
 	oci_ref__format(&ref, buf, sizeof(buf));
 	lua_pushstring(L, buf);
 	lua_createtable(L, 0, 4);
@@ -110,7 +123,6 @@ static void progress(void *ud, const char *digest, int64_t done, int64_t total)
 		lua_pop(L, 1);
 }
 
-/* core.oci_pull(src, { insecure=bool, progress=fn(digest, done, total) }) -> image */
 static int l_pull(lua_State *L)
 {
 	const char *src = luaL_checkstring(L, 1);
@@ -131,17 +143,18 @@ static int l_pull(lua_State *L)
 		o.progress = progress;
 		o.ud = L;
 	}
+	oci_err__clear();
 	r = oci_image__pull(src, &o, &img);
 	if (r < 0)
-		return fail(L, r);
+		return fail(L, src, r);
 	push_image(L, &img);
 	oci_image__free(&img);
 	return 1;
 }
 
-/* core.oci_convert_layer(tar_path, out_path[, "erofs"|"squashfs"]) -> { entries=, bytes= } */
 static int l_convert_layer(lua_State *L)
 {
+	const char *tar = luaL_checkstring(L, 1), *out = luaL_checkstring(L, 2);
 	struct oci_layer_stats st = { 0 };
 	enum oci_layer_fmt fmt;
 	int r;
@@ -149,9 +162,9 @@ static int l_convert_layer(lua_State *L)
 	oci_err__clear();
 	r = lua_isnoneornil(L, 3) ? oci_layer__default_fmt(&fmt) : oci_layer__parse_fmt(luaL_checkstring(L, 3), &fmt);
 	if (r == 0)
-		r = oci_layer__convert_file(luaL_checkstring(L, 1), luaL_checkstring(L, 2), fmt, &st);
+		r = oci_layer__convert_file(tar, out, fmt, &st);
 	if (r < 0)
-		return fail(L, r);
+		return fail(L, tar, r);
 	lua_createtable(L, 0, 2);
 	lua_pushinteger(L, (lua_Integer)st.entries);
 	lua_setfield(L, -2, "entries");
@@ -160,22 +173,23 @@ static int l_convert_layer(lua_State *L)
 	return 1;
 }
 
-/* core.oci_cache_dir() -> path (created) */
 static int l_cache_dir(lua_State *L)
 {
-	int r = oci_cache__init();
+	int r;
 
+	oci_err__clear();
+	r = oci_cache__init();
 	if (r < 0)
-		return fail(L, r);
+		return fail(L, "image cache", r);
 	lua_pushstring(L, oci_cache__root());
 	return 1;
 }
 
 static const luaL_Reg fns[] = {
-	{ "oci_parse_ref", l_parse_ref },
-	{ "oci_pull", l_pull },
-	{ "oci_convert_layer", l_convert_layer },
-	{ "oci_cache_dir", l_cache_dir },
+	{ "parse_ref", l_parse_ref },
+	{ "pull", l_pull },
+	{ "convert_layer", l_convert_layer },
+	{ "cache_dir", l_cache_dir },
 	{ NULL, NULL },
 };
 

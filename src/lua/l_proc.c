@@ -1,9 +1,9 @@
 /*
- * sm.core child processes: spawn with pipes, wait with a timeout, kill.
+ * sm.core.proc: child processes — spawn with pipes, wait with a timeout, kill.
  * `sm vmm` runs through this (one VM per process), and so will the daemon's
  * workers.  Pipes are drained while waiting so a chatty child never blocks.
  *
- *   p = core.spawn(argv, { stdout = "pipe"|"inherit"|"null"|"file:PATH", stderr = ...,
+ *   p = proc.spawn(argv, { stdout = "pipe"|"inherit"|"null"|"file:PATH", stderr = ...,
  *                          stdin = "inherit"|"null"|"pipe", status = true, env = { K = "v" },
  *                          die_with_parent = true, setsid = true })
  *   res = p:wait(timeout_s)   -- { code=, signal=, stdout=, stderr=, status= } | nil, "timeout"
@@ -12,9 +12,12 @@
  *   p:send(bytes [, "stdin"]) -- to the child's control pipe (fd 4, opts.control = true),
  *                                or its stdin (opts.stdin = "pipe")
  *   p:kill(signo); p:pid()
- *   fd = p:pidfd()            -- readable once the child has exited (for core.watch_fd)
+ *   fd = p:pidfd()            -- readable once the child has exited (for loop.watch_fd)
  *   fd = p:take_fd("stdout"|"stderr"|"status") -- the pipe's read end, now the caller's
- *                                    (e.g. for core.read_lines); p:wait no longer reads it
+ *                                    (e.g. for loop.read_lines); p:wait no longer reads it
+ *   proc.kill(pid [, signo=SIGTERM]) -> true  -- any process, e.g. a detached VMM's
+ * Failing calls return nil, "what: message", errno; p:wait and p:expect's
+ * timeouts are nil, "timeout" (and p:expect's end of output nil, "eof").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -190,6 +193,9 @@ static int l_spawn(lua_State *L)
 	argv = build_argv(L, 1);
 	if (!argv[0])
 		return luaL_argerror(L, 1, "empty argv");
+	/* execv searches no PATH: what access sees is what the child would run */
+	if (access(argv[0], X_OK) < 0)
+		return l_core__fail(L, argv[0], NULL, errno);
 	modes[P_OUT] = opt_mode(L, 2, "stdout", "inherit");
 	modes[P_ERR] = opt_mode(L, 2, "stderr", "inherit");
 	lua_getfield(L, 2, "status");
@@ -387,11 +393,9 @@ static int l_send(lua_State *L)
 		data += n;
 		len -= (size_t)n;
 	}
-	if (len) {
-		lua_pushnil(L);
-		lua_pushstring(L, fd < 0 ? "send: no such pipe to the child" : strerror(errno));
-		return 2;
-	}
+	if (len)
+		return fd < 0 ? l_core__fail(L, "send", "no such pipe to the child", EBADF)
+			      : l_core__fail(L, "send", NULL, errno);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -401,11 +405,8 @@ static int l_kill(lua_State *L)
 	struct proc *p = luaL_checkudata(L, 1, PROC_MT);
 	int sig = (int)luaL_optinteger(L, 2, SIGTERM);
 
-	if (!p->reaped && kill(p->pid, sig) < 0 && errno != ESRCH) {
-		lua_pushnil(L);
-		lua_pushstring(L, strerror(errno));
-		return 2;
-	}
+	if (!p->reaped && kill(p->pid, sig) < 0 && errno != ESRCH)
+		return l_core__fail(L, "kill", NULL, errno);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -476,9 +477,26 @@ static const luaL_Reg proc_methods[] = {
 	{ NULL, NULL },
 };
 
+/* Any pid, not only our children; pid <= 0 (a whole group) is refused. */
+static int l_kill_pid(lua_State *L)
+{
+	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+	int sig = (int)luaL_optinteger(L, 2, SIGTERM);
+	char what[32];
+
+	snprintf(what, sizeof(what), "kill %d", (int)pid);
+	if (pid <= 0)
+		return l_core__fail(L, what, "not a single process", EINVAL);
+	if (kill(pid, sig) < 0)
+		return l_core__fail(L, what, NULL, errno);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 void l_proc__register(lua_State *L)
 {
+	static const luaL_Reg fns[] = { { "spawn", l_spawn }, { "kill", l_kill_pid }, { NULL, NULL } };
+
 	l_core__class(L, PROC_MT, proc_methods, l_gc);
-	lua_pushcfunction(L, l_spawn);
-	lua_setfield(L, -2, "spawn");
+	luaL_setfuncs(L, fns, 0);
 }

@@ -1,8 +1,9 @@
 /*
- * sm.core's file copy into a guest (docs/agent-protocol.md §PUT): walks a
- * host file or directory tree and streams it over one agent connection.
+ * sm.core.agent.put: the file copy into a guest (docs/agent-protocol.md
+ * §PUT): walks a host file or directory tree and streams it over one agent
+ * connection.
  *
- *   ok, stats = core.agent_put(sock, host_path, guest_path, { mode =, owner =, timeout = })
+ *   ok, stats = agent.put(sock, host_path, guest_path, { mode =, owner =, timeout = })
  *       -> true, { files = N, bytes = N, entries = N } | nil, "what: why", errno
  *
  * Like `docker cp` / Dockerfile COPY: a file copied to a path ending in "/"
@@ -310,7 +311,7 @@ static int copy(struct putter *pt, const char *host, const char *guest)
 	return 0;
 }
 
-static int l_agent_put(lua_State *L)
+static int l_put(lua_State *L)
 {
 	int sock = l_net__sockfd(L, 1);
 	const char *host = luaL_checkstring(L, 2), *dst = luaL_checkstring(L, 3);
@@ -359,6 +360,6 @@ static int l_agent_put(lua_State *L)
 
 void l_put__register(lua_State *L)
 {
-	lua_pushcfunction(L, l_agent_put);
-	lua_setfield(L, -2, "agent_put");
+	lua_pushcfunction(L, l_put);
+	lua_setfield(L, -2, "put");
 }

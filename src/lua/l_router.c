@@ -1,8 +1,8 @@
 /*
- * sm.core router: the HTTP edge (src/router/router.h) on the daemon's loop.
+ * sm.core.router: the HTTP edge (src/router/router.h) on the daemon's loop.
  * Lua only manages workers; the per-request path never enters Lua.
  *
- *   rt = core.router{ port = 8080, host = "127.0.0.1", snapshot = "name",
+ *   rt = router.new{ port = 8080, host = "127.0.0.1", snapshot = "name",
  *                     max_workers = 1, worker_conns = 48, head_max = 16384,
  *                     max_conns = 1024, queue_max = 1024, head_timeout = 10,
  *                     queue_timeout = 30, upstream_timeout = 30, idle_timeout = 60,
@@ -311,5 +311,5 @@ void l_router__register(lua_State *L)
 {
 	l_core__class(L, ROUTER_MT, methods, l_close);
 	lua_pushcfunction(L, l_router_new);
-	lua_setfield(L, -2, "router");
+	lua_setfield(L, -2, "new");
 }

@@ -1,11 +1,11 @@
 /*
- * sm.core TLS helpers (docs/tls.md); the edge's sessions are the router's.
+ * sm.core.tls: TLS helpers (docs/tls.md); the edge's sessions are the router's.
  *
- *   ok = core.tls_check(cert_pem, key_pem)     -- loads as the edge would: a bad pair says why
- *   fp = core.tls_fingerprint(cert_pem)        -- "AB:CD:…" (SHA-256 of the DER)
- *   ok = core.tls_generate(cert_pem, key_pem)  -- self-signed, localhost/127.0.0.1/::1;
- *                                              -- new files only, mode 0600
- *   resp = core.tls_request(port, fingerprint|nil, request, timeout_s)
+ *   ok = tls.check(cert_file, key_file)   -- the PEM pair loads as the edge would: a bad pair says why
+ *   fp = tls.fingerprint(cert_file)       -- "AB:CD:…" (SHA-256 of the DER)
+ *   ok = tls.generate(cert_file, key_file) -- self-signed, localhost/127.0.0.1/::1;
+ *                                         -- new files only, mode 0600
+ *   resp = tls.request(port, fingerprint|nil, request, timeout_s)
  *        -- 127.0.0.1:port over TLS, the peer checked by fingerprint; the bytes until EOF
  * Every failing call returns nil, "what: message", errno.
  */
@@ -80,7 +80,8 @@ static int l_request(lua_State *L)
 void l_tls__register(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "tls_check", l_check }, { "tls_fingerprint", l_fingerprint }, { "tls_generate", l_generate }, { "tls_request", l_request },
+		{ "check", l_check }, { "fingerprint", l_fingerprint }, { "generate", l_generate },
+		{ "request", l_request },
 		{ NULL, NULL },
 	};
 

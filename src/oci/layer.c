@@ -412,8 +412,9 @@ int oci_layer__convert_file(const char *tar_path, const char *out_path, enum oci
 
 	if (!a)
 		return -ENOMEM;
-	if (archive_read_open_filename(a, tar_path, READ_BLOCK) != ARCHIVE_OK)
-		r = oci_err__set(-EBADMSG, "layer %s: %s", tar_path, archive_error_string(a));
+	if (archive_read_open_filename(a, tar_path, READ_BLOCK) != ARCHIVE_OK)	/* a missing file is not a bad layer */
+		r = oci_err__set(archive_errno(a) > 0 ? -archive_errno(a) : -EBADMSG, "layer %s: %s", tar_path,
+				 archive_error_string(a));
 	else
 		r = convert(a, out_path, fmt, st);
 	archive_read_free(a);

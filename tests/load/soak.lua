@@ -31,8 +31,8 @@ do
   o.timeout = o.timeout or math.max(60, o.c // 2)
 end
 
-local exe = core.paths().exe
-local root = core.paths().lua .. "/.."
+local exe = core.sys.paths().exe
+local root = core.sys.paths().lua .. "/.."
 local proc = dofile(root .. "/bench/lib/proc.lua")
 local sh = proc.sh
 local tmp = sh("mktemp -d /tmp/sm-soak.XXXXXX"):gsub("%s+$", "")
@@ -45,7 +45,7 @@ end
 
 -- ---- the snapshot and the daemon ----
 if not o.snapshot then
-  local p = core.spawn({ exe, "lua", root .. "/spec/support/http_snapshot.lua", tmp }, { stdout = "pipe", stderr = "pipe" })
+  local p = core.proc.spawn({ exe, "lua", root .. "/spec/support/http_snapshot.lua", tmp }, { stdout = "pipe", stderr = "pipe" })
   local r = p:wait(900)
   if not (r and r.code == 0) then
     io.stderr:write("soak: making the test snapshot failed: ", tostring(r and r.stderr), "\n")
@@ -56,14 +56,14 @@ end
 
 local port = 24000 + (os.time() * 7 + #tmp) % 2000
 local log = tmp .. "/daemon.log"
-local daemon = core.spawn({ exe, "daemon", "--http-port", tostring(port), "--snapshot", o.snapshot, "--port", "8080",
+local daemon = core.proc.spawn({ exe, "daemon", "--http-port", tostring(port), "--snapshot", o.snapshot, "--port", "8080",
   "--workers-per-snapshot", tostring(o.w), "--idle-timeout", "0", "--queue-timeout", tostring(o.timeout * 2),
   "--upstream-timeout", tostring(o.timeout), "--worker-conns", tostring(o.k) },
   { stdout = "null", stderr = "file:" .. log, die_with_parent = true })
 local dpid = daemon:pid()
 
 local function health()
-  local s = core.tcp_connect("127.0.0.1", port)
+  local s = core.net.tcp_connect("127.0.0.1", port)
   if not s then return nil end
   s:send("GET /_health HTTP/1.0\r\n\r\n", 5)
   local parts = {}
@@ -85,11 +85,11 @@ local function fail(msg)
 end
 
 local function wait_for(secs, fn)
-  local deadline = core.monotime() + secs
+  local deadline = core.sys.monotime() + secs
   repeat
     if fn() then return true end
-    core.sleep(0.2)
-  until core.monotime() > deadline
+    core.sys.sleep(0.2)
+  until core.sys.monotime() > deadline
 end
 
 if not wait_for(30, health) then fail("the daemon did not answer /_health within 30 s") end
@@ -132,7 +132,7 @@ if not wait_for(120, function() return field("live") == o.w end) then
   fail("the pool did not reach " .. o.w .. " live workers")
 end
 wait_for(30, function() return field("waiting") == 0 end)
-core.sleep(1)
+core.sys.sleep(1)
 local rss0, fd0 = rss_kib(), fds()
 
 local r = wrk(o.c, o.d)

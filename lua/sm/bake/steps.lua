@@ -30,22 +30,22 @@ local abs = require("sm.recipe").host_path
 function M.tree_hash(path)
   local parts = {}
   local function walk(p, rel)
-    local st, err = core.lstat(p)
+    local st, err = core.fs.lstat(p)
     if not st then errors.fail("copy: " .. err .. " — check the path (relative paths are the recipe's directory's)") end
     local perm = st.mode & 4095
     if st.type == "file" then
-      parts[#parts + 1] = string.format("f %s %o %s", rel, perm, assert(core.sha256_file(p)))
+      parts[#parts + 1] = string.format("f %s %o %s", rel, perm, assert(core.digest.sha256_file(p)))
     elseif st.type == "link" then
-      parts[#parts + 1] = string.format("l %s %s", rel, assert(core.readlink(p)))
+      parts[#parts + 1] = string.format("l %s %s", rel, assert(core.fs.readlink(p)))
     elseif st.type == "dir" then
       parts[#parts + 1] = string.format("d %s %o", rel, perm)
-      for _, name in ipairs(assert(core.readdir(p))) do walk(p .. "/" .. name, rel .. "/" .. name) end
+      for _, name in ipairs(assert(core.fs.readdir(p))) do walk(p .. "/" .. name, rel .. "/" .. name) end
     else
       errors.fail("copy: " .. p .. " is not a file, directory or symlink — copy only those")
     end
   end
   walk(path, ".")
-  return core.sha256(table.concat(parts, "\n"))
+  return core.digest.sha256(table.concat(parts, "\n"))
 end
 
 -- Which step a message is about: "step 2 (site.lua:9)".
@@ -84,12 +84,12 @@ end
 
 -- Runs cmd; a non-zero exit fails the bake with the step and its output.
 function Baker:run(cmd, opts)
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local req = { argv = argv_of(cmd) }
   for k, v in pairs(opts or {}) do req[k] = v end
   local res = self:exec(req)
   trace("bake: %s `%s` %.1f ms, exit %s", where(self, self.step, self.line), shown(cmd),
-    (core.monotime() - t0) * 1e3, tostring(res.code or ("signal " .. tostring(res.signal))))
+    (core.sys.monotime() - t0) * 1e3, tostring(res.code or ("signal " .. tostring(res.signal))))
   if res.code ~= 0 then
     local out = tail((res.stdout or "") .. (res.stderr or ""), 20)
     errors.fail(string.format("baking %s: %s `%s` %s%s", self.image or "the recipe", where(self, self.step, self.line),
@@ -105,13 +105,13 @@ function Baker:copy(src, dst, opts)
   local hash = M.tree_hash(path)
   self.inputs[#self.inputs + 1] = { src = path, hash = hash }
   if not self.vm.copy then errors.fail("copy: this sm's agent client cannot copy files") end
-  local t0 = core.monotime()
+  local t0 = core.sys.monotime()
   local ok, info = pcall(self.vm.copy, self.vm, path, dst, { mode = opts and opts.mode, owner = opts and opts.owner })
   if not ok then
     errors.fail(string.format("baking %s: %s `copy = %s`: %s", self.image or "the recipe", where(self, self.step, self.line),
       src, tostring(info):gsub("^copy: ", "")))
   end
-  trace("bake: %s copy %s -> %s %.1f ms", where(self, self.step, self.line), src, dst, (core.monotime() - t0) * 1e3)
+  trace("bake: %s copy %s -> %s %.1f ms", where(self, self.step, self.line), src, dst, (core.sys.monotime() - t0) * 1e3)
   return info
 end
 
@@ -158,7 +158,7 @@ end
 -- The steps as the bake key sees them: verbs and values in a fixed order
 -- (a function bake: the recipe's whole source).
 function M.describe(bake, rec)
-  if type(bake) == "function" then return "fn " .. core.sha256(rec and rec.src or "") end
+  if type(bake) == "function" then return "fn " .. core.digest.sha256(rec and rec.src or "") end
   local cjson = require "cjson"
   local out = {}
   for i, s in ipairs(bake or {}) do

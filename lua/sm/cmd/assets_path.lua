@@ -17,10 +17,10 @@ ones; $XDG_CONFIG_HOME/sm/lua overrides the Lua modules.
 
 function M.run(argv)
   if #argv > 0 then errors.usage_error("sm assets-path takes no arguments") end
-  local p = core.paths()
+  local p = core.sys.paths()
   local kernel, initrd = vm.assets()
   local function line(name, path)
-    local missing = path and not core.stat(path) and "  (missing)" or ""
+    local missing = path and not core.fs.stat(path) and "  (missing)" or ""
     io.stdout:write(string.format("%-10s %s%s\n", name .. ":", path or "(not built: `sm vmm` is used)", missing))
   end
   line("kernel", kernel)

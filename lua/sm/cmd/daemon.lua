@@ -116,7 +116,7 @@ function M.run(argv)
   if o.health_interval and not o.health_cmd then errors.usage_error("--health-interval needs --health-cmd CMD (what to check)") end
   o.snapshot = o.snapshot:gsub("/+$", "")
   local baked = daemon.baked(o.snapshot, o.volume)
-  if not baked and not core.stat(o.snapshot .. "/metadata.json") then
+  if not baked and not core.fs.stat(o.snapshot .. "/metadata.json") then
     errors.fail("snapshot " .. o.snapshot .. ": no bake.json or metadata.json there — give a snapshot sm run baked or one of sm boot --snapshot-to")
   end
   local t = tls.options{ cert = o.inbound_tls_cert, key = o.inbound_tls_key, autogen = o.inbound_tls_autogen }

@@ -25,8 +25,8 @@ end
 
 local function disk_bytes(dir)
   local total = 0
-  for _, f in ipairs(core.readdir(dir) or {}) do
-    local st = core.stat(dir .. "/" .. f)
+  for _, f in ipairs(core.fs.readdir(dir) or {}) do
+    local st = core.fs.stat(dir .. "/" .. f)
     if st then total = total + (st.disk_bytes or st.size) end
   end
   return total

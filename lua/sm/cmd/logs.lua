@@ -32,7 +32,7 @@ local function tail(path, follow)
       io.stdout:write(chunk)
       io.stdout:flush()
     elseif follow then
-      core.sleep(0.2)
+      core.sys.sleep(0.2)
     end
   until not chunk and not follow
   f:close()

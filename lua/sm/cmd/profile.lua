@@ -60,10 +60,10 @@ end
 
 local function find_map(o)
   if o.map then return load_map(o.map) end
-  local kernel = o.kernel or util.env("SM_KERNEL") or (core.paths().guest .. "/vmlinux")
-  local real = core.realpath(kernel) or kernel
+  local kernel = o.kernel or util.env("SM_KERNEL") or (core.sys.paths().guest .. "/vmlinux")
+  local real = core.fs.realpath(kernel) or kernel
   local map = real:gsub("[^/]*$", "") .. "System.map"
-  if core.stat(map) then return load_map(map) end
+  if core.fs.stat(map) then return load_map(map) end
   io.stderr:write("sm profile: no System.map beside ", real, " — run `make kernel` (guest/kernel/build.sh ",
     "writes it, from the vmlinux's symbols for kernels built before), or give --map; kernel addresses stay unnamed\n")
   return nil
@@ -94,9 +94,9 @@ end
 -- FILE, FILE.2, FILE.3 ...: what the VMs of one sm process wrote.
 local function written(out)
   local files = {}
-  if core.stat(out) then files[1] = out end
+  if core.fs.stat(out) then files[1] = out end
   for n = 2, 100000 do
-    if not core.stat(out .. "." .. n) then break end
+    if not core.fs.stat(out .. "." .. n) then break end
     files[#files + 1] = out .. "." .. n
   end
   return files
@@ -109,10 +109,10 @@ local function run_command(argv)
   check_top(o)
   local out = o.out or "sm-profile.txt"
   for _, f in ipairs(written(out)) do os.remove(f) end	-- no stale file in the report
-  local cmd = { core.paths().exe }
+  local cmd = { core.sys.paths().exe }
   table.move(rest, 1, #rest, 2, cmd)
   local env = { SM_PROFILE = out, SM_PROFILE_US = o.us and tostring(o.us) or nil }
-  local p = assert(core.spawn(cmd, { stdout = "inherit", stderr = "inherit", env = env }))
+  local p = assert(core.proc.spawn(cmd, { stdout = "inherit", stderr = "inherit", env = env }))
   local r = p:wait()
   local files = written(out)
   if #files == 0 then

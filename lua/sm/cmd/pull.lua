@@ -109,17 +109,17 @@ return {
     if #pos ~= 1 then errors.usage_error("needs exactly one IMAGE — see `sm pull --help`") end
     if require("sm.recipe").is_recipe(pos[1]) then return bake_recipe(opts, pos[1]) end
     local r = not opts.no_bake and run.options(opts, pos[1])	-- usage errors before any download
-    local t0 = core.monotime()
+    local t0 = core.sys.monotime()
     local img, err, errno = oci.pull(pos[1], {
       insecure = opts.insecure,
-      progress = not opts.quiet and progress_printer(core.isatty(1)) or nil,
+      progress = not opts.quiet and progress_printer(core.tty.isatty(1)) or nil,
     })
     if not img then errors.fail(err .. hint(err, oci.ref_problem(pos[1]) and "invalid_ref" or errors.kind(errno))) end
     if opts.quiet then
       io.stdout:write(img.digest, "\n")
     else
       io.stdout:write(string.format("%s: %d layers, %s, digest %s (%.1fs)\n", img.name, #img.layers,
-        human(img.size), img.digest, core.monotime() - t0))
+        human(img.size), img.digest, core.sys.monotime() - t0))
     end
     if r then
       local snap = require("sm.bake").ensure(r)

@@ -56,7 +56,7 @@ return {
             s.name, d.port, d.port))
           failed = true
         else
-          local ok, err = core.rmtree(s.dir)
+          local ok, err = core.fs.rmtree(s.dir)
           if ok then io.stdout:write("removed ", s.name, "\n")
           else io.stderr:write("sm rmi: ", err, "\n") failed = true end
         end

@@ -21,7 +21,7 @@ exit status: 0 when everything is ready, 1 otherwise.
 local function check_kvm()
   local problem, dev = vm.kvm_problem()
   if problem then return nil, problem end
-  if core.emulating_host() then
+  if core.sys.emulating_host() then
     return dev .. ": read/write (kvm_pvm: guest kernel mode is emulated here, so a boot takes about a minute;"
       .. " docs/emulating-hosts.md)"
   end
@@ -38,8 +38,8 @@ end
 
 local function check_kernel()
   local kernel = vm.assets()
-  local ok, err = core.access(kernel, "r")
-  if not ok then return nil, "kernel " .. kernel .. ": " .. err .. " — build it with `make kernel` or set SM_KERNEL" end
+  local ok, err = core.fs.access(kernel, "r")
+  if not ok then return nil, "kernel " .. err .. " — build it with `make kernel` or set SM_KERNEL" end
   local h = head(kernel, 0x206) or ""
   if h:sub(1, 4) == "\127ELF" then return "kernel: " .. kernel end
   if h:sub(0x203, 0x206) == "HdrS" then
@@ -50,13 +50,13 @@ end
 
 local function check_initramfs()
   local _, initrd = vm.assets()
-  local ok, err = core.access(initrd, "r")
-  if not ok then return nil, "initramfs " .. initrd .. ": " .. err .. " — build it with `make guest`" end
+  local ok, err = core.fs.access(initrd, "r")
+  if not ok then return nil, "initramfs " .. err .. " — build it with `make guest`" end
   return "initramfs: " .. initrd
 end
 
 local function check_vmm()
-  local p = core.paths()
+  local p = core.sys.paths()
   if p.vmm then return "VMM: " .. p.vmm end
   return "VMM: built into " .. p.exe .. " (`sm vmm`; `make` also builds the quicker-starting sm-vmm)"
 end

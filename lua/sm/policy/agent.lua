@@ -1,7 +1,7 @@
 -- sm.policy.agent: the guest agent protocol (docs/agent-protocol.md) for the
 -- daemon's coroutines.  sm.agent blocks its caller, which would stall the
 -- router on the same loop; here every wait yields the coroutine to the loop
--- (the socket is watched with core.watch_fd, reads never block), so health
+-- (the socket is watched with core.loop.watch_fd, reads never block), so health
 -- checks and hooks against many workers cost the router nothing while they
 -- wait.  Frames are built and checked by sm.agent / core (one codec).
 --
@@ -50,17 +50,17 @@ function Stream:fill()
 end
 
 local function open(uds)
-  local sock, err = core.unix_connect(uds)
+  local sock, err = core.net.unix_connect(uds)
   if not sock then return nil, err end
   local s = setmetatable({ sock = sock, buf = "", ev = loop.event() }, Stream)
-  s.watch = core.watch_fd(sock:fd(), function() s:fill() end, true)
+  s.watch = core.loop.watch_fd(sock:fd(), function() s:fill() end, true)
   return s
 end
 
 -- Waits for more bytes until deadline; nil, err on timeout or EOF.
 function Stream:more(deadline)
   if self.eof then return nil, self.err or "the guest agent closed the connection" end
-  local left = deadline - core.monotime()
+  local left = deadline - core.sys.monotime()
   if left <= 0 or not self.ev:wait(left) then return nil, "timeout" end
   return true
 end
@@ -87,13 +87,13 @@ function Stream:line(deadline)
 end
 
 function Stream:send(data, timeout)
-  local deadline = core.monotime() + (timeout or M.TIMEOUT_S)
+  local deadline = core.sys.monotime() + (timeout or M.TIMEOUT_S)
   while #data > 0 do
     local n, err = self.sock:send(data, 0)
     if not n then return nil, err end
     data = data:sub(n + 1)
     if #data > 0 then
-      if core.monotime() > deadline then return nil, "timeout" end
+      if core.sys.monotime() > deadline then return nil, "timeout" end
       loop.sleep(0.01)
     end
   end
@@ -103,7 +103,7 @@ end
 -- Whatever the guest sent next: data | "" at EOF | nil, err
 function Stream:recv(timeout)
   if #self.buf == 0 and not self.eof then
-    local ok, err = self:more(core.monotime() + (timeout or M.TIMEOUT_S))
+    local ok, err = self:more(core.sys.monotime() + (timeout or M.TIMEOUT_S))
     if not ok and not self.eof then return nil, err end
   end
   local d = self.buf
@@ -121,7 +121,7 @@ end
 function Stream:frame(deadline)
   local hdr, err = self:take(8, deadline)
   if not hdr then return nil, err end
-  local t, len = core.agent_header(hdr)
+  local t, len = core.agent.header(hdr)
   if not t then return nil, "bad frame from the guest agent (" .. tostring(len) .. ")" end
   local p = ""
   if len > 0 then
@@ -151,7 +151,7 @@ end
 local function exec(uds, argv, o)
   local f, err = agent.encode_exec{ argv = argv, env = o.env, cwd = o.cwd, user = o.user }
   if not f then return nil, err end
-  local deadline = core.monotime() + (o.timeout or M.TIMEOUT_S)
+  local deadline = core.sys.monotime() + (o.timeout or M.TIMEOUT_S)
   local s
   s, err = session(uds, f, deadline)
   if not s then return nil, err end
@@ -177,7 +177,7 @@ end
 
 local function proxy(uds, port, timeout)
   if math.type(port) ~= "integer" or port < 1 or port > 65535 then return nil, "guest port must be 1..65535" end
-  local deadline = core.monotime() + (timeout or M.TIMEOUT_S)
+  local deadline = core.sys.monotime() + (timeout or M.TIMEOUT_S)
   local s, err = session(uds, agent.frame(T.PROXY, string.pack("<I2", port)), deadline)
   if not s then return nil, err end
   local t, p = s:frame(deadline)
@@ -194,7 +194,7 @@ end
 
 local function get(uds, path, port, timeout)
   if not M.valid_path(path) then return nil, "path must start with / and hold visible ASCII only" end
-  local deadline = core.monotime() + (timeout or M.TIMEOUT_S)
+  local deadline = core.sys.monotime() + (timeout or M.TIMEOUT_S)
   local s, err = proxy(uds, port, timeout)
   if not s then return nil, err end
   local ok
@@ -218,7 +218,7 @@ function M.vm(uds, guest_port, id)
 end
 
 function VM:wait_agent(timeout)
-  local deadline = core.monotime() + (timeout or M.TIMEOUT_S)
+  local deadline = core.sys.monotime() + (timeout or M.TIMEOUT_S)
   local err
   repeat
     local s
@@ -230,7 +230,7 @@ function VM:wait_agent(timeout)
       err = t and "guest agent: unexpected reply to PING" or p
     end
     loop.sleep(0.1)
-  until core.monotime() > deadline
+  until core.sys.monotime() > deadline
   return nil, "the guest agent did not answer PING: " .. tostring(err)
 end
 

@@ -24,7 +24,7 @@ end
 
 -- One check: healthy (bool), why (string or nil).
 local function check(w, h, ctx)
-  ctx.uptime = core.monotime() - w.ready_at
+  ctx.uptime = core.sys.monotime() - w.ready_at
   local ok, healthy, why = guard.call(h.name, h.timeout, h.fn, ctx, h)
   if not ok then return false, policy.oneline(healthy) end          -- guard's "name: why"
   if healthy then return true end
@@ -39,7 +39,7 @@ function M.run(w, h, hooks)
   while hooks.alive(w) do
     local healthy, why = check(w, h, ctx)
     if not hooks.alive(w) then return end
-    remember(ctx.last, { ok = healthy, why = why, at = core.monotime() })
+    remember(ctx.last, { ok = healthy, why = why, at = core.sys.monotime() })
     if healthy then
       if fails > 0 or w.health ~= "healthy" then hooks.health(w, "healthy") end
       fails = 0

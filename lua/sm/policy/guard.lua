@@ -20,7 +20,7 @@ M.HOOK_EVERY = 1000    -- VM instructions between the hook's clock checks
 local function limit(co, st)
   debug.sethook(co, function()
     if st.abandoned then error("abandoned: it outlived its timeout", 0) end
-    local ran = core.monotime() - (loop.resumed_at or 0)
+    local ran = core.sys.monotime() - (loop.resumed_at or 0)
     if ran > M.SLICE_S then
       error(string.format("ran %.2f s without yielding (more than %g s): stopped", ran, M.SLICE_S), 0)
     end
