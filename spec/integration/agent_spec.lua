@@ -5,10 +5,11 @@
 local run = require "support.run"
 
 local NAME = "agent-spec"
+local V = require("support.detached_vm").new(NAME)
 local T = " timeout 300 "
 local tmp, env, booted, boot_err, vmm_pid
 
-local function sm(args, prefix) return run.sm(args, env, (prefix or "") .. T) end
+local function sm(args, prefix) return V:sm(args, prefix) end
 local function exec(argv, opts)
   local a = { "exec", NAME }
   for _, o in ipairs(opts or {}) do a[#a + 1] = o end
@@ -28,25 +29,11 @@ describe("guest agent (one detached VM)", function()
   if run.skip_without_kvm(pending) then return end
 
   setup(function()
-    tmp = run.tmpdir("agent")
-    run.sh("mkdir -m 700 " .. tmp .. "/xdg")
-    env = { XDG_RUNTIME_DIR = tmp .. "/xdg" }
-    local code, out, err = sm({ "boot", "--detach", "--name", NAME, "--memory", "192" })
-    booted = code == 0 and out == NAME .. "\n"
-    boot_err = out .. err
-    local f = io.open(tmp .. "/xdg/sm/vms/" .. NAME .. "/vmm.pid")
-    vmm_pid = f and f:read("n")
-    if f then f:close() end
+    V:start("agent")
+    tmp, env, booted, boot_err, vmm_pid = V.tmp, V.env, V.booted, V.boot_err, V.vmm_pid
   end)
 
-  teardown(function()
-    if booted then
-      local code, out, err = sm({ "stop", "--time", "20", NAME })
-      io.stderr:write("# sm stop: ", code, " ", out, err)
-    end
-    if vmm_pid then run.sh("kill -9 " .. vmm_pid .. " 2>/dev/null") end
-    if tmp then run.sh("rm -rf " .. run.quote(tmp)) end
-  end)
+  teardown(function() V:stop() end)
 
   it("sm boot --detach --name prints the name once the agent answers; state in a 0700 runtime dir", function()
     assert.is_true(booted, boot_err)

@@ -4,10 +4,10 @@
 local run = require "support.run"
 
 local NAME = "copy-spec"
-local T = " timeout 300 "
-local tmp, env, booted, boot_err, vmm_pid
+local V = require("support.detached_vm").new(NAME)
+local tmp, booted, boot_err
 
-local function sm(args) return run.sm(args, env, T) end
+local function sm(args) return V:sm(args) end
 local function guest(script)
   local code, out, err = sm({ "exec", NAME, "--", "/bin/sh", "-c", script })
   assert.equal(0, code, err)
@@ -24,9 +24,8 @@ describe("vm:copy (PUT)", function()
   if run.skip_without_kvm(pending) then return end
 
   setup(function()
-    tmp = run.tmpdir("copy")
-    run.sh("mkdir -m 700 " .. tmp .. "/xdg")
-    env = { XDG_RUNTIME_DIR = tmp .. "/xdg" }
+    V:start("copy")
+    tmp, booted, boot_err = V.tmp, V.booted, V.boot_err
     local s = tmp .. "/src"
     run.sh(table.concat({ "mkdir -p " .. s .. "/tree/sub " .. s .. "/tree/empty",
       "printf 'hello a\\n' > " .. s .. "/a.txt",
@@ -35,19 +34,9 @@ describe("vm:copy (PUT)", function()
       "ln -s sub/b.txt " .. s .. "/tree/link",
       "head -c 3145728 /dev/urandom > " .. s .. "/big",
       "mkfifo " .. s .. "/fifo" }, " && "))
-    local code, out, err = sm({ "boot", "--detach", "--name", NAME, "--memory", "192" })
-    booted = code == 0 and out == NAME .. "\n"
-    boot_err = out .. err
-    local f = io.open(tmp .. "/xdg/sm/vms/" .. NAME .. "/vmm.pid")
-    vmm_pid = f and f:read("n")
-    if f then f:close() end
   end)
 
-  teardown(function()
-    if booted then sm({ "stop", "--time", "20", NAME }) end
-    if vmm_pid then run.sh("kill -9 " .. vmm_pid .. " 2>/dev/null") end
-    if tmp then run.sh("rm -rf " .. run.quote(tmp)) end
-  end)
+  teardown(function() V:stop() end)
 
   it("copies a file into a directory named with a trailing /, making its parents", function()
     assert.is_true(booted, boot_err)

@@ -7,19 +7,11 @@
 -- made by `sm lua spec/support/policy_daemon.lua snapshot DIR0` (DIR0/snap).
 local run = require "support.run"
 
-local function sh(cmd)
-  local code, out, err = run.sh(cmd)
-  return out, code, err
-end
-
-local function trim(s) return (s:gsub("%s+$", "")) end
+local sh, trim = run.out, run.trim
 local function now() return tonumber(trim(sh("date +%s.%N"))) end
 
 describe("daemon policies (docs/policies.md)", function()
-  if not run.have_kvm() then
-    pending("/dev/kvm not accessible: integration boots skipped")
-    return
-  end
+  if run.skip_without_kvm(pending) then return end
 
   local tmp, snap, env
   local daemons = {}

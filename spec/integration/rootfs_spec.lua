@@ -24,10 +24,7 @@ local function parse(out)
 end
 
 describe("layer images in the guest", function()
-  if not run.have_kvm() then
-    pending("/dev/kvm not accessible: integration boots skipped")
-    return
-  end
+  if run.skip_without_kvm(pending) then return end
 
   setup(function()
     tmp = must("mktemp -d /tmp/sm-rootfs.XXXXXX"):gsub("\n", "")

@@ -5,18 +5,10 @@
 -- spec/support/http_snapshot.lua's (SM_TEST_HTTP_SNAPSHOT=DIR reuses one).
 local run = require "support.run"
 
-local function sh(cmd)
-  local code, out, err = run.sh(cmd)
-  return out, code, err
-end
-
-local function trim(s) return (s:gsub("%s+$", "")) end
+local sh, trim = run.out, run.trim
 
 describe("sm daemon over TLS (docs/tls.md)", function()
-  if not run.have_kvm() then
-    pending("/dev/kvm not accessible: integration boots skipped")
-    return
-  end
+  if run.skip_without_kvm(pending) then return end
 
   local tmp, snap, env
   local port_base = 30000 + (tonumber(trim(sh("echo $$"))) or 0) % 2500   -- below the ephemeral range

@@ -47,6 +47,15 @@ function M.sh(cmd)
   return code, slurp(out), slurp(err)
 end
 
+-- out(cmd) -> stdout, code, stderr    (for specs that mostly want the output)
+function M.out(cmd)
+  local code, out, err = M.sh(cmd)
+  return out, code, err
+end
+
+-- trim(s): s without trailing white space
+function M.trim(s) return (s:gsub("%s+$", "")) end
+
 -- combined(cmd) -> stdout+stderr together, code
 function M.combined(cmd)
   local p = io.popen("(" .. cmd .. ") 2>&1; echo \"__rc=$?\"")
