@@ -6,10 +6,14 @@
 -- same `wrk -c32` load: without policies, and with a Lua health function
 -- every second (sm.policy.checker, through sm.policy.agent's async GET to
 -- the worker) plus a restart-policy call every second (sm.policy.guard).
--- Printed: the process's on-CPU time per request for each and their ratio,
--- raw (the policies' own work included) and with each one's idle rate
--- (measured just before, without load) taken off.  Rounds alternate.
---   build/sm lua bench/policy.lua [ROUNDS] [WRK_SECONDS]   (default 3, 10; SM_BENCH_WRK_S)
+-- Both edges run for the whole benchmark (the edges on CPU 0, wrk and the
+-- worker on CPU 1), and wrk bursts alternate between them, each mode first
+-- every other round (ABBA), so drift on a shared machine falls on both.
+-- Printed: the router's own CPU per request — the edge process's on-CPU
+-- time less what its Lua callbacks used (core.loop.stats) — for each, the
+-- median of the per-round ratios and their spread (this host's noise);
+-- then the whole process's figure, the policies' own work included.
+--   build/sm lua bench/policy.lua [ROUNDS] [WRK_SECONDS]   (default 8, 3; SM_BENCH_POLICY_ROUNDS, SM_BENCH_WRK_S)
 local core = require "sm.core"
 
 if arg[1] == "--edge" then   -- --edge PORT UDS with|without: the router and, with, the policies
@@ -43,6 +47,12 @@ if arg[1] == "--edge" then   -- --edge PORT UDS with|without: the router and, wi
       end
     end)
   end
+  local asked = 0
+  loop.on_signal(10, function()   -- SIGUSR1: how much CPU Lua has used on this loop so far
+    asked = asked + 1
+    io.stdout:write(string.format("lua%d=%d\n", asked, core.loop.stats().lua_cpu_ns))
+    io.stdout:flush()
+  end)
   loop.on_signal(15, function()
     io.stdout:write(string.format("checks=%d healthy=%d decisions=%d\n", checks, healthy, decisions))
     io.stdout:flush()
@@ -53,59 +63,82 @@ if arg[1] == "--edge" then   -- --edge PORT UDS with|without: the router and, wi
   return 0
 end
 
-local ROUNDS = tonumber(arg[1] or os.getenv("SM_BENCH_POLICY_ROUNDS") or "3")
-local WRK_S = tonumber(arg[2] or os.getenv("SM_BENCH_WRK_S") or "10")
+local ROUNDS = tonumber(arg[1] or os.getenv("SM_BENCH_POLICY_ROUNDS") or "8")
+local WRK_S = tonumber(arg[2] or os.getenv("SM_BENCH_WRK_S") or "3")
 local root = core.sys.paths().lua .. "/.."
 
 local proc = dofile(root .. "/bench/lib/proc.lua")
 local sh = proc.sh
-
 local cpu_ns = proc.cpu_ns
+local TASKSET = "/usr/bin/taskset"
 
 local tmp = sh("mktemp -d /tmp/sm-bench-policy.XXXXXX"):gsub("%s+$", "")
 sh("cc -O2 -o " .. tmp .. "/native_worker " .. root .. "/bench/native_worker.c -lpthread")
 local uds = tmp .. "/w.sock"
-local nw = core.proc.spawn({ tmp .. "/native_worker", uds }, { die_with_parent = true })
+local nw = core.proc.spawn({ TASKSET, "-c", "1", tmp .. "/native_worker", uds }, { die_with_parent = true })
 core.sys.sleep(0.2)
-local base = 30000 + core.sys.getpid() % 20000
 
--- One edge under load: µs per request raw, µs per request idle taken off, requests.
-local function measure(mode, port)
-  local e
+-- An edge of this mode on a free port: { p =, port =, mode =, asked = }
+local function start_edge(mode, port)
   for _ = 1, 5 do   -- a port some other program holds: the edge exits at once; the next one
-    e = core.proc.spawn({ core.sys.paths().exe, "lua", root .. "/bench/policy.lua", "--edge", tostring(port), uds, mode },
-      { stdout = "pipe", stderr = "pipe", die_with_parent = true })
+    local e = core.proc.spawn({ TASKSET, "-c", "0", core.sys.paths().exe, "lua", root .. "/bench/policy.lua",
+      "--edge", tostring(port), uds, mode }, { stdout = "pipe", stderr = "pipe", die_with_parent = true })
     core.sys.sleep(1.5)   -- up, and (with) a first check done
-    if not e:wait(0) then break end
+    if not e:wait(0) then return { p = e, port = port, mode = mode, asked = 0 } end
     port = port + 97
   end
-  local i0, it0 = cpu_ns(e:pid()), core.sys.monotime()
-  core.sys.sleep(2)
-  local idle = (cpu_ns(e:pid()) - i0) / (core.sys.monotime() - it0)
-  local c0, t0 = cpu_ns(e:pid()), core.sys.monotime()
-  local out = sh(string.format("wrk -t1 -c32 -d%ds --timeout 10s http://127.0.0.1:%d/index.html 2>&1", WRK_S, port))
-  local c1, t1 = cpu_ns(e:pid()), core.sys.monotime()
-  e:kill(15)
-  local said = e:expect("\n", 5) and e:buffered() or ""
-  e:wait(5)
-  local n = tonumber(out:match("(%d+) requests in")) or 0
-  if n == 0 then error("wrk answered nothing through the " .. mode .. " edge: " .. out) end
-  return (c1 - c0) / 1e3 / n, ((c1 - c0) - idle * (t1 - t0)) / 1e3 / n, n, said:match("checks=%d+ healthy=%d+ decisions=%d+")
+  error("no free port for the " .. mode .. " edge near " .. port)
 end
 
-local sums, said = { without = { 0, 0, 0 }, with = { 0, 0, 0 } }, "?"
+-- The edge's CPU inside Lua callbacks so far (core.loop.stats), asked with SIGUSR1.
+local function lua_ns(e)
+  e.asked = e.asked + 1
+  e.p:kill(10)
+  assert(e.p:expect("lua" .. e.asked .. "=", 5), "the " .. e.mode .. " edge did not answer SIGUSR1")
+  return tonumber(e.p:buffered():match("lua" .. e.asked .. "=(%d+)"))
+end
+
+-- One wrk burst at edge e: µs per request of the whole process, of the
+-- router alone (Lua callbacks taken off), requests, Lua ms.
+local function burst(e)
+  local l0, c0 = lua_ns(e), cpu_ns(e.p:pid())
+  local out = sh(string.format("%s -c 1 wrk -t1 -c32 -d%ds --timeout 10s http://127.0.0.1:%d/index.html 2>&1",
+    TASKSET, WRK_S, e.port))
+  local c1, l1 = cpu_ns(e.p:pid()), lua_ns(e)
+  local n = tonumber(out:match("(%d+) requests in")) or 0
+  if n == 0 then error("wrk answered nothing through the " .. e.mode .. " edge: " .. out) end
+  return (c1 - c0) / 1e3 / n, ((c1 - c0) - (l1 - l0)) / 1e3 / n, n, (l1 - l0) / 1e6
+end
+
+local base = 30000 + core.sys.getpid() % 20000
+local edges = { without = start_edge("without", base), with = start_edge("with", base + 1) }
+local sums, ratios = { without = { 0, 0, 0, 0 }, with = { 0, 0, 0, 0 } }, {}
 for r = 1, ROUNDS do
-  for i, mode in ipairs({ "without", "with" }) do
-    local raw, net, n, what = measure(mode, base + r * 2 + i)
+  local own = {}
+  for _, mode in ipairs(r % 2 == 1 and { "without", "with" } or { "with", "without" }) do
+    local raw, mine, n, lua_ms = burst(edges[mode])
     local s = sums[mode]
-    s[1], s[2], s[3] = s[1] + raw, s[2] + net, s[3] + n
-    if mode == "with" then said = what or "?" end
+    s[1], s[2], s[3], s[4] = s[1] + raw, s[2] + mine, s[3] + n, s[4] + lua_ms
+    own[mode] = mine
   end
+  ratios[r] = own.with / own.without
+end
+local said = ""
+for _, e in pairs(edges) do
+  e.p:kill(15)
+  if e.mode == "with" then said = e.p:expect("checks=", 5) and e.p:buffered() or "" end
+  e.p:wait(5)
 end
 nw:kill(9)
 sh("rm -rf " .. tmp)
+
+table.sort(ratios)
+local median = ratios[(#ratios + 1) // 2]
+if #ratios % 2 == 0 then median = (ratios[#ratios // 2] + ratios[#ratios // 2 + 1]) / 2 end
 local wo, wi = sums.without, sums.with
-print(string.format("policy: router CPU per request under wrk -c32 -d%ds × %d rounds (native worker): without policies %.1f µs (%.0f requests/round), with a Lua health function every 1 s + a restart policy every 1 s %.1f µs (%.0f requests/round); ratio with/without %.3f (idle-corrected: %.1f vs %.1f µs, ratio %.3f); last round's policies: %s",
-  WRK_S, ROUNDS, wo[1] / ROUNDS, wo[3] / ROUNDS, wi[1] / ROUNDS, wi[3] / ROUNDS, wi[1] / wo[1], wo[2] / ROUNDS, wi[2] / ROUNDS,
-  wi[2] / wo[2], said))
+local function avg(t, k) return t[k] / ROUNDS end
+print(string.format("policy: the router's own CPU per request (the edge process's CPU less its Lua callbacks, core.loop.stats) under wrk -c32, %d alternating %d s bursts per edge (native worker): without policies %.1f µs (%.0f requests/burst), with a Lua health function every 1 s + a restart policy every 1 s %.1f µs (%.0f requests/burst); ratio with/without: median %.3f of %d rounds (range %.3f–%.3f), of the means %.3f",
+  ROUNDS, WRK_S, avg(wo, 2), avg(wo, 3), avg(wi, 2), avg(wi, 3), median, #ratios, ratios[1], ratios[#ratios], wi[2] / wo[2]))
+print(string.format("policy: the whole edge process (router + Lua): without %.1f µs, with %.1f µs per request, ratio %.3f; Lua callbacks per burst: without %.2f ms, with %.2f ms (%.3f µs per request); the with edge's policies: %s",
+  avg(wo, 1), avg(wi, 1), wi[1] / wo[1], avg(wo, 4), avg(wi, 4), wi[4] * 1e3 / wi[3], said:match("checks=%d+ healthy=%d+ decisions=%d+") or "?"))
 return 0

@@ -112,7 +112,7 @@ local function cases(core)
       cache_dir = { fail = function(t) return t.child("oci.cache_dir", { SM_CACHE_DIR = t.file .. "/cache" }) end },
     },
     loop = {
-      run = nofail("callbacks"), stop = nofail("flag"),
+      run = nofail("callbacks"), stop = nofail("flag"), stats = nofail("counters"),
       timer = { nofail = "new-handle", wrong = function() return core.loop.timer("soon", print) end },
       watch_fd = { fail = function() return core.loop.watch_fd(BADFD, print, true) end,
         wrong = function() return core.loop.watch_fd(BADFD, "fn") end },

@@ -14,6 +14,10 @@
  *                                    -- pieces), fn(nil) at EOF; owns and closes fd
  *   s = loop.on_signal(signo, fn)    -- fn(signo)
  *   h:close()                        -- any of them; safe twice
+ *   s = loop.stats()                 -- { lua_cpu_ns =, lua_calls = }: the loop thread's
+ *                                    -- CPU time inside Lua callbacks (policies, hooks,
+ *                                    -- the supervisor), so a benchmark can tell the
+ *                                    -- router's own C work from the Lua beside it
  * The constructors fail with nil, "what: message", errno (a bad fd or signo).
  */
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -59,11 +64,33 @@ uv_loop_t *l_loop__uv(void)
 	return uv_default_loop();
 }
 
+/* CPU time inside Lua callbacks (loop.stats); a callback's C calls that run
+ * another callback (router:close() → on_need) count once, at the outermost. */
+static uint64_t lua_cpu_ns, lua_calls;
+static int lua_depth;
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* Calls the function under its nargs arguments on top of L's stack.  A Lua
- * error does not unwind through libuv: it is kept and the loop stops. */
+ * error does not unwind through libuv: it is kept and the loop stops.  Only
+ * Lua's callbacks come here, never the router's per-request path, so the
+ * two clock reads cost nothing a request pays. */
 void l_loop__pcall(lua_State *L, int nargs)
 {
-	if (lua_pcall(L, nargs, 0, 0) == LUA_OK)
+	uint64_t t0 = lua_depth++ ? 0 : thread_cpu_ns();
+	int r = lua_pcall(L, nargs, 0, 0);
+
+	if (--lua_depth == 0) {
+		lua_cpu_ns += thread_cpu_ns() - t0;
+		lua_calls++;
+	}
+	if (r == LUA_OK)
 		return;
 	if (error_ref == LUA_NOREF)
 		error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -368,8 +395,18 @@ static const luaL_Reg handle_methods[] = {
 	{ NULL, NULL },
 };
 
+static int l_stats(lua_State *L)
+{
+	lua_createtable(L, 0, 2);
+	lua_pushinteger(L, (lua_Integer)lua_cpu_ns);
+	lua_setfield(L, -2, "lua_cpu_ns");
+	lua_pushinteger(L, (lua_Integer)lua_calls);
+	lua_setfield(L, -2, "lua_calls");
+	return 1;
+}
+
 static const luaL_Reg fns[] = {
-	{ "run", l_loop_run }, { "stop", l_loop_stop }, { "timer", l_timer },
+	{ "run", l_loop_run }, { "stats", l_stats }, { "stop", l_loop_stop }, { "timer", l_timer },
 	{ "watch_fd", l_watch_fd }, { "read_lines", l_read_lines }, { "on_signal", l_on_signal },
 	{ NULL, NULL },
 };

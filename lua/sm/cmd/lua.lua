@@ -21,7 +21,7 @@ sm.core is the raw C layer, one table per subsystem (docs/lua-core.md):
   net     unix_connect unix_listen tcp_connect vsock_connect
   agent   proto frame exec_frame put_frame header exec put
   oci     parse_ref pull convert_layer cache_dir
-  loop    run stop timer watch_fd read_lines on_signal
+  loop    run stop timer watch_fd read_lines on_signal stats
   router  new
   tls     check fingerprint generate request
 A failing call returns nil, "what: why", errno; a wrong argument type
