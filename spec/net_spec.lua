@@ -43,12 +43,11 @@ return 0
     assert.matches("hello-tcp", out, 1, true)
   end)
 
-  it("says why when nothing listens or the host is unknown", function()
+  -- (an unknown host name is not tried: resolving one would send a DNS
+  -- query off this machine, against the house rule for network tests)
+  it("says why when nothing listens", function()
     local code, out = run.sm({ "lua", tmp .. "/get.lua", "127.0.0.1", "1" })
     assert.equal(1, code)
     assert.matches("error=127.0.0.1: Connection refused", out, 1, true)
-    code, out = run.sm({ "lua", tmp .. "/get.lua", "no-such-host.invalid", "80" })
-    assert.equal(1, code)
-    assert.matches("error=no%-such%-host%.invalid: ", out)
   end)
 end)
