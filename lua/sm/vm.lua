@@ -531,10 +531,23 @@ local function check(res, err, what)
   return res
 end
 
+-- Is fd a terminal (what `sm exec -t` needs of its stdin)?
+function M.is_terminal(fd) return core.tty.isatty(fd) end
+
+-- req.tty: the process gets a terminal.  When req.stdin is one too, it is in
+-- raw mode for the exec (keys reach the guest as typed; restored also when
+-- the exec fails) and its size is the guest terminal's unless rows/cols say.
 function VM:exec(req)
   local io = { stdin = req.stdin, stdout = req.stdout_fd, stderr = req.stderr_fd,
     forward_signals = req.forward_signals, timeout = req.timeout }
-  local r, err = agent.exec(uds(self), req, io)
+  local saved
+  if req.tty and req.stdin and core.tty.isatty(req.stdin) then
+    saved = core.tty.raw(req.stdin)
+    if not req.rows then req.rows, req.cols = core.tty.winsize(req.stdin) end
+  end
+  local ok, r, err = pcall(agent.exec, uds(self), req, io)
+  if saved then core.tty.restore(req.stdin, saved) end
+  if not ok then error(r, 0) end
   check(r, err, "exec")
   return { code = r.exit, signal = r.signal, stdout = r.stdout, stderr = r.stderr }
 end

@@ -1,6 +1,6 @@
 -- sm exec: run a process in a running guest through its agent; the exit code passes through.
 local args = require "sm.args"
-local core = require "sm.core"
+local vms = require "sm.vm"
 local errors = require "sm.errors"
 local target = require "sm.target"
 
@@ -44,16 +44,10 @@ function M.run(argv)
     if not e:find("=", 1, true) then errors.usage_error("--env " .. e .. ": expected K=V") end
   end
   local vm = errors.with_exit_code(EXEC_FAILED, target.resolve, positional[1])
-  local tty = o.tty and core.tty.isatty(0)
+  local tty = o.tty and vms.is_terminal(0)
   if o.tty and not tty then io.stderr:write("sm exec: stdin is not a terminal — running without a tty\n") end
-  local saved = tty and core.tty.raw(0)
-  local rows, cols
-  if tty then rows, cols = core.tty.winsize(0) end
-  local ok, res = pcall(errors.with_exit_code, EXEC_FAILED, vm.exec, vm, { argv = cmd, env = o.env,
-    cwd = o.workdir, user = o.user, tty = tty, rows = rows, cols = cols, stdin = 0, stdout_fd = 1, stderr_fd = 2,
-    forward_signals = not tty })
-  if saved then core.tty.restore(0, saved) end		-- also when it failed
-  if not ok then error(res, 0) end
+  local res = errors.with_exit_code(EXEC_FAILED, vm.exec, vm, { argv = cmd, env = o.env,
+    cwd = o.workdir, user = o.user, tty = tty, stdin = 0, stdout_fd = 1, stderr_fd = 2, forward_signals = not tty })
   if res.signal then return 128 + res.signal end
   return res.code
 end
