@@ -24,6 +24,7 @@
 static struct vm *vm;
 static uint64_t base;
 static struct virtio_blk *first;	/* the read-write disk of attach() */
+static struct virtio_blk *readonly;	/* the read-only one */
 
 static void w32(uint64_t off, uint32_t v) { bus__access(vm->mmio, base + off, (uint8_t *)&v, 4, true); }
 static uint32_t r32(uint64_t off)
@@ -90,6 +91,8 @@ static uint64_t attach(const char *path, bool ro)
 
 	if (!first)
 		first = b;
+	else
+		readonly = b;
 	ok(b && virtio_blk__attach(b, path, ro, msg, sizeof(msg)) == 0, "attach %s%s", path,
 	   ro ? " read-only" : "");
 	at = strstr(cmdline, "virtio_mmio.device=4K@");
@@ -272,6 +275,7 @@ int main(void)
 	test_readonly(path);
 	test_overlapping_rings();
 	test_free_releases_lock(path);
+	virtio_blk__free(readonly);
 	fakevm_free(vm);
 	unlink(path);
 	rmdir(dir);

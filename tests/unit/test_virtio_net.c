@@ -133,8 +133,10 @@ static void make_dev(const char *spec)
 {
 	char msg[256];
 
-	if (dev)
+	if (dev) {
 		virtio_net__free(dev);
+		fakevm_free(vm);
+	}
 	ok(egress_policy__parse(spec, &policy, msg, sizeof(msg)) == 0, "policy %s parses", spec);
 	vm = fakevm_new(1 << 20);
 	dev = virtio_net__new(vm, &policy, spec, 65520, NULL, 0, msg, sizeof(msg));
@@ -258,5 +260,6 @@ int main(void)
 	test_hostile_chains();
 	test_policy();
 	virtio_net__free(dev);
+	fakevm_free(vm);
 	return done_testing();
 }
