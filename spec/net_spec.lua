@@ -10,7 +10,7 @@ describe("core.net.tcp_connect", function()
     run.sh("{ mkdir " .. tmp .. "/www && echo hello-tcp > " .. tmp .. "/www/index.html; }")
     -- a port nothing else holds (other suites and engineers use this machine too)
     for i = 0, 19 do
-      port = 30000 + (os.time() + i * 997) % 20000
+      port = run.ports(1)
       local code, out = run.sh("busybox httpd -p 127.0.0.1:" .. port .. " -h " .. tmp .. "/www && sleep 0.3 && "
         .. "pgrep -n -f 'busybox httpd -p 127.0.0.1:" .. port .. " '")
       pid = code == 0 and out:match("%d+")

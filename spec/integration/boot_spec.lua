@@ -99,7 +99,7 @@ describe("sm boot as a non-root user in the kvm group", function()
   it("sm run serves an image as that user, and --stop leaves nothing running", function()
     if not tmp then pending("needs root to create the test users") return end
     local home = tmp .. "/home/" .. kvm_user
-    local port = 21000 + (os.time() * 13) % 2000
+    local port = run.ports(1)
     -- its cache starts with this machine's boot snapshots (the same kernel
     -- and initramfs give the same keys): a copy, not a second boot
     assert.equal(0, (run.sh(table.concat({

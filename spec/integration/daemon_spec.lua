@@ -11,7 +11,7 @@ describe("sm daemon (docs/router.md)", function()
 
   local tmp, snap, env
   local daemons = {}
-  local port_base = 20000 + (tonumber(trim(sh("echo $$"))) or 0) % 20000
+  local port_base = run.ports(100)
 
   setup(function()
     tmp = trim(sh("mktemp -d /tmp/sm-daemon.XXXXXX"))

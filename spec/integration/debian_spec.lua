@@ -43,7 +43,7 @@ describe("sm run (a Debian image: minbase + nginx, from mmdebstrap)", function()
     assert(code == 0, "tests/oci/mkdebian.sh failed (" .. tostring(code) .. "):\n" .. err)
     io.stderr:write("# ", (err:gsub("\n+$", ""):gsub("\n", "\n# ")), "\n")
     layout = out:match("([^\n]+)\n?$")
-    port = 24000 + (os.time() * 7) % 2000
+    port = run.ports(1)
   end)
 
   teardown(function()

@@ -7,7 +7,7 @@ describe("the demo (scripts/demo.sh)", function()
   it("runs a local image with sm run --detach, curls it, shows ps/logs/exec, stops it, leaves nothing", function()
     local tmp = run.tmpdir("demo")
     run.sh("mkdir -m 700 " .. tmp .. "/xdg")
-    local port = tostring(21000 + os.time() % 500)
+    local port = tostring(run.ports(1))
     local code, out, err = run.sh("cd " .. run.quote(run.root) .. " && env XDG_RUNTIME_DIR=" .. tmp
       .. "/xdg XDG_STATE_HOME=" .. tmp .. "/state XDG_DATA_HOME=" .. tmp .. "/data SM_HTTP_PORT=" .. port
       .. " timeout 900 bash scripts/demo.sh")

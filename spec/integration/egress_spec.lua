@@ -31,7 +31,7 @@ describe("egress (real guests)", function()
     tmp = run.tmpdir("egress-int")
     run.must("mkdir -m 700 " .. tmp .. "/xdg " .. tmp .. "/www && head -c 1048576 /dev/urandom > " .. tmp .. "/www/f")
     sum = run.must("sha256sum " .. tmp .. "/www/f"):match("^(%x+)")
-    port = 26000 + (os.time() * 13) % 3000
+    port = run.ports(1)
     -- the only server the guests talk to: on the host's loopback
     run.must(string.format("cd %s/www && { setsid timeout 1800 python3 -m http.server %d --bind 127.0.0.1 > %s/server.log 2>&1 & echo $! > %s/server.pid; }",
       tmp, port, tmp, tmp))
@@ -113,7 +113,7 @@ return {
     assert.are.equal(before + 1, served_lines())
     local meta = run.must("cat " .. tmp .. "/data/sm/snapshots/dl/vm/metadata.json")
     assert.matches('"net_mtu": 0', meta)
-    local hp = 27000 + (os.time() * 7) % 2000
+    local hp = run.ports(1)
     code, out, err = sm({ "run", recipe, "--detach", "--http-port", tostring(hp), "--ready-timeout-ms", "240000" })
     assert.are.equal(0, code, out .. err)
     local status, body = run.http_get(tmp, hp, "/f")

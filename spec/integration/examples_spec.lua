@@ -33,7 +33,7 @@ describe("examples/ (real VMs)", function()
     env = { XDG_RUNTIME_DIR = tmp .. "/xdg", XDG_STATE_HOME = tmp .. "/state", XDG_DATA_HOME = tmp .. "/data",
       XDG_CONFIG_HOME = tmp .. "/config", SM_RUN_TRACE = "1", SM_BAKE_TIMEOUT = "300",
       SM_EXAMPLE_IMAGE = "oci-layout:" .. tmp .. "/web:1" }
-    base = 26000 + (os.time() * 7) % 2000
+    base = run.ports(20)
   end)
 
   teardown(function()

@@ -16,7 +16,7 @@ describe("daemon policies (docs/policies.md)", function()
   local tmp, snap, env
   local daemons = {}
   local helper = run.root .. "/spec/support/policy_daemon.lua"
-  local port_base = 40000 + (tonumber(trim(sh("echo $$"))) or 0) % 20000
+  local port_base = run.ports(100)
 
   setup(function()
     tmp = trim(sh("mktemp -d /tmp/sm-policy.XXXXXX"))

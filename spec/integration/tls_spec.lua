@@ -11,7 +11,7 @@ describe("sm daemon over TLS (docs/tls.md)", function()
   if run.skip_without_kvm(pending) then return end
 
   local tmp, snap, env
-  local port_base = 30000 + (tonumber(trim(sh("echo $$"))) or 0) % 2500   -- below the ephemeral range
+  local port_base = run.ports(100)
 
   setup(function()
     tmp = trim(sh("mktemp -d /tmp/sm-tls.XXXXXX"))

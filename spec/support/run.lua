@@ -98,4 +98,35 @@ function M.one_line(s)
   return s:match("^[^\n]+\n$") ~= nil
 end
 
+-- ports(n) -> base: n consecutive TCP ports base .. base+n-1 for servers a
+-- spec starts on 127.0.0.1.  They lie below the kernel's ephemeral range
+-- (ip_local_port_range), so no outgoing connection on this machine can be
+-- holding one as its source port; none is listening now; and no two calls
+-- in one process hand out the same port.  Fixed or time-derived bases were
+-- not enough: a base in the ephemeral range once met "127.0.0.1:51244 is
+-- in use by another program" in CI.
+local handed = {}
+function M.ports(n)
+  n = n or 1
+  local f = io.open("/proc/sys/net/ipv4/ip_local_port_range")
+  local low = f and tonumber(f:read("a"):match("%d+")) or 32768
+  if f then f:close() end
+  local lo, hi = 10000, low - n
+  assert(hi > lo, "run.ports: no room below the ephemeral range (" .. low .. ") for " .. n .. " ports")
+  local _, listening = M.sh("ss -Htln")
+  local busy = {}
+  for p in listening:gmatch("%S+:(%d+)%s+%S+:%*") do busy[tonumber(p)] = true end
+  for _ = 1, 200 do
+    local base, free = math.random(lo, hi), true
+    for p = base, base + n - 1 do
+      if busy[p] or handed[p] then free = false break end
+    end
+    if free then
+      for p = base, base + n - 1 do handed[p] = true end
+      return base
+    end
+  end
+  error("run.ports: no " .. n .. " free consecutive ports below " .. low)
+end
+
 return M
