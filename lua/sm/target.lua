@@ -8,18 +8,24 @@ local vm = require "sm.vm"
 local M = {}
 
 -- A live worker of daemon d, as a VM object with an agent: the first whose
--- agent answers; if none does, SIGUSR1 asks the daemon to restore one.
+-- agent answers; while none does, SIGUSR1 asks the daemon to restore one,
+-- again every second: a request that arrives while the daemon still counts
+-- a worker that has just died (and that its restart policy will not
+-- replace) restores nothing.
 function M.daemon_worker(d, timeout)
   local core = require "sm.core"
   local agent = require "sm.agent"
   local dir = require("sm.daemon").worker_dir(d.port)
-  local deadline, asked = core.sys.monotime() + (timeout or 120), false
+  local deadline, ask_at = core.sys.monotime() + (timeout or 120), 0
   repeat
     for _, name in ipairs(core.fs.readdir(dir) or {}) do
       local uds = dir .. "/" .. name
       if name:match("^w%d+%.sock$") and agent.ping(uds, 5) then return vm.from_socket(uds, name) end
     end
-    if not asked then core.proc.kill(d.pid, 10) asked = true end
+    if core.sys.monotime() >= ask_at then
+      core.proc.kill(d.pid, 10)
+      ask_at = core.sys.monotime() + 1
+    end
     core.sys.sleep(0.1)
   until core.sys.monotime() >= deadline
   errors.fail(string.format("no worker of the daemon on port %d answered in %d s — see sm logs --router %d",
