@@ -224,6 +224,7 @@ describe("sm run (real images, real registry)", function()
 
   it("a named volume keeps a file across --stop and a new run, an fsync'd write survives kill -9 of the VMM, a second VM is refused", function()
     local p = base + 8
+    finally(function() stop(p) end)	-- a failure here must not leave its daemon to the next case
     local args = { "--name", "webvol", "--volume", "data:/data", ref }
     local code, _, err = detach(p, args)
     assert.are.equal(0, code, err)
