@@ -117,9 +117,10 @@ FUZZ_SRCS_fuzz_state        := $(FUZZ_VIRTIO) src/devices/serial.c src/devices/v
 FUZZ_SRCS_fuzz_meta         := src/snapshot/snapshot.c src/snapshot/state.c src/util/sha256.c src/vmm/cpuid.c
 FUZZ_SRCS_fuzz_http_head    := src/router/http-head.c
 FUZZ_SRCS_fuzz_egress       := src/net/egress-policy.c src/net/egress-filter.c
+FUZZ_SRCS_fuzz_pageops      := $(FUZZ_VIRTIO) src/devices/pageops.c
 $(BUILD)/fuzz/fuzz_egress $(BUILD)/tests/test_egress_filter: tests/unit/inet-csum.h
 FUZZ_ALL     := fuzz_manifest fuzz_layer fuzz_virtq fuzz_virtio_blk fuzz_vsock fuzz_vsock_connect \
-                fuzz_agent_proto fuzz_initchan fuzz_state fuzz_meta fuzz_http_head fuzz_egress
+                fuzz_agent_proto fuzz_initchan fuzz_state fuzz_meta fuzz_http_head fuzz_egress fuzz_pageops
 FUZZ_ONLY    ?= $(FUZZ_ALL)
 # Per-harness options.  fuzz_layer: libsquashfs leaks (tests/fuzz/lsan.supp) and
 # builds whole images in memory (a 256 KiB layer can unpack to far more than
@@ -138,6 +139,7 @@ FUZZ_OPTS_fuzz_state        := -max_len=32768
 FUZZ_OPTS_fuzz_meta         := -max_len=8192
 FUZZ_OPTS_fuzz_http_head    := -max_len=8192
 FUZZ_OPTS_fuzz_egress       := -max_len=2048
+FUZZ_OPTS_fuzz_pageops      := -max_len=1024
 .SECONDEXPANSION:
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuzz/fuzzvm.h $$(FUZZ_SRCS_$$*)
 	@mkdir -p $(dir $@)

@@ -420,7 +420,8 @@ end
 
 -- Waits for the VM to end.  Returns a result table:
 --   status: "exit" | "signal" | "poweroff" | "reboot" | "panic" | "crash" | "killed" | "error"
---   code (exit), signal (signal), message, setup_us, ready_us, emul_exits, stdout/stderr (capture)
+--   code (exit), signal (signal), message, setup_us, ready_us, emul_exits,
+--   page_ops, page_ops_refused (docs/emulating-hosts.md), stdout/stderr (capture)
 -- or nil, "timeout".
 function VM:wait(timeout)
   local r, err = self.proc:wait(timeout)
@@ -432,7 +433,7 @@ function VM:wait(timeout)
   local st = last and M.parse_status(last) or { ["end"] = "crash",
     msg = "the VMM died" .. (r.signal and (" by signal " .. r.signal) or "") .. " without a report" }
   local res = { status = st["end"], message = st.msg, setup_us = st.setup_us, ready_us = st.ready_us,
-    emul_exits = st.emul_exits, stdout = r.stdout, stderr = r.stderr, vmm_code = r.code, vmm_signal = r.signal }
+    emul_exits = st.emul_exits, page_ops = st.page_ops, page_ops_refused = st.page_ops_refused, stdout = r.stdout, stderr = r.stderr, vmm_code = r.code, vmm_signal = r.signal }
   if res.status == "exit" then res.code = st.value end
   if res.status == "signal" then res.signal = st.value end
   return res

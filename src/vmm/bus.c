@@ -28,6 +28,11 @@ void bus__free(struct bus *b)
 
 int bus__register(struct bus *b, uint64_t base, uint64_t len, bus_fn fn, void *dev)
 {
+	if (len == 0 || base + len < base)
+		return -EINVAL;
+	for (int i = 0; i < b->n; i++)		/* two devices on one address: a set-up bug */
+		if (base < b->r[i].base + b->r[i].len && b->r[i].base < base + len)
+			return -EBUSY;
 	if (b->n == BUS_MAX)
 		return -ENOSPC;
 	b->r[b->n++] = (struct bus_range){ base, len, fn, dev };

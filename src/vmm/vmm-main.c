@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "devices/i8042.h"
+#include "devices/pageops.h"
 #include "devices/serial.h"
 #include "devices/virtio-blk.h"
 #include "devices/virtio-net.h"
@@ -43,7 +44,7 @@
 #include "util/clock.h"
 
 /* Kernel switches for kvm_pvm hosts: docs/emulating-hosts.md explains each. */
-#define EMULATING_HOST_CMDLINE " clearcpuid=151,297,308,320,321,322,323,580 sm_pfsyscall clocksource=kvm-clock"
+#define EMULATING_HOST_CMDLINE " clearcpuid=151,297,308,320,321,322,323,580 sm_pfsyscall noreplace-smp clocksource=kvm-clock"
 
 /* 0, or -errno (e.g. -EPIPE when the reader is gone) */
 static int write_all(int fd, const void *buf, size_t len)
@@ -200,8 +201,10 @@ static int setup_devices(struct vmm *m, char *msg, size_t msglen)
 	m->con_uart = serial__new(vm, 0x3f8, 4, console_byte, m);
 	m->chan_uart = serial__new(vm, 0x2f8, 3, chan_byte, m);
 	m->kbd = i8042__new(vm);
+	/* always: a snapshot of a guest booted with sm_pageops keeps using it */
+	m->pageops = pageops__new(vm);
 	m->rng = virtio_rng__new(vm, m->cmdline, sizeof(m->cmdline));
-	if (!m->con_uart || !m->chan_uart || !m->kbd || !m->rng) {
+	if (!m->con_uart || !m->chan_uart || !m->kbd || !m->pageops || !m->rng) {
 		snprintf(msg, msglen, "device set-up failed");
 		return -1;
 	}
@@ -697,11 +700,14 @@ static int report(struct vmm *m)
 {
 	struct vm *vm = &m->vm;
 	uint64_t ready = m->ready_ns > start_ns(m) ? (m->ready_ns - start_ns(m)) / 1000 : 0;
+	uint64_t pages_done = 0, pages_refused = 0;
 
+	if (m->pageops)
+		pageops__counts(m->pageops, &pages_done, &pages_refused);
 	status_printf(m, "end=%s value=%d setup_us=%" PRIu64 " ready_us=%" PRIu64
-		      " emul_exits=%" PRIu64 " msg=%s\n", end_name(vm->end), vm->end_value,
-		      setup_us(m), ready,
-		      __atomic_load_n(&vm->emul_exits, __ATOMIC_RELAXED), vm->end_msg);
+		      " emul_exits=%" PRIu64 " page_ops=%" PRIu64 " page_ops_refused=%" PRIu64 " msg=%s\n",
+		      end_name(vm->end), vm->end_value, setup_us(m), ready,
+		      __atomic_load_n(&vm->emul_exits, __ATOMIC_RELAXED), pages_done, pages_refused, vm->end_msg);
 	if (vm->end == VM_END_PANIC || vm->end == VM_END_CRASH) {
 		if (!log__verbose)
 			console__dump_tail(&m->console, 2);

@@ -19,6 +19,7 @@ enum vmm_action {
 
 struct serial;
 struct i8042;
+struct pageops;
 struct virtio_rng;
 struct virtio_blk;
 struct virtio_vsock;
@@ -32,6 +33,7 @@ struct vmm {
 	struct initchan chan;
 	struct serial *con_uart, *chan_uart;
 	struct i8042 *kbd;		/* reboot=k */
+	struct pageops *pageops;	/* used by guests booted with sm_pageops */
 	struct virtio_rng *rng;
 	struct virtio_blk *blk[VMM_MAX_DISKS];
 	struct virtio_vsock *vsock;	/* always; its socket with --vsock-uds */
